@@ -1,0 +1,82 @@
+"""The net being built: blobs and layers with unique, valid names, checked against the target dialect."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .dialect import Dialect
+
+
+@dataclass(eq=False)
+class Blob:
+    name: str
+    shape: tuple[int, ...]
+
+
+@dataclass
+class Weight:
+    """One learned blob of a layer, with where it came from (for the weight audit)."""
+
+    array: np.ndarray  # float32, C-contiguous, in Caffe's layout
+    source: str | None = None  # state_dict key(s), or None for a constant the converter made
+    transform: str | None = None  # what was done to the torch tensor, if anything
+
+
+@dataclass
+class Layer:
+    name: str
+    type: str
+    bottoms: list[str]
+    tops: list[str]
+    params: dict  # LayerParameter fields other than name/type/bottom/top/blobs, e.g. {"convolution_param": {...}}
+    weights: list[Weight] = field(default_factory=list)
+    module: str = ""
+    source: str = ""
+
+
+_INVALID = re.compile(r"[^A-Za-z0-9_./\-]")
+
+
+class NetBuilder:
+    def __init__(self, name: str, dialect: Dialect):
+        self.name = name
+        self.dialect = dialect
+        self.layers: list[Layer] = []
+        self.inputs: list[Blob] = []
+        self._names: set[str] = set()
+
+    def unique_name(self, hint: str) -> str:
+        base = _INVALID.sub("_", hint).strip("./") or "layer"
+        name, n = base, 1
+        while name in self._names:
+            name = f"{base}_{n}"
+            n += 1
+        self._names.add(name)
+        return name
+
+    def input(self, hint: str, shape: tuple[int, ...]) -> Blob:
+        blob = Blob(self.unique_name(hint), tuple(shape))
+        self.layers.append(Layer(blob.name, "Input", [], [blob.name],
+                                 {"input_param": {"shape": [{"dim": list(shape)}]}}))
+        self.inputs.append(blob)
+        return blob
+
+    def layer(self, hint: str, layer_type: str, bottoms: list[Blob], top_shapes: list[tuple[int, ...]],
+              params: dict | None = None, weights: list[Weight] = (), *, module: str = "", source: str = "",
+              top_hints: list[str] | None = None) -> list[Blob]:
+        """Append a layer and return its top blobs (one per entry of ``top_shapes``)."""
+        params = params or {}
+        name = self.unique_name(hint)
+        self.dialect.validate(name, layer_type, params)
+        if top_hints is None:
+            top_hints = [name] + [f"{name}/{i}" for i in range(1, len(top_shapes))]
+        tops = [Blob(self.unique_name(h) if h != name else name, tuple(int(d) for d in s))
+                for h, s in zip(top_hints, top_shapes)]
+        self.layers.append(Layer(name, layer_type, [b.name for b in bottoms], [t.name for t in tops],
+                                 params, list(weights), module, source))
+        return tops
+
+    def parameter_count(self) -> int:
+        return sum(w.array.size for layer in self.layers for w in layer.weights)

@@ -1,0 +1,430 @@
+"""``pt2caffe check``: run PyTorch and Caffe on the same input and compare every mapped blob.
+
+The mapping Caffe blob ↔ traced value comes from the conversion report (its "blobs", in net
+order): from NAME.json, or from converting the model again in memory when MODEL.py and
+WEIGHTS.pth are given. Tracing the model again with capture on reproduces the same value
+indices, so each Caffe blob is compared with ``graph.values[row["value"]].tensor``. A blob
+passes when max|caffe − torch| ≤ atol + rtol·max|torch|; the first blob that does not is where
+the export (or the edited prototxt / caffemodel) goes wrong.
+
+When Caffe cannot even set the net up (an unknown layer, a shape it refuses), the net is cut
+before the layer it dies on (found by bisection over prefixes of the net) so that everything
+before it is still compared, and the crash is reported with that layer's name.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from google.protobuf import text_format
+
+from .backends import default_backend, run_net
+from .convert import convert, report as conversion_report
+from .errors import Pt2CaffeError
+from .inputs import load_inputs
+from .loading import load, parse_shape
+from .progress import Progress
+from .serialize import read_prototxt
+
+NEIGHBOURS = 2  # rows shown before and after the first divergence
+NAME_WIDTH = 36  # longer layer / module names are cut from the left (the tail is the specific part)
+FAILING = ("fail", "shape")
+
+
+@dataclass
+class Subject:
+    """What is checked: the model, how to load it, the Caffe files and the report if there is one."""
+
+    model: str
+    weights: str
+    entry: str
+    input_shapes: list[str] | None  # as --input-shape texts; None: from MODEL.py
+    unsafe_pickle: bool
+    non_strict: bool
+    prototxt: str
+    caffemodel: str
+    target: str
+    report: dict | None  # NAME.json's content, None when the mapping is made in memory
+    prefix: str  # PREFIX.check.svg is drawn here
+
+
+def _from_report(path: str, args) -> Subject:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            report = json.load(handle)
+    except OSError as error:
+        raise Pt2CaffeError(f"cannot read {path}: {error.strerror}") from None
+    except json.JSONDecodeError as error:
+        raise Pt2CaffeError(f"{path} is not a pt2caffe report: {error}") from None
+    source = report.get("source") or {}
+    if not isinstance(report.get("blobs"), list) or not source.get("model"):
+        raise Pt2CaffeError(f"{path} does not say which model it was exported from (no 'source'): "
+                            "check MODEL.py WEIGHTS.pth --prototxt NET.prototxt --caffemodel NET.caffemodel")
+    recorded = [",".join(str(d) for d in shape) for shape in source.get("input_shapes", [])]
+    if args.input_shape and [parse_shape(t) for t in args.input_shape] != [parse_shape(t) for t in recorded]:
+        raise Pt2CaffeError(f"--input-shape {' '.join(args.input_shape)} differs from the export's "
+                            f"{' '.join(recorded)}: export again with `pt2caffe run ... --input-shape`")
+    if args.target and args.target != report.get("target"):
+        raise Pt2CaffeError(f"--target {args.target} differs from the export's target {report.get('target')}")
+    directory = os.path.dirname(os.path.abspath(path))
+    files = report.get("files", {})
+    return _existing(Subject(source["model"], source["weights"], source.get("entry", "build_model"), recorded or None,
+                   bool(source.get("unsafe_pickle")), bool(source.get("non_strict")),
+                   args.prototxt or os.path.join(directory, files.get("prototxt", "")),
+                   args.caffemodel or os.path.join(directory, files.get("caffemodel", "")),
+                   report.get("target", "ssd"), report, os.path.splitext(os.path.abspath(path))[0]))
+
+
+def subject_of(args) -> Subject:
+    """NAME.json alone, or MODEL.py WEIGHTS.pth with --prototxt and --caffemodel."""
+    sources = args.sources
+    if len(sources) == 1 and sources[0].endswith(".json"):
+        return _from_report(sources[0], args)
+    if len(sources) != 2 or sources[0].endswith(".json"):
+        raise Pt2CaffeError("check takes NAME.json (from `pt2caffe run`) or MODEL.py WEIGHTS.pth")
+    if not (args.prototxt and args.caffemodel):
+        raise Pt2CaffeError("check MODEL.py WEIGHTS.pth needs --prototxt and --caffemodel (or give NAME.json)")
+    return _existing(Subject(sources[0], sources[1], args.entry, args.input_shape, args.unsafe_pickle, args.non_strict,
+                   args.prototxt, args.caffemodel, args.target or "ssd", None,
+                   os.path.splitext(os.path.abspath(args.prototxt))[0]))
+
+
+def _existing(subject: Subject) -> Subject:
+    """Say which file is missing before minutes of loading and tracing."""
+    for kind, path in (("model", subject.model), ("weights", subject.weights), ("prototxt", subject.prototxt),
+                       ("caffemodel", subject.caffemodel)):
+        if not os.path.isfile(path):
+            raise Pt2CaffeError(f"{kind} file not found: {path}")
+    return subject
+
+
+# --- the Caffe net as given ---------------------------------------------------------------------
+
+@dataclass
+class CaffeNet:
+    proto: object  # caffe_pb2.NetParameter
+    producer: dict  # top → its (last) LayerParameter
+    order: dict  # layer name → position
+    inputs: list[str]
+
+
+def caffe_net(prototxt: str) -> CaffeNet:
+    proto = read_prototxt(prototxt)
+    producer = {top: layer for layer in proto.layer for top in layer.top}
+    inputs = list(proto.input) + [top for layer in proto.layer if layer.type == "Input" for top in layer.top]
+    return CaffeNet(proto, producer, {layer.name: i for i, layer in enumerate(proto.layer)}, inputs)
+
+
+def _prefix_prototxt(net: CaffeNet, count: int, directory: str) -> str:
+    """The net cut after its first ``count`` layers, written into ``directory``."""
+    from . import caffe_pb2
+
+    cut = caffe_pb2.NetParameter()
+    cut.CopyFrom(net.proto)
+    del cut.layer[count:]
+    path = os.path.join(directory, f"prefix{count}.prototxt")
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(text_format.MessageToString(cut))
+    return path
+
+
+@dataclass
+class CaffeRun:
+    blobs: dict  # blob name → array
+    crash: str | None = None  # "layer 'x' (Type): reason", when Caffe could not set the whole net up
+    crash_layer: str | None = None
+
+
+def run_caffe(subject: Subject, net: CaffeNet, feeds: dict, blobs: list[str], backend: str,
+              docker_image: str, progress: Progress) -> CaffeRun:
+    """Every requested blob; if the net does not load, the blobs before the layer it dies on."""
+    progress.step(f"running Caffe ({backend}) on {os.path.basename(subject.prototxt)}")
+    try:
+        return CaffeRun(run_net(backend, subject.prototxt, subject.caffemodel, feeds, blobs,
+                                docker_image=docker_image))
+    except Pt2CaffeError as error:
+        return _run_before_crash(subject, net, feeds, blobs, backend, docker_image, error, progress)
+
+
+def _run_before_crash(subject, net, feeds, blobs, backend, docker_image, error, progress) -> CaffeRun:
+    """Bisect for the shortest prefix of the net that fails; run the longest one that works.
+
+    Caffe sets layers up in order, so "the first k layers run" is monotone in k. If even the
+    inputs alone fail, the problem is the files or the inputs, not a layer: the error stands.
+    """
+    def attempt(count: int):
+        wanted = [blob for blob in blobs if blob in tops_before[count]]
+        try:
+            return run_net(backend, _prefix_prototxt(net, count, tmp), subject.caffemodel, feeds, wanted,
+                           docker_image=docker_image), None
+        except Pt2CaffeError as failure:
+            return None, failure
+
+    layers = list(net.proto.layer)
+    first_real = next((i for i, layer in enumerate(layers) if layer.type != "Input"), len(layers))
+    tops_before = [set()]
+    for layer in layers:
+        tops_before.append(tops_before[-1] | set(layer.top))
+    with tempfile.TemporaryDirectory(prefix="pt2caffe-prefix-") as tmp:
+        good, bad, last_failure = first_real, len(layers), error
+        best, failure = attempt(good)
+        if failure is not None:
+            raise error
+        while bad - good > 1:
+            progress.step(f"Caffe cannot load the net; looking for the layer ({good}..{bad} of {len(layers)})")
+            middle = (good + bad) // 2
+            outputs, failure = attempt(middle)
+            if failure is None:
+                good, best = middle, outputs
+            else:
+                bad, last_failure = middle, failure
+    layer = layers[bad - 1]
+    reason = str(last_failure).split(": ", 1)[-1]
+    engine = "OpenCV" if backend == "opencv" else "Caffe"
+    return CaffeRun(best, f"{engine} cannot set up layer '{layer.name}' ({layer.type}): {reason}", layer.name)
+
+
+# --- comparing ---------------------------------------------------------------------------------
+
+def measure(caffe: np.ndarray, reference: np.ndarray) -> dict:
+    """max |Δ|, max |torch| (the blob's scale), their ratio and the cosine similarity.
+
+    Sums are accumulated in float64 by einsum, not BLAS: float32 dot products lose digits on
+    big blobs, and BLAS threads spinning on a busy machine made this the slowest step.
+    """
+    if reference.size == 0:
+        return {"max_abs": 0.0, "scale": 0.0, "rel": 0.0, "cosine": 1.0}
+    a, b = caffe.ravel(), reference.ravel()
+    max_abs = float(np.max(np.abs(a - b)))
+    scale = float(max(b.max(), -b.min()))
+    ab, aa, bb = (float(np.einsum("i,i->", x, y, dtype=np.float64)) for x, y in ((a, b), (a, a), (b, b)))
+    cosine = ab / math.sqrt(aa * bb) if aa * bb > 0 else float(np.array_equal(a, b))
+    return {"max_abs": max_abs, "scale": scale, "rel": max_abs / scale if scale > 0 else max_abs, "cosine": cosine}
+
+
+def compare_row(row: dict, net: CaffeNet, reference: np.ndarray, caffe: np.ndarray | None,
+                atol: float, rtol: float, backend: str) -> dict:
+    """One line of the result: the blob, where it comes from, its numbers and the verdict."""
+    layer = net.producer.get(row["blob"])
+    result = {"blob": row["blob"], "layer": layer.name if layer else row["layer"],
+              "type": layer.type if layer else row["type"], "module": row["module"], "source": row["source"],
+              "shape": list(reference.shape), "caffe_shape": None,
+              "max_abs": None, "scale": None, "rel": None, "cosine": None}
+    if layer is None:
+        return dict(result, verdict="missing")
+    if caffe is None:
+        return dict(result, verdict="not run")
+    result["caffe_shape"] = list(caffe.shape)
+    if caffe.shape != reference.shape:
+        # OpenCV keeps or drops unit axes differently from Caffe; the values are what matter there
+        if not (backend == "opencv" and caffe.size == reference.size):
+            return dict(result, verdict="shape")
+        caffe = caffe.reshape(reference.shape)
+    result.update(measure(caffe, reference))
+    within = result["max_abs"] <= atol + rtol * result["scale"]  # False for NaN
+    return dict(result, verdict="ok" if within else "fail")
+
+
+def reference_arrays(rows: list[dict], graph, origin: str) -> dict[str, np.ndarray]:
+    """The captured torch tensor of every row, refusing a trace that no longer matches the report."""
+    arrays = {}
+    for row in rows:
+        index = row["value"]
+        value = graph.values[index] if 0 <= index < len(graph.values) else None
+        if value is None or value.tensor is None or list(value.shape) != list(row["shape"]):
+            raise Pt2CaffeError(f"the model no longer traces like the export in {origin} (blob {row['blob']}: "
+                                f"value {index} should be {'x'.join(map(str, row['shape']))}); export it again")
+        arrays[row["blob"]] = value.tensor.detach().cpu().numpy().astype(np.float32, copy=False)
+    return arrays
+
+
+def suspects(blob: str, net: CaffeNet, verified: set[str]) -> list[str]:
+    """The layers that computed ``blob`` from verified blobs (inputs and blobs that passed)."""
+    found, stack = {}, [blob]
+    while stack:
+        name = stack.pop()
+        layer = net.producer.get(name)
+        if name in verified or layer is None or layer.name in found or layer.type == "Input":
+            continue
+        found[layer.name] = layer.type
+        stack.extend(layer.bottom)
+    return [f"{name} ({kind})" for name, kind in sorted(found.items(), key=lambda item: net.order[item[0]])]
+
+
+# --- printing ----------------------------------------------------------------------------------
+
+def _cut(text: str, width: int = NAME_WIDTH) -> str:
+    return text if len(text) <= width else "…" + text[-(width - 1):]
+
+
+def _number(value, digits: int = 1) -> str:
+    return "-" if value is None else f"{value:.{digits}e}"
+
+
+def _verdict_text(result: dict, first: dict | None) -> str:
+    if result["verdict"] == "shape":
+        return "SHAPE caffe " + "x".join(map(str, result["caffe_shape"]))
+    text = {"ok": "ok", "fail": "FAIL", "missing": "MISSING", "not run": "not run"}[result["verdict"]]
+    return text + ("  <- first divergence" if result is first else "")
+
+
+def table(results: list[dict], first: dict | None) -> str:
+    header = ("#", "layer", "type", "torch module", "shape", "max|diff|", "rel", "cosine", "verdict")
+    lines = [(str(result["index"]), _cut(result["layer"]), result["type"], _cut(result["module"] or "-"),
+              "x".join(map(str, result["shape"])), _number(result["max_abs"]), _number(result["rel"]),
+              "-" if result["cosine"] is None else f"{result['cosine']:.6f}", _verdict_text(result, first))
+             for result in results]
+    widths = [max(len(row[i]) for row in [header] + lines) for i in range(len(header))]
+    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()
+                     for row in [header] + lines)
+
+
+def shown_rows(results: list[dict], first: dict | None, everything: bool) -> list[dict]:
+    if everything:
+        return results
+    if first is None:
+        return []
+    at = results.index(first)
+    return results[max(0, at - NEIGHBOURS): at + NEIGHBOURS + 1]
+
+
+def describe_first(first: dict, culprits: list[str]) -> str:
+    where = " at ".join(filter(None, [f"torch module '{first['module']}'" if first["module"] else "the model",
+                                      first["source"]]))
+    lines = [f"first divergence: blob '{first['blob']}' of layer '{first['layer']}' ({first['type']}), {where}"]
+    if first["verdict"] == "shape":
+        lines.append(f"  shape: caffe {'x'.join(map(str, first['caffe_shape']))}, "
+                     f"torch {'x'.join(map(str, first['shape']))}")
+    else:
+        lines.append(f"  max|diff| {first['max_abs']:.3g} (max|torch| {first['scale']:.3g}, rel "
+                     f"{first['rel']:.3g}), cosine {first['cosine']:.6f}")
+    if culprits:
+        lines.append(f"  computed from verified blobs by: {', '.join(culprits)}")
+    return "\n".join(lines)
+
+
+def summary(results: list[dict], args, crash: str | None) -> str:
+    counts = {verdict: sum(r["verdict"] == verdict for r in results)
+              for verdict in ("ok", "fail", "shape", "missing", "not run")}
+    tolerance = f"atol {args.atol:g}, rtol {args.rtol:g}"
+    if counts["ok"] == len(results):
+        worst = max(results, key=lambda r: r["rel"], default=None)
+        tail = f"; worst: {worst['layer']} rel {worst['rel']:.1e}" if worst else ""
+        return f"OK: all {len(results)} blobs within tolerance ({tolerance}){tail}"
+    compared = counts["ok"] + counts["fail"] + counts["shape"]
+    parts = [crash] if crash else []
+    parts.append(f"{counts['fail'] + counts['shape']} of {compared} compared blobs out of tolerance ({tolerance})")
+    if counts["missing"]:
+        missing = [r["blob"] for r in results if r["verdict"] == "missing"]
+        parts.append(f"{len(missing)} blobs of the export missing from the prototxt: "
+                     f"{', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}")
+    if counts["not run"]:
+        parts.append(f"{counts['not run']} blobs from that layer on not run")
+    return "FAIL: " + "; ".join(parts)
+
+
+# --- the command -------------------------------------------------------------------------------
+
+def _verdicts_by_layer(results: list[dict], first: dict | None, crash_layer: str | None) -> dict[str, str]:
+    verdicts = {crash_layer: "fail"} if crash_layer else {}
+    for result in results:
+        verdict = "first" if result is first else result["verdict"]
+        if verdict in ("ok", "fail", "shape", "missing", "first"):
+            verdicts[result["layer"]] = verdict
+    return verdicts
+
+
+def _drawing_report(subject: Subject, net: CaffeNet, rows: list[dict]) -> dict:
+    """The checked prototxt as a report for drawing.py, torch modules taken from the mapping."""
+    modules = {row["layer"]: row["module"] for row in rows}
+    layers = [{"name": layer.name, "type": layer.type, "bottoms": list(layer.bottom), "tops": list(layer.top),
+               "module": modules.get(layer.name, ""), "source": ""} for layer in net.proto.layer]
+    return {"name": net.proto.name or os.path.basename(subject.prefix), "layers": layers, "blobs": rows}
+
+
+def main(args) -> int:
+    started = time.perf_counter()
+    progress = Progress()
+    subject = subject_of(args)
+    net = caffe_net(subject.prototxt)
+    backend = args.backend or default_backend()
+
+    progress.step(f"loading {subject.model}")
+    clock = time.perf_counter()
+    model, shapes = load(subject.model, subject.weights, entry=subject.entry, shapes=subject.input_shapes,
+                         unsafe_pickle=subject.unsafe_pickle, strict=not subject.non_strict)
+    input_names = [entry["name"] for entry in subject.report["inputs"]] if subject.report else net.inputs
+    inputs, input_note = load_inputs(args.input, shapes, input_names)
+    load_seconds = time.perf_counter() - clock
+
+    progress.step(f"running PyTorch ({type(model).__name__}) and tracing every op")
+    clock = time.perf_counter()
+    conversion = convert(model, inputs, capture=True, target=subject.target)
+    torch_seconds = time.perf_counter() - clock
+    report = subject.report or conversion_report(conversion, {})
+    rows = report["blobs"]
+    references = reference_arrays(rows, conversion.graph, args.sources[0])
+    feeds = {entry["name"]: tensor.numpy() for entry, tensor in zip(report["inputs"], inputs)}
+
+    clock = time.perf_counter()
+    present = [row["blob"] for row in rows if row["blob"] in net.producer]
+    caffe = run_caffe(subject, net, feeds, present, backend, args.docker_image, progress)
+    caffe_seconds = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    results = []
+    for index, row in enumerate(rows):
+        progress.count("comparing blobs", index + 1, len(rows))
+        result = compare_row(row, net, references[row["blob"]], caffe.blobs.get(row["blob"]),
+                             args.atol, args.rtol, backend)
+        results.append(dict(result, index=index))
+    compare_seconds = time.perf_counter() - clock
+    progress.clear()
+
+    first = next((result for result in results if result["verdict"] in FAILING), None)
+    verified = {result["blob"] for result in results if result["verdict"] == "ok"}
+    culprits = suspects(first["blob"], net, verified) if first else []
+    passed = all(result["verdict"] == "ok" for result in results)
+
+    print(f"input: {input_note}")
+    print(f"caffe: {subject.prototxt} + {subject.caffemodel} ({backend})")
+    shown = shown_rows(results, first, args.all)
+    if shown:
+        print(table(shown, first))
+    if first:
+        print(describe_first(first, culprits))
+    print(summary(results, args, caffe.crash))
+    timings = {"load": load_seconds, "torch": torch_seconds, "caffe": caffe_seconds, "compare": compare_seconds,
+               "total": time.perf_counter() - started}
+    print("time: " + ", ".join(f"{name} {seconds:.2f} s" for name, seconds in timings.items()))
+
+    outcome = {"ok": passed, "backend": backend, "input": input_note, "prototxt": os.path.abspath(subject.prototxt),
+               "caffemodel": os.path.abspath(subject.caffemodel), "atol": args.atol, "rtol": args.rtol,
+               "first_divergence": first and dict(first, suspects=culprits), "crash": caffe.crash,
+               "blobs": results, "seconds": timings}
+    if args.json:
+        _write_json(args.json, outcome)
+        print(f"wrote {args.json}")
+    if args.graph:
+        from .drawing import draw_report
+
+        progress.step("drawing the net")
+        paths = draw_report(_drawing_report(subject, net, rows), subject.prefix + ".check",
+                            _verdicts_by_layer(results, first, caffe.crash_layer), formats=args.graph)
+        progress.clear()
+        for path in paths:
+            print(f"wrote {path}")
+    return 0 if passed else 1
+
+
+def _write_json(path: str, outcome: dict) -> None:
+    try:
+        with open(path, "w", encoding="utf-8") as handle:
+            json.dump(outcome, handle, indent=1, allow_nan=True)
+    except OSError as error:
+        raise Pt2CaffeError(f"cannot write {path}: {error.strerror}") from None

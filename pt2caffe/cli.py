@@ -1,0 +1,131 @@
+"""The command line: ``pt2caffe run | check | add-priorbox | doctor``.
+
+Every failure prints one line (``pt2caffe: error: ...``) and exits 1; ``--verbose`` adds the detail.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .errors import Pt2CaffeError
+
+
+def _common_model_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--input-shape", action="append", metavar="N,C,H,W",
+                        help="shape of one model input; repeat for several inputs (default: INPUT_SHAPE in MODEL.py)")
+    parser.add_argument("--entry", default="build_model", help="function in MODEL.py that returns the nn.Module")
+    parser.add_argument("--unsafe-pickle", action="store_true",
+                        help="allow WEIGHTS.pth to be a whole pickled model (runs code from the file: trust it)")
+    parser.add_argument("--non-strict", action="store_true",
+                        help="load the matching weights even if some keys are missing or unexpected")
+
+
+def _graph_argument(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument("--graph", nargs="?", const="svg", metavar="svg,png",
+                        help=f"{what} with graphviz as SVG (default) and/or PNG; plain .dot when "
+                             "graphviz's 'dot' is missing")
+
+
+def _run_parser(commands) -> None:
+    parser = commands.add_parser(
+        "run", help="trace MODEL.py and export an exact Caffe net",
+        description="Trace the model once, lower every op to layers of the target Caffe and write "
+                    "OUTDIR/NAME.prototxt, NAME.caffemodel and the conversion report NAME.json.")
+    parser.add_argument("model", metavar="MODEL.py")
+    parser.add_argument("weights", metavar="WEIGHTS.pth")
+    _common_model_arguments(parser)
+    parser.add_argument("-o", "--outdir", help="output directory (default: the directory of MODEL.py)")
+    parser.add_argument("--name", help="file and net name (default: the model's class name)")
+    parser.add_argument("--target", default="ssd", choices=["ssd", "brocolli"],
+                        help="Caffe to emit for: stock SSD Caffe (default) or the brocolli fork")
+    parser.add_argument("--ssd", metavar="SSD.yml", help="append PriorBox + DetectionOutput from this config")
+    _graph_argument(parser, "also draw the net")
+    parser.set_defaults(handler="pt2caffe.run_command:main")
+
+
+def _check_parser(commands) -> None:
+    parser = commands.add_parser(
+        "check", help="compare every Caffe blob with PyTorch, layer by layer",
+        description="Run the PyTorch model and the Caffe net on the same input and compare every blob "
+                    "that has a PyTorch counterpart; name the first layer out of tolerance.")
+    parser.add_argument("sources", nargs="+", metavar="NAME.json | MODEL.py WEIGHTS.pth",
+                        help="the report written by 'run', or the model file and its weights")
+    _common_model_arguments(parser)
+    parser.add_argument("--prototxt", help="the Caffe net (default: from NAME.json)")
+    parser.add_argument("--caffemodel", help="the Caffe weights (default: from NAME.json)")
+    parser.add_argument("--input", metavar="FILE.npy|IMAGE", help="input data (default: random, non-zero)")
+    parser.add_argument("--target", choices=["ssd", "brocolli"],
+                        help="the Caffe the net was exported for (default: from NAME.json, else ssd)")
+    parser.add_argument("--backend", choices=["pycaffe", "opencv", "docker"],
+                        help="Caffe runtime: the reference pycaffe (default when built), OpenCV's dnn, "
+                             "or pycaffe inside the Docker image")
+    parser.add_argument("--docker-image", default="pt2caffe:latest", metavar="IMAGE",
+                        help="image for --backend docker (default: pt2caffe:latest)")
+    parser.add_argument("--atol", type=float, default=1e-5, help="absolute tolerance")
+    parser.add_argument("--rtol", type=float, default=1e-4, help="tolerance relative to the blob's max |value|")
+    parser.add_argument("--json", metavar="OUT.json", help="write the comparison as JSON")
+    parser.add_argument("--all", action="store_true", help="print every compared blob, not just the first divergence")
+    _graph_argument(parser, "draw the net coloured by verdict")
+    parser.set_defaults(handler="pt2caffe.check:main")
+
+
+def _priorbox_parser(commands) -> None:
+    parser = commands.add_parser(
+        "add-priorbox", help="append PriorBox + DetectionOutput (SSD) to an existing prototxt",
+        description="Read an SSD config (ssd.pytorch keys) and append one PriorBox per source, the conf "
+                    "Softmax and DetectionOutput to a deploy prototxt. The caffemodel needs no change.")
+    parser.add_argument("config", metavar="SSD.yml")
+    parser.add_argument("--prototxt", help="input prototxt (default: 'prototxt' in the config)")
+    parser.add_argument("--loc", help="blob with the flat box regressions (default: from the config)")
+    parser.add_argument("--conf", help="blob with the flat class scores (default: from the config)")
+    parser.add_argument("-o", "--output", help="output prototxt (default: 'output' in the config)")
+    parser.set_defaults(handler="pt2caffe.ssd:main")
+
+
+def _caffe_worker_parser(commands) -> None:
+    """Hidden: what ``check --backend docker`` runs inside the container (no help, so not listed)."""
+    parser = commands.add_parser("_caffe-worker", description="Run a net in pycaffe: a request from "
+                                 "REQUEST.json and INPUTS.npz, the blobs to OUTPUTS.npz.")
+    parser.add_argument("request", metavar="REQUEST.json")
+    parser.add_argument("inputs", metavar="INPUTS.npz")
+    parser.add_argument("outputs", metavar="OUTPUTS.npz")
+    parser.set_defaults(handler="pt2caffe.backends:worker_main")
+
+
+def _doctor_parser(commands) -> None:
+    parser = commands.add_parser("doctor", help="say where the reference Caffe is and how to import it")
+    parser.set_defaults(handler="pt2caffe.doctor:main")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pt2caffe", description="Export PyTorch models to Caffe, exactly.")
+    parser.add_argument("--verbose", action="store_true", help="show the detail behind an error")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in (_run_parser, _check_parser, _priorbox_parser, _doctor_parser, _caffe_worker_parser):
+        add(commands)
+    return parser
+
+
+def _handler(spec: str):
+    import importlib
+
+    module_name, function = spec.split(":")
+    return getattr(importlib.import_module(module_name), function)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(_handler(args.handler)(args) or 0)
+    except Pt2CaffeError as error:
+        print(f"pt2caffe: error: {error}", file=sys.stderr)
+        if args.verbose and error.detail:
+            print(error.detail, file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("pt2caffe: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

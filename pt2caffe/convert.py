@@ -1,0 +1,143 @@
+"""From a model and example inputs to a Caffe net, its files and the conversion report."""
+from __future__ import annotations
+
+import inspect
+import json
+import os
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from . import __version__
+from .builder import Blob, NetBuilder
+from .dialect import target as target_dialect
+from .lowering import lower
+from .ops.registry import is_atomic
+from .serialize import atomic_files, prototxt_text, write_caffemodel
+from .tracer import Graph, trace
+
+
+@dataclass
+class Conversion:
+    net: NetBuilder
+    graph: Graph
+    blobs: dict[int, Blob]  # traced value index → Caffe blob
+    output_blobs: list[Blob]
+
+
+def _input_names(model: nn.Module, count: int) -> list[str]:
+    if count == 1:
+        return ["data"]
+    try:
+        names = [name for name in inspect.signature(model.forward).parameters if name != "self"]
+    except (TypeError, ValueError):
+        names = []
+    return names[:count] if len(names) >= count else [f"data{i}" for i in range(count)]
+
+
+def _silence_dangling(net: NetBuilder, outputs: list[Blob]) -> None:
+    """Tops nobody reads (unused Slice parts, pooling crops) would become extra net outputs.
+
+    Done by write(), not convert(), so that layers appended in between (pt2caffe.ssd's head)
+    count as readers and the Silence layer stays last.
+    """
+    consumed = {bottom for layer in net.layers for bottom in layer.bottoms}
+    consumed.update(blob.name for blob in outputs)
+    dangling = [top for layer in net.layers for top in layer.tops if top not in consumed]
+    if dangling:
+        net.layer("silence_unused", "Silence", [Blob(name, ()) for name in dangling], [])
+
+
+def convert(model: nn.Module, example_inputs, *, name: str | None = None, target: str = "ssd",
+            capture: bool = False) -> Conversion:
+    """Trace ``model`` on ``example_inputs`` and build the Caffe net (nothing is written; layers may still be
+    appended, e.g. by pt2caffe.ssd, before write())."""
+    model.eval()
+    dialect = target_dialect(target)
+    graph = trace(model, example_inputs, capture=capture, is_atomic=is_atomic)
+    net = NetBuilder(name or type(model).__name__, dialect)
+    blobs = lower(graph, net, _input_names(model, len(graph.inputs)))
+    return Conversion(net, graph, blobs, [blobs[value.index] for value in graph.outputs])
+
+
+def _weights_report(net: NetBuilder) -> list[dict]:
+    return [{"torch": weight.source, "layer": layer.name, "blob": index, "shape": list(weight.array.shape),
+             "transform": weight.transform}
+            for layer in net.layers for index, weight in enumerate(layer.weights)]
+
+
+def _compared_blobs(conversion: Conversion) -> list[dict]:
+    """Every Caffe blob that holds a traced tensor, in net order, for ``pt2caffe check``."""
+    producer_of = {top: layer for layer in conversion.net.layers for top in layer.tops}
+    seen, rows = set(), []
+    for value in conversion.graph.values:
+        blob = conversion.blobs.get(value.index)
+        if blob is None or blob.name in seen or value.producer is None:
+            continue
+        seen.add(blob.name)
+        layer = producer_of[blob.name]
+        rows.append({"blob": blob.name, "value": value.index, "layer": layer.name, "type": layer.type,
+                     "shape": list(value.shape), "module": value.producer.module_path,
+                     "source": value.producer.source})
+    order = {layer.name: i for i, layer in enumerate(conversion.net.layers)}
+    return sorted(rows, key=lambda row: order[row["layer"]])
+
+
+def _outputs_report(conversion: Conversion) -> list[dict]:
+    """The net's outputs; "torch" names the model output a blob holds, None for appended ones (detection_out)."""
+    graph = conversion.graph
+    traced = {}
+    for value, path in zip(graph.outputs, graph.output_paths):
+        traced.setdefault(conversion.blobs[value.index].name, (list(value.shape), path))
+    rows = []
+    for blob in conversion.output_blobs:
+        shape, path = traced.get(blob.name, (list(blob.shape), None))
+        rows.append({"name": blob.name, "shape": shape, "torch": path})
+    return rows
+
+
+def report(conversion: Conversion, files: dict, provenance: dict | None = None) -> dict:
+    net, graph = conversion.net, conversion.graph
+    used = {key for layer in net.layers for weight in layer.weights if weight.source
+            for key in weight.source.split(", ")}
+    return {
+        "pt2caffe": __version__,
+        "name": net.name,
+        "target": net.dialect.name,
+        "files": files,
+        "source": provenance or {},
+        "inputs": [{"name": blob.name, "shape": list(blob.shape)} for blob in net.inputs],
+        "outputs": _outputs_report(conversion),
+        "layers": [{"name": layer.name, "type": layer.type, "bottoms": layer.bottoms, "tops": layer.tops,
+                    "module": layer.module, "source": layer.source} for layer in net.layers],
+        "weights": _weights_report(net),
+        "weights_used": sorted(used),
+        "blobs": _compared_blobs(conversion),
+        "parameters": net.parameter_count(),
+    }
+
+
+def write(conversion: Conversion, path_prefix: str, provenance: dict | None = None) -> dict:
+    """Write PREFIX.prototxt, PREFIX.caffemodel and PREFIX.json, all or nothing; return the report."""
+    paths = {ext: f"{path_prefix}.{ext}" for ext in ("prototxt", "caffemodel", "json")}
+    files = {ext: os.path.basename(path) for ext, path in paths.items()}
+    _silence_dangling(conversion.net, conversion.output_blobs)
+    result = report(conversion, files, provenance)
+    with atomic_files(list(paths.values())) as (prototxt, caffemodel, report_path):
+        with open(prototxt, "w", encoding="utf-8") as handle:
+            handle.write(prototxt_text(conversion.net))
+        with open(caffemodel, "wb") as handle:
+            write_caffemodel(conversion.net, handle)
+        with open(report_path, "w", encoding="utf-8") as handle:
+            json.dump(result, handle, indent=1)
+    return result
+
+
+def export(model: nn.Module, example_inputs, path_prefix: str, *, target: str = "ssd",
+           name: str | None = None, provenance: dict | None = None) -> dict:
+    """Export ``model`` to ``path_prefix``.prototxt/.caffemodel/.json and return the report (the JSON's content)."""
+    if isinstance(example_inputs, torch.Tensor):
+        example_inputs = [example_inputs]
+    conversion = convert(model, example_inputs, name=name, target=target)
+    return write(conversion, path_prefix, provenance)

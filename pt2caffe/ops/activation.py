@@ -1,0 +1,164 @@
+"""Activations. Stock Caffe has ReLU/PReLU/ELU/Sigmoid/TanH/BNLL; the rest are exact compositions."""
+from __future__ import annotations
+
+import math
+
+from .common import ELTWISE_PROD, ELTWISE_SUM, clamp, eltwise, normalize_dim, power, relu
+from .registry import handles
+
+
+def _input(op, ctx):
+    return ctx.blob(op.arg(0, "input"))
+
+
+@handles("relu", lowering="ReLU")
+def relu_op(op, ctx):
+    return relu(ctx, _input(op, ctx))
+
+
+@handles("leaky_relu", lowering="ReLU (negative_slope)")
+def leaky_relu(op, ctx):
+    return relu(ctx, _input(op, ctx), negative_slope=float(op.arg(1, "negative_slope", 0.01)))
+
+
+@handles("prelu", lowering="PReLU (a shared weight is repeated per channel)")
+def prelu(op, ctx):
+    """A shared weight becomes a per-channel blob: same maths, and OpenCV cannot load Caffe's 0-d blob."""
+    x, weight = op.arg(0, "input"), op.arg(1, "weight")
+    channels = x.shape[1] if len(x.shape) > 1 else 1
+    repeated = weight.tensor.numel() == 1 and channels > 1
+    array = weight.tensor.reshape(-1).repeat(channels) if repeated else weight.tensor.reshape(-1)
+    how = f"repeated over {channels} channels" if repeated else None
+    return ctx.layer("PReLU", [ctx.blob(x)], {"prelu_param": {"channel_shared": False}},
+                     weights=[ctx.weight(weight, array, how)])
+
+
+@handles("elu", lowering="ELU (alpha)")
+def elu(op, ctx):
+    return ctx.layer("ELU", [_input(op, ctx)], {"elu_param": {"alpha": float(op.arg(1, "alpha", 1.0))}})
+
+
+@handles("selu", lowering="ELU + Power (scale)")
+def selu(op, ctx):
+    alpha, scale = 1.6732632423543772, 1.0507009873554805
+    y = ctx.layer("ELU", [_input(op, ctx)], {"elu_param": {"alpha": alpha}}, role="elu")
+    return power(ctx, y, scale=scale)
+
+
+@handles("sigmoid", lowering="Sigmoid")
+def sigmoid(op, ctx):
+    return ctx.layer("Sigmoid", [_input(op, ctx)])
+
+
+@handles("tanh", lowering="TanH")
+def tanh(op, ctx):
+    return ctx.layer("TanH", [_input(op, ctx)])
+
+
+def _clamp_or_relu6(ctx, x, low: float | None, high: float | None):
+    if (low, high) == (0.0, 6.0) and ctx.dialect.has("ReLU6"):
+        return ctx.layer("ReLU6", [x])
+    return clamp(ctx, x, low, high)
+
+
+@handles("relu6", lowering="ReLU(x) − ReLU(x − 6) (ReLU6 on the brocolli target)")
+def relu6(op, ctx):
+    return _clamp_or_relu6(ctx, _input(op, ctx), 0.0, 6.0)
+
+
+@handles("hardtanh", lowering="min + ReLU(x − min) − ReLU(x − max)")
+def hardtanh(op, ctx):
+    low, high = float(op.arg(1, "min_val", -1.0)), float(op.arg(2, "max_val", 1.0))
+    return _clamp_or_relu6(ctx, _input(op, ctx), low, high)
+
+
+def _bound(ref, ctx):
+    if ref is None or isinstance(ref, (int, float)):
+        return None if ref is None else float(ref)
+    raise ctx.fail("clamp bounds must be numbers")
+
+
+@handles("clamp", lowering="ReLU compositions")
+def clamp_op(op, ctx):
+    return _clamp_or_relu6(ctx, _input(op, ctx), _bound(op.arg(1, "min"), ctx), _bound(op.arg(2, "max"), ctx))
+
+
+@handles("clamp_min", lowering="min + ReLU(x − min)")
+def clamp_min(op, ctx):
+    return clamp(ctx, _input(op, ctx), _bound(op.arg(1, "min"), ctx), None)
+
+
+@handles("clamp_max", lowering="max − ReLU(max − x)")
+def clamp_max(op, ctx):
+    return clamp(ctx, _input(op, ctx), None, _bound(op.arg(1, "max"), ctx))
+
+
+def _hardsigmoid(ctx, x, role=None):
+    """clamp(x/6 + 1/2, 0, 1), which is torch's hardsigmoid."""
+    affine = power(ctx, x, scale=1.0 / 6.0, shift=0.5, role=f"{role or 'hardsigmoid'}/affine")
+    return clamp(ctx, affine, 0.0, 1.0, role=role)
+
+
+@handles("hardsigmoid", lowering="Power(x/6 + 1/2) + ReLU clamp to [0, 1]")
+def hardsigmoid(op, ctx):
+    return _hardsigmoid(ctx, _input(op, ctx))
+
+
+@handles("hardswish", lowering="x · hardsigmoid(x): Power + ReLU clamp + Eltwise PROD")
+def hardswish(op, ctx):
+    x = _input(op, ctx)
+    return eltwise(ctx, [x, _hardsigmoid(ctx, x, "hardsigmoid")], ELTWISE_PROD)
+
+
+@handles("silu", lowering="x · Sigmoid(x): Sigmoid + Eltwise PROD")
+def silu(op, ctx):
+    x = _input(op, ctx)
+    return eltwise(ctx, [x, ctx.layer("Sigmoid", [x], role="sigmoid")], ELTWISE_PROD)
+
+
+def _softplus(ctx, x, beta: float, role):
+    if beta == 1.0:
+        return ctx.layer("BNLL", [x], role=role)
+    scaled = power(ctx, x, scale=beta, role=f"{role or 'softplus'}/beta")
+    return power(ctx, ctx.layer("BNLL", [scaled], role=f"{role or 'softplus'}/bnll"), scale=1.0 / beta, role=role)
+
+
+@handles("softplus", lowering="BNLL (with Power for beta ≠ 1)")
+def softplus(op, ctx):
+    return _softplus(ctx, _input(op, ctx), float(op.arg(1, "beta", 1.0)), None)
+
+
+@handles("mish", lowering="x · TanH(BNLL(x))")
+def mish(op, ctx):
+    x = _input(op, ctx)
+    gate = ctx.layer("TanH", [_softplus(ctx, x, 1.0, "softplus")], role="tanh")
+    return eltwise(ctx, [x, gate], ELTWISE_PROD)
+
+
+@handles("gelu", lowering="tanh form: 0.5·x·(1 + TanH(√(2/π)(x + 0.044715x³))); erf form refused")
+def gelu(op, ctx):
+    if op.arg(1, "approximate", "none") != "tanh":
+        raise ctx.fail("GELU with erf has no exact construction in Caffe (no erf layer); "
+                       "use approximate='tanh' in the model")
+    x = _input(op, ctx)
+    cube = power(ctx, x, power=3.0, scale=1.0, role="cube")
+    inner = eltwise(ctx, [x, cube], ELTWISE_SUM, coeffs=[1.0, 0.044715], role="inner")
+    gate = ctx.layer("TanH", [power(ctx, inner, scale=math.sqrt(2.0 / math.pi), role="scaled")], role="tanh")
+    half = power(ctx, gate, scale=0.5, shift=0.5, role="gate")
+    return eltwise(ctx, [x, half], ELTWISE_PROD)
+
+
+def _softmax(op, ctx, role=None):
+    x = op.arg(0, "input")
+    axis = normalize_dim(int(op.arg(1, "dim")), len(x.shape))
+    return ctx.layer("Softmax", [ctx.blob(x)], {"softmax_param": {"axis": axis}}, role=role)
+
+
+@handles("softmax", lowering="Softmax (axis)")
+def softmax(op, ctx):
+    return _softmax(op, ctx)
+
+
+@handles("log_softmax", lowering="Softmax + Log")
+def log_softmax(op, ctx):
+    return ctx.layer("Log", [_softmax(op, ctx, role="softmax")])

@@ -1,0 +1,193 @@
+"""Arithmetic: add/sub/mul/div/max/min with tensors, constants and scalars (with broadcasting), and unary maths.
+
+Caffe's Eltwise does not broadcast. A broadcast operand whose non-1 axes form
+one contiguous block becomes the second bottom of a Scale (multiply) or Bias
+(add) layer with ``axis`` at that block; constants become Scale/Bias blobs;
+anything else is tiled to the full shape first.
+"""
+from __future__ import annotations
+
+import torch
+
+from ..tracer import Const, Value
+from .common import (ELTWISE_MAX, ELTWISE_PROD, ELTWISE_SUM, add_constant, eltwise, power, relu, reshape, scalar_of,
+                     scale_or_bias, tile_to)
+from .registry import handles
+
+_REVERSED = {"radd": "add", "rsub": "sub", "rmul": "mul", "rdiv": "div"}
+
+
+def _block(small: tuple[int, ...], full: tuple[int, ...]) -> tuple[int, int]:
+    """The axes [start, stop) of ``full`` that a broadcast operand of shape ``small`` spans."""
+    padded = (1,) * (len(full) - len(small)) + tuple(small)
+    spanned = [axis for axis, size in enumerate(padded) if size != 1]
+    if not spanned:
+        ones = [axis for axis, size in enumerate(full) if size == 1]
+        start = ones[0] if ones else len(full) - 1
+        return start, start + 1
+    return spanned[0], spanned[-1] + 1
+
+
+def _compact(const: Const) -> torch.Tensor:
+    """Undo ``expand``: axes with stride 0 hold one value repeated."""
+    tensor = const.tensor
+    for axis, (size, stride) in enumerate(zip(tensor.shape, tensor.stride())):
+        if size > 1 and stride == 0:
+            tensor = tensor.narrow(axis, 0, 1)
+    return tensor
+
+
+def _as_operand(ctx, x, full: tuple[int, ...], role: str):
+    """A traced operand as (blob, axis) for the second bottom of Scale/Bias, tiling where needed."""
+    start, stop = _block(x.shape, full)
+    padded = (1,) * (len(full) - len(x.shape)) + tuple(x.shape)
+    blob = reshape(ctx, ctx.blob(x), padded, role=f"{role}/rank")
+    wanted = padded[:start] + full[start:stop] + padded[stop:]
+    blob = tile_to(ctx, blob, wanted, role=f"{role}/tile")
+    return reshape(ctx, blob, full[start:stop], role=f"{role}/block"), start
+
+
+def _broadcast_to_full(ctx, x, full: tuple[int, ...], role: str):
+    padded = (1,) * (len(full) - len(x.shape)) + tuple(x.shape)
+    return tile_to(ctx, reshape(ctx, ctx.blob(x), padded, role=f"{role}/rank"), full, role=f"{role}/tile")
+
+
+def _two_values(ctx, kind: str, a: Value, b: Value):
+    full = ctx.out_shape
+    if kind in ("add", "mul") and a.shape != full and b.shape == full:
+        a, b = b, a  # commutative: keep the full-shape operand first
+    if kind == "sub" and a.shape != full and b.shape == full:  # a − b = (−b) + a
+        negated = power(ctx, ctx.blob(b), scale=-1.0, role="negate")
+        small, axis = _as_operand(ctx, a, full, "lhs")
+        return scale_or_bias(ctx, "Bias", negated, small, axis)
+    if a.shape == full and b.shape != full and kind in ("add", "sub", "mul", "div"):
+        small, axis = _as_operand(ctx, b, full, "rhs")
+        if kind == "sub":
+            small = power(ctx, small, scale=-1.0, role="negate")
+        if kind == "div":
+            small = power(ctx, small, power=-1.0, role="reciprocal")
+        return scale_or_bias(ctx, "Scale" if kind in ("mul", "div") else "Bias", ctx.blob(a), small, axis)
+    lhs = _broadcast_to_full(ctx, a, full, "lhs") if a.shape != full else ctx.blob(a)
+    rhs = _broadcast_to_full(ctx, b, full, "rhs") if b.shape != full else ctx.blob(b)
+    return _same_shape(ctx, kind, lhs, rhs)
+
+
+def _same_shape(ctx, kind: str, lhs, rhs):
+    if kind == "add":
+        return eltwise(ctx, [lhs, rhs], ELTWISE_SUM)
+    if kind == "sub":
+        return eltwise(ctx, [lhs, rhs], ELTWISE_SUM, coeffs=[1, -1])
+    if kind == "mul":
+        return eltwise(ctx, [lhs, rhs], ELTWISE_PROD)
+    if kind == "div":
+        return eltwise(ctx, [lhs, power(ctx, rhs, power=-1.0, role="reciprocal")], ELTWISE_PROD)
+    if kind == "maximum":
+        return eltwise(ctx, [lhs, rhs], ELTWISE_MAX)
+    # minimum(a, b) = −max(−a, −b)
+    negated = [power(ctx, blob, scale=-1.0, role=f"negate{i}") for i, blob in enumerate((lhs, rhs))]
+    return power(ctx, eltwise(ctx, negated, ELTWISE_MAX, role="max"), scale=-1.0)
+
+
+def _with_scalar(ctx, kind: str, x, c: float, reverse: bool):
+    blob = ctx.blob(x)
+    if kind == "add":
+        return power(ctx, blob, shift=c)
+    if kind == "mul":
+        return power(ctx, blob, scale=c)
+    if kind == "sub":
+        return power(ctx, blob, scale=-1.0, shift=c) if reverse else power(ctx, blob, shift=-c)
+    if kind == "div":
+        if reverse:  # c / x = (x / c)^-1
+            return power(ctx, blob, power=-1.0, scale=1.0 / c)
+        return power(ctx, blob, scale=1.0 / c)
+    if kind == "maximum":  # c + ReLU(x − c)
+        return power(ctx, relu(ctx, power(ctx, blob, shift=-c, role="minus"), role="relu"), shift=c)
+    # minimum: c − ReLU(c − x)
+    return power(ctx, relu(ctx, power(ctx, blob, scale=-1.0, shift=c, role="flip"), role="relu"),
+                 scale=-1.0, shift=c)
+
+
+def _with_const(ctx, kind: str, x: Value, const: Const, reverse: bool):
+    full = ctx.out_shape
+    if tuple(x.shape) != full:
+        raise ctx.fail(f"the traced operand {list(x.shape)} would be broadcast to {list(full)} by a constant")
+    compact = _compact(const)
+    start, stop = _block(tuple(compact.shape), full)
+    padded = compact.reshape((1,) * (len(full) - compact.dim()) + tuple(compact.shape))
+    block = padded.expand(padded.shape[:start] + full[start:stop] + padded.shape[stop:]).reshape(full[start:stop])
+    blob = ctx.blob(x)
+    if kind in ("mul", "div"):
+        if kind == "div" and reverse:  # c / x
+            blob = power(ctx, blob, power=-1.0, role="reciprocal")
+        array, how = (1.0 / block, "reciprocal") if kind == "div" and not reverse else (block, None)
+        return ctx.layer("Scale", [blob], {"scale_param": {"axis": start, "num_axes": stop - start}},
+                         weights=[ctx.weight(const, array, how)])
+    if kind not in ("add", "sub"):
+        raise ctx.fail(f"{kind} with a constant tensor is not supported")
+    if kind == "sub" and reverse:
+        blob = power(ctx, blob, scale=-1.0, role="negate")
+    array, how = (-block, "negated") if kind == "sub" and not reverse else (block, None)
+    return add_constant(ctx, blob, ctx.weight(const, array, how), start, stop - start)
+
+
+@handles("add", "sub", "mul", "div", "radd", "rsub", "rmul", "rdiv", "maximum", "minimum",
+         lowering="Eltwise / Scale / Bias / Power; Tile for two-sided broadcasting")
+def binary(op, ctx, kind: str | None = None):
+    """``kind`` overrides the op's own name (``torch.max(a, b)`` is a maximum)."""
+    kind = kind or op.kind
+    kind, reverse = _REVERSED.get(kind, kind), kind in _REVERSED
+    a, b = op.arg(0, "input"), op.arg(1, "other")
+    if kind in ("add", "sub") and op.arg(2, "alpha", 1) != 1:
+        raise ctx.fail("add/sub with alpha is not supported")
+    if kind == "div" and op.arg(2, "rounding_mode") is not None:
+        raise ctx.fail("division with a rounding mode has no Caffe equivalent")
+    if isinstance(a, Value) and isinstance(b, Value):
+        return _two_values(ctx, kind, b, a) if reverse else _two_values(ctx, kind, a, b)
+    if not isinstance(a, Value):  # the traced operand first, remembering the order
+        a, b, reverse = b, a, not reverse
+    constant = scalar_of(b)
+    if constant is not None:
+        return _with_scalar(ctx, kind, a, constant, reverse)
+    if isinstance(b, Const):
+        return _with_const(ctx, kind, a, b, reverse)
+    raise ctx.fail(f"unsupported operand {b!r}")
+
+
+@handles("pow", lowering="Power")
+def pow_op(op, ctx):
+    exponent = scalar_of(op.arg(1, "exponent"))
+    if exponent is None or not isinstance(op.arg(0, "input"), Value):
+        raise ctx.fail("only a traced tensor raised to a number is supported")
+    return power(ctx, ctx.blob(op.arg(0, "input")), power=exponent)
+
+
+@handles("rpow", lowering="Exp (base)")
+def rpow(op, ctx):
+    base = scalar_of(op.arg(1, "other"))
+    if base is None or base <= 0:
+        raise ctx.fail("only a positive number raised to a traced tensor is supported")
+    return ctx.layer("Exp", [ctx.blob(op.arg(0, "input"))], {"exp_param": {"base": base}})
+
+
+def _unary_power(power_value: float = 1.0, scale: float = 1.0, shift: float = 0.0):
+    def lower(op, ctx):
+        return power(ctx, ctx.blob(op.arg(0, "input")), power=power_value, scale=scale, shift=shift)
+    return lower
+
+
+handles("sqrt", lowering="Power (0.5)")(_unary_power(0.5))
+handles("rsqrt", lowering="Power (−0.5)")(_unary_power(-0.5))
+handles("reciprocal", lowering="Power (−1)")(_unary_power(-1.0))
+handles("square", lowering="Power (2)")(_unary_power(2.0))
+handles("neg", lowering="Power (scale −1)")(_unary_power(scale=-1.0))
+
+
+def _plain_layer(layer_type: str):
+    def lower(op, ctx):
+        return ctx.layer(layer_type, [ctx.blob(op.arg(0, "input"))])
+    return lower
+
+
+handles("abs", lowering="AbsVal")(_plain_layer("AbsVal"))
+handles("exp", lowering="Exp")(_plain_layer("Exp"))
+handles("log", lowering="Log")(_plain_layer("Log"))

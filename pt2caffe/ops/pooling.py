@@ -1,0 +1,163 @@
+"""Pooling: max/avg (ceil and floor mode, count_include_pad both ways), global and adaptive.
+
+Adaptive pooling with uneven (overlapping, unequal) windows: average = one averaging matrix per
+axis (row i holds 1/len over its window), applied by InnerProducts; max is separable too: per
+axis a stride-1 Pooling per window length, and a 0/1 matrix picks each output's window.
+
+Stock SSD Caffe's Pooling always rounds up. When PyTorch's floor mode gives
+one window fewer, the trailing row/column of Caffe's output is dropped (a
+Slice): the windows that remain are the same ones. Moving the padding instead
+would shift every window.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .common import apply_axis_matrices, keep_range, pair
+from .registry import handles
+
+
+def caffe_pooled_size(size: int, kernel: int, stride: int, pad: int) -> int:
+    """Caffe's Pooling output length (rounds up, then drops a window starting in the padding)."""
+    out = int(math.ceil((size + 2 * pad - kernel) / stride)) + 1
+    if pad > 0 and (out - 1) * stride >= size + pad:
+        out -= 1
+    return out
+
+
+def _window_counts(size: int, out: int, kernel: int, stride: int, pad: int):
+    """Per output position: Caffe's divisor (window clipped at size + pad) and the count of real inputs."""
+    starts = np.arange(out) * stride - pad
+    caffe_count = np.minimum(starts + kernel, size + pad) - starts
+    valid_count = np.minimum(starts + kernel, size) - np.maximum(starts, 0)
+    return caffe_count, valid_count
+
+
+def _pool(op, ctx, method: str, kernel, stride, pad, ceil_mode: bool, correction=None):
+    x = ctx.blob(op.arg(0, "input"))
+    if len(x.shape) != 4:
+        raise ctx.fail(f"expects a 4-D input, got shape {list(x.shape)}")
+    params = {"pool": method, "kernel_h": kernel[0], "kernel_w": kernel[1], "stride_h": stride[0],
+              "stride_w": stride[1], "pad_h": pad[0], "pad_w": pad[1]}
+    for k, p in zip(kernel, pad):
+        if p > k // 2:
+            raise ctx.fail(f"padding {p} is more than half the kernel {k}")
+    wanted = ctx.out_shape[2:]
+    caffe_out = tuple(caffe_pooled_size(x.shape[2 + i], kernel[i], stride[i], pad[i]) for i in range(2))
+    if ctx.dialect.pooling_ceil_field and not ceil_mode:
+        params[ctx.dialect.pooling_ceil_field] = False
+        caffe_out = wanted
+    extra = [have - want for have, want in zip(caffe_out, wanted)]
+    if any(e not in (0, 1) for e in extra):
+        raise ctx.fail(f"Caffe would pool to {list(caffe_out)} where PyTorch gives {list(wanted)}")
+    y = ctx.layer("Pooling", [x], {"pooling_param": params}, shape=ctx.out_shape[:2] + caffe_out)
+    for axis, drop in ((2, extra[0]), (3, extra[1])):
+        if drop:
+            y = keep_range(ctx, y, axis, 0, wanted[axis - 2], role=f"floor_mode_axis{axis}")
+    if correction is not None:
+        y = ctx.layer("Scale", [y], {"scale_param": {"axis": 2, "num_axes": 2}}, role="divisor",
+                      weights=[ctx.constant(correction, "average pooling divisor correction")])
+    return [y] + [None] * (len(op.outputs) - 1)  # no blob for pooling indices
+
+
+@handles("max_pool2d", lowering="Pooling MAX (+ Slice of the trailing row/column in floor mode)")
+def max_pool2d(op, ctx):
+    kernel = pair(op.arg(1, "kernel_size"))
+    stride = pair(op.arg(2, "stride") or kernel)
+    if pair(op.arg(4, "dilation", 1)) != (1, 1):
+        raise ctx.fail("Caffe's Pooling has no dilation")
+    return _pool(op, ctx, "MAX", kernel, stride, pair(op.arg(3, "padding", 0)), bool(op.arg(5, "ceil_mode", False)))
+
+
+@handles("avg_pool2d", lowering="Pooling AVE (+ Slice in floor mode, + Scale when padding is not counted)")
+def avg_pool2d(op, ctx):
+    x = op.arg(0, "input")
+    kernel = pair(op.arg(1, "kernel_size"))
+    stride = pair(op.arg(2, "stride") or kernel)
+    pad = pair(op.arg(3, "padding", 0))
+    count_pad, divisor = op.arg(5, "count_include_pad", True), op.arg(6, "divisor_override")
+    correction = None
+    if (pad != (0, 0) and not count_pad) or divisor:
+        out_h, out_w = ctx.out_shape[2:]
+        caffe_h, valid_h = _window_counts(x.shape[2], out_h, kernel[0], stride[0], pad[0])
+        caffe_w, valid_w = _window_counts(x.shape[3], out_w, kernel[1], stride[1], pad[1])
+        factor = np.outer(caffe_h, caffe_w) / (divisor or np.outer(valid_h, valid_w))
+        correction = None if np.all(factor == 1) else factor
+    return _pool(op, ctx, "AVE", kernel, stride, pad, bool(op.arg(4, "ceil_mode", False)), correction)
+
+
+def adaptive_windows(size: int, out: int) -> list[tuple[int, int]]:
+    """PyTorch's adaptive pooling windows along one axis: [⌊i·size/out⌋, ⌈(i+1)·size/out⌉)."""
+    return [(i * size // out, -(-(i + 1) * size // out)) for i in range(out)]
+
+
+def _averaging_matrix(size: int, out: int) -> np.ndarray:
+    matrix = np.zeros((out, size))
+    for row, (start, stop) in enumerate(adaptive_windows(size, out)):
+        matrix[row, start:stop] = 1.0 / (stop - start)
+    return matrix
+
+
+def _uneven_adaptive_max(ctx, x, wanted):
+    """Max is separable: per axis, one stride-1 Pooling per window length (Concat when several),
+    then a 0/1 matrix picks each output's window from them."""
+    selections = {}
+    for axis, out in zip((2, 3), wanted):
+        windows = adaptive_windows(x.shape[axis], out)
+        parts, offsets, total = [], {}, 0
+        for length in sorted({stop - start for start, stop in windows}):
+            part = x if length == 1 else _sliding_max(ctx, x, axis, length)
+            offsets[length], total = total, total + part.shape[axis]
+            parts.append(part)
+        if len(parts) > 1:
+            shape = x.shape[:axis] + (total,) + x.shape[axis + 1:]
+            x = ctx.layer("Concat", parts, {"concat_param": {"axis": axis}}, role=f"axis{axis}/windows", shape=shape)
+        else:
+            x = parts[0]
+        selections[axis] = np.zeros((out, total))
+        for row, (start, stop) in enumerate(windows):
+            selections[axis][row, offsets[stop - start] + start] = 1.0
+    return apply_axis_matrices(ctx, x, selections, "adaptive max pooling window selection")
+
+
+def _sliding_max(ctx, x, axis: int, length: int):
+    kernel = (length, 1) if axis == 2 else (1, length)
+    params = {"pool": "MAX", "kernel_h": kernel[0], "kernel_w": kernel[1], "stride_h": 1, "stride_w": 1}
+    shape = x.shape[:axis] + (x.shape[axis] - length + 1,) + x.shape[axis + 1:]
+    return ctx.layer("Pooling", [x], {"pooling_param": params}, role=f"axis{axis}/max{length}", shape=shape)
+
+
+def _adaptive(op, ctx, method: str):
+    x = ctx.blob(op.arg(0, "input"))
+    size, wanted = x.shape[2:], ctx.out_shape[2:]
+    if wanted == (1, 1):
+        y = ctx.layer("Pooling", [x], {"pooling_param": {"pool": method, "global_pooling": True}})
+        return [y] + [None] * (len(op.outputs) - 1)
+    if any(s % w for s, w in zip(size, wanted)):
+        if method == "AVE":
+            return apply_axis_matrices(ctx, x, {axis: _averaging_matrix(s, w) for axis, s, w in
+                                                zip((2, 3), size, wanted)}, "adaptive average pooling windows")
+        return [_uneven_adaptive_max(ctx, x, wanted)] + [None] * (len(op.outputs) - 1)
+    kernel = tuple(s // w for s, w in zip(size, wanted))
+    return _pool(op, ctx, method, kernel, kernel, (0, 0), True)
+
+
+@handles("adaptive_avg_pool2d", lowering="Pooling AVE (global, or kernel = stride = size / output); "
+                                         "uneven windows: averaging matrices as InnerProducts")
+def adaptive_avg_pool2d(op, ctx):
+    return _adaptive(op, ctx, "AVE")
+
+
+@handles("adaptive_max_pool2d", lowering="Pooling MAX (global, or kernel = stride = size / output); uneven windows: "
+                                         "stride-1 Pooling per window length + 0/1 selection InnerProducts")
+def adaptive_max_pool2d(op, ctx):
+    return _adaptive(op, ctx, "MAX")
+
+
+@handles("max_unpool1d", "max_unpool2d", "max_unpool3d", lowering="refused: no unpooling layer in stock SSD Caffe",
+         exact=False)
+def max_unpool(op, ctx):
+    raise ctx.fail("MaxUnpool (max_unpool) scatters values to the positions of the pooling indices; stock SSD "
+                   "Caffe has no unpooling layer and Pooling does not output indices, so it cannot be exported")

@@ -1,0 +1,153 @@
+"""Shape and layout ops: view/reshape/flatten/squeeze, permute/transpose, cat/stack, split/chunk/slicing, expand/repeat.
+
+No-ops (contiguous, clone, dropout in eval, float casts) vanish: their output is their input's blob.
+"""
+from __future__ import annotations
+
+from ..tracer import Value
+from .common import keep_range, normalize_dim, permute, reshape, slice_parts, tile_to
+from .registry import handles
+
+
+def _sizes(args) -> list[int]:
+    """``view(2, 3)`` and ``view((2, 3))`` both give [2, 3]."""
+    if len(args) == 1 and isinstance(args[0], (list, tuple)):
+        args = args[0]
+    return [int(a) for a in args]
+
+
+@handles("contiguous", "clone", "detach", "float", "to", "type", "alias",
+         lowering="nothing (no-op)")
+def no_op(op, ctx):
+    if not op.outputs[0].dtype.is_floating_point:
+        raise ctx.fail(f"casts to {op.outputs[0].dtype}; Caffe computes in float only")
+    return ctx.blob(op.arg(0, "input"))
+
+
+@handles("dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout", "feature_alpha_dropout",
+         lowering="nothing (identity in eval mode)")
+def dropout(op, ctx):
+    if op.arg(2, "training", False):
+        raise ctx.fail("dropout runs in training mode; call model.eval() before exporting")
+    return ctx.blob(op.arg(0, "input"))
+
+
+@handles("view", "reshape", "flatten", "unsqueeze", "squeeze", "unflatten", "view_as", "reshape_as",
+         lowering="Flatten (axis 1) for (N, ...) → (N, -1), else Reshape (dim 0 keeps the batch)")
+def reshape_op(op, ctx):
+    x, out = ctx.blob(op.arg(0, "input")), ctx.out_shape
+    if len(x.shape) > 2 and len(out) == 2 and out[0] == x.shape[0]:
+        return ctx.layer("Flatten", [x], {"flatten_param": {"axis": 1}})
+    return reshape(ctx, x, out)
+
+
+@handles("permute", lowering="Permute")
+def permute_op(op, ctx):
+    x = op.arg(0, "input")
+    order = [normalize_dim(d, len(x.shape)) for d in _sizes(op.args[1:] or [op.kwargs["dims"]])]
+    return permute(ctx, ctx.blob(x), order)
+
+
+@handles("transpose", "swapaxes", "t", lowering="Permute")
+def transpose(op, ctx):
+    x = op.arg(0, "input")
+    rank = len(x.shape)
+    first, second = (0, 1) if op.kind == "t" else (op.arg(1, "dim0"), op.arg(2, "dim1"))
+    order = list(range(rank))
+    if rank > 1:
+        a, b = normalize_dim(first, rank), normalize_dim(second, rank)
+        order[a], order[b] = order[b], order[a]
+    return permute(ctx, ctx.blob(x), order)
+
+
+def _traced_list(op, ctx, what: str):
+    tensors = [t for t in op.arg(0, "tensors") if not (t.shape and 0 in t.shape)]
+    for tensor in tensors:
+        if not isinstance(tensor, Value):
+            raise ctx.fail(f"{what} of a constant tensor is not supported")
+    return tensors
+
+
+@handles("cat", lowering="Concat")
+def cat(op, ctx):
+    tensors = _traced_list(op, ctx, "concatenation")
+    axis = normalize_dim(op.arg(1, "dim", 0), len(ctx.out_shape))
+    if len(tensors) == 1:
+        return ctx.blob(tensors[0])
+    return ctx.layer("Concat", [ctx.blob(t) for t in tensors], {"concat_param": {"axis": axis}})
+
+
+@handles("stack", lowering="Reshape each + Concat")
+def stack(op, ctx):
+    tensors = _traced_list(op, ctx, "stacking")
+    axis = normalize_dim(op.arg(1, "dim", 0), len(ctx.out_shape))
+    parts = [reshape(ctx, ctx.blob(t), t.shape[:axis] + (1,) + t.shape[axis:], role=f"unsqueeze{i}")
+             for i, t in enumerate(tensors)]
+    return ctx.layer("Concat", parts, {"concat_param": {"axis": axis}})
+
+
+@handles("chunk", "split", "split_with_sizes", "tensor_split", "unbind",
+         lowering="Slice (unused parts go to a Silence layer)")
+def split(op, ctx):
+    x = op.arg(0, "input")
+    axis = normalize_dim(int(op.arg(1 if op.kind == "unbind" else 2, "dim", 0)), len(x.shape))
+    sizes = [v.shape[axis] if op.kind != "unbind" else 1 for v in op.outputs]
+    parts = slice_parts(ctx, ctx.blob(x), axis, sizes)
+    if op.kind == "unbind":
+        return [reshape(ctx, part, value.shape, role=f"squeeze{i}") for i, (part, value) in
+                enumerate(zip(parts, op.outputs))]
+    return parts
+
+
+def _expand_index(index, rank: int) -> list:
+    index = list(index) if isinstance(index, tuple) else [index]
+    if Ellipsis in index:
+        at = index.index(Ellipsis)
+        used = sum(1 for item in index if item is not None and item is not Ellipsis)
+        index[at:at + 1] = [slice(None)] * (rank - used)
+    return index + [slice(None)] * (rank - sum(1 for item in index if item is not None))
+
+
+@handles("getitem", lowering="Slice (+ Reshape for integer indices and None)")
+def getitem(op, ctx):
+    x = op.arg(0, "input")
+    blob, axis = ctx.blob(x), 0
+    for item in _expand_index(op.arg(1, "index"), len(x.shape)):
+        if item is None:
+            continue
+        if isinstance(item, bool) or not isinstance(item, (int, slice)):
+            raise ctx.fail(f"indexing with {type(item).__name__} is not supported (only slices and integers)")
+        size = x.shape[axis]
+        if isinstance(item, int):
+            start = item + size if item < 0 else item
+            start, stop = start, start + 1
+        else:
+            start, stop, step = item.indices(size)
+            if step != 1:
+                raise ctx.fail(f"slicing with step {step} has no Caffe equivalent")
+            stop = max(stop, start)
+        blob = keep_range(ctx, blob, axis, start, stop, role=f"axis{axis}")
+        axis += 1
+    return reshape(ctx, blob, ctx.out_shape)
+
+
+@handles("expand", "broadcast_to", lowering="Tile")
+def expand(op, ctx):
+    x = op.arg(0, "input")
+    full = ctx.out_shape
+    padded = (1,) * (len(full) - len(x.shape)) + tuple(x.shape)
+    return tile_to(ctx, reshape(ctx, ctx.blob(x), padded, role="rank"), full)
+
+
+@handles("repeat", lowering="Tile")
+def repeat(op, ctx):
+    x = op.arg(0, "input")
+    repeats = _sizes(op.args[1:] or [op.kwargs["repeats"]])
+    padded = (1,) * (len(repeats) - len(x.shape)) + tuple(x.shape)
+    blob = reshape(ctx, ctx.blob(x), padded, role="rank")
+    for axis, count in enumerate(repeats):
+        if count != 1:
+            shape = blob.shape[:axis] + (blob.shape[axis] * count,) + blob.shape[axis + 1:]
+            blob = ctx.layer("Tile", [blob], {"tile_param": {"axis": axis, "tiles": count}},
+                             role=f"axis{axis}", shape=shape)
+    return blob

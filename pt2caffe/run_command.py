@@ -1,0 +1,37 @@
+"""``pt2caffe run``: load MODEL.py and WEIGHTS.pth, export, print a summary."""
+from __future__ import annotations
+
+import os
+
+from .convert import convert, write
+from .loading import load, random_inputs
+
+
+def provenance(args, shapes) -> dict:
+    """What the export was made from, so that ``pt2caffe check NAME.json`` can redo it alone."""
+    return {"model": os.path.abspath(args.model), "entry": args.entry, "weights": os.path.abspath(args.weights),
+            "input_shapes": [list(shape) for shape in shapes], "unsafe_pickle": args.unsafe_pickle,
+            "non_strict": args.non_strict, "ssd": os.path.abspath(args.ssd) if args.ssd else None}
+
+
+def main(args) -> int:
+    model, shapes = load(args.model, args.weights, entry=args.entry, shapes=args.input_shape,
+                         unsafe_pickle=args.unsafe_pickle, strict=not args.non_strict)
+    conversion = convert(model, random_inputs(shapes), name=args.name or type(model).__name__, target=args.target)
+    if args.ssd:
+        from .ssd import append_from_config
+        append_from_config(conversion, args.ssd)
+    outdir = args.outdir or os.path.dirname(os.path.abspath(args.model))
+    prefix = os.path.join(outdir, conversion.net.name)
+    report = write(conversion, prefix, provenance(args, shapes))
+    for output in report["outputs"]:
+        origin = f"torch output {output['torch']}" if output["torch"] else "appended output"
+        print(f"{origin}: {output['shape']} -> caffe blob {output['name']}")
+    print(f"{len(report['layers'])} layers, {report['parameters']:,} parameters, target {report['target']}")
+    for ext in ("prototxt", "caffemodel", "json"):
+        print(f"wrote {os.path.join(outdir, report['files'][ext])}")
+    if args.graph:
+        from .drawing import draw_report
+        for path in draw_report(report, prefix, formats=args.graph):
+            print(f"wrote {path}")
+    return 0

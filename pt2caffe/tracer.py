@@ -1,0 +1,358 @@
+"""Turn one run of a PyTorch model into a graph of torch-level ops.
+
+The tracer knows torch, not Caffe. It runs the model once under a
+``TorchFunctionMode`` (so functional calls, tensor methods and operators are
+seen as well as modules) and records, for every call that produces a tensor
+from traced tensors, the op's canonical name, its real arguments, the module
+it ran in and the user's source line. Python control flow simply runs.
+
+Tensors that do not depend on the inputs (parameters, buffers, tensors built
+inside ``forward`` from constants, and anything computed only from those) are
+folded into :class:`Const` values instead of being recorded as ops.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import torch
+from torch import nn
+from torch.overrides import TorchFunctionMode
+
+from .errors import Pt2CaffeError
+
+
+@dataclass(eq=False)
+class Value:
+    """A tensor computed from the model inputs during the trace."""
+
+    index: int
+    shape: tuple[int, ...]
+    dtype: torch.dtype
+    producer: "Op | None"
+    tensor: torch.Tensor | None = None  # a snapshot, kept when the trace captures
+
+
+@dataclass(eq=False)
+class Const:
+    """A tensor that does not depend on the inputs.
+
+    ``keys`` names the state_dict entries it was computed from (empty for
+    literals), ``derivation`` says how, for the weight audit.
+    """
+
+    tensor: torch.Tensor
+    keys: tuple[str, ...] = ()
+    derivation: str = ""
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.tensor.shape)
+
+    def describe(self) -> str:
+        return self.derivation or (self.keys[0] if self.keys else "constant")
+
+
+@dataclass(eq=False)
+class Op:
+    """One recorded torch-level call."""
+
+    kind: str  # canonical name, e.g. "conv2d", "add", "module:L2Norm"
+    args: tuple
+    kwargs: dict
+    outputs: list[Value]
+    module_path: str
+    module: nn.Module | None
+    source: str  # "file:line" of the user's code
+    name: str = ""  # unique-ish hint for Caffe names, set by the tracer
+
+    def arg(self, index: int, name: str, default: Any = None) -> Any:
+        """A call argument by position or keyword, as the user passed it."""
+        if index < len(self.args):
+            return self.args[index]
+        return self.kwargs.get(name, default)
+
+    @property
+    def inputs(self) -> list[Value]:
+        return [leaf for leaf in _leaves((self.args, self.kwargs)) if isinstance(leaf, Value)]
+
+    def where(self) -> str:
+        module = self.module_path or "<model>"
+        return f"{module} ({self.source})"
+
+
+@dataclass
+class Graph:
+    inputs: list[Value]
+    ops: list[Op]
+    outputs: list[Value]
+    output_paths: list[str]  # "out[0]", "out['hm']" ... in forward's return order
+    values: list[Value] = field(default_factory=list)
+
+
+# --- canonical op names -----------------------------------------------------
+
+_DUNDER_NAMES = {
+    "__add__": "add", "__iadd__": "add", "__radd__": "radd",
+    "__sub__": "sub", "__isub__": "sub", "__rsub__": "rsub",
+    "__mul__": "mul", "__imul__": "mul", "__rmul__": "rmul",
+    "__truediv__": "div", "__itruediv__": "div", "__rtruediv__": "rdiv",
+    "__div__": "div", "__rdiv__": "rdiv",
+    "__pow__": "pow", "__ipow__": "pow", "__rpow__": "rpow",
+    "__neg__": "neg", "__abs__": "abs", "__getitem__": "getitem",
+    "__setitem__": "setitem", "__matmul__": "matmul", "__rmatmul__": "rmatmul",
+}
+_SYNONYMS = {
+    "true_divide": "div", "divide": "div", "multiply": "mul", "subtract": "sub",
+    "negative": "neg", "absolute": "abs", "concat": "cat", "concatenate": "cat",
+    "_max_pool2d": "max_pool2d", "max_pool2d_with_indices": "max_pool2d",
+    "clip": "clamp", "clip_": "clamp", "hard_sigmoid": "hardsigmoid",
+}
+# Calls that only read metadata or move tensors around unchanged.
+_IGNORED = {"dim", "size", "numel", "__get__", "__len__", "__bool__", "item", "tolist",
+            "__format__", "__repr__", "__hash__", "_set_grad_enabled", "is_floating_point",
+            "is_contiguous", "stride", "storage_offset", "data_ptr", "element_size",
+            "__iter__", "unbind_copy", "requires_grad_", "register_hook", "__eq__"}
+
+_name_cache: dict[int, str] = {}
+
+
+def _build_name_cache() -> None:
+    import torch.nn.functional as F
+
+    for namespace in (torch.Tensor, torch, F, torch._C._nn, torch._C._VariableFunctions):
+        for attr in dir(namespace):
+            obj = getattr(namespace, attr, None)
+            if callable(obj):
+                _name_cache.setdefault(id(obj), attr)
+
+
+def canonical_name(func: Callable) -> str:
+    """``F.max_pool2d``, ``Tensor.__iadd__``, ``torch.add`` → "max_pool2d", "add", "add"."""
+    if not _name_cache:
+        _build_name_cache()
+    name = _name_cache.get(id(func)) or getattr(func, "__name__", repr(func))
+    if name in _DUNDER_NAMES:
+        return _DUNDER_NAMES[name]
+    name = _SYNONYMS.get(name, name)
+    if name.endswith("_") and not name.startswith("_"):
+        name = name[:-1]  # in-place variant: same maths, new value
+    return _SYNONYMS.get(name, name)
+
+
+# --- helpers over nested arguments ------------------------------------------
+
+def _leaves(obj):
+    if isinstance(obj, (list, tuple)):
+        for item in obj:
+            yield from _leaves(item)
+    elif isinstance(obj, dict):
+        for item in obj.values():
+            yield from _leaves(item)
+    else:
+        yield obj
+
+
+def _map(obj, fn):
+    if isinstance(obj, tuple) and hasattr(obj, "_fields"):
+        return type(obj)(*[_map(item, fn) for item in obj])
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_map(item, fn) for item in obj)
+    if isinstance(obj, dict):
+        return {key: _map(item, fn) for key, item in obj.items()}
+    return fn(obj)
+
+
+_PACKAGE_DIRS = tuple(os.path.dirname(mod.__file__) + os.sep for mod in (torch, sys.modules[__package__]))
+_STDLIB_DIR = os.path.dirname(os.__file__) + os.sep
+
+
+def user_source_line() -> str:
+    """The innermost stack frame outside torch, pt2caffe and the standard library."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if not filename.startswith(_PACKAGE_DIRS) and not filename.startswith(_STDLIB_DIR):
+            return f"{filename}:{frame.f_lineno}"
+        frame = frame.f_back
+    return "<unknown>:0"
+
+
+def traceback_user_line(error: BaseException, filename: str | None = None) -> str:
+    """``file:line`` of the innermost frame of ``error``'s traceback in ``filename`` (or in user code)."""
+    for frame in reversed(traceback.extract_tb(error.__traceback__)):
+        if filename and os.path.abspath(frame.filename) != os.path.abspath(filename):
+            continue
+        if not frame.filename.startswith(_PACKAGE_DIRS + (_STDLIB_DIR,)):
+            return f"{frame.filename}:{frame.lineno}"
+    return filename or "<unknown>"
+
+
+# --- the tracer ---------------------------------------------------------------
+
+class _Recorder(TorchFunctionMode):
+    def __init__(self, model: nn.Module, capture: bool, is_atomic: Callable[[nn.Module], bool]):
+        super().__init__()
+        self.capture = capture
+        self.is_atomic = is_atomic
+        self.values_by_id: dict[int, Value] = {}
+        self.consts_by_id: dict[int, Const] = {}
+        self.keep_alive: list[torch.Tensor] = []
+        self.values: list[Value] = []
+        self.ops: list[Op] = []
+        self.module_stack: list[tuple[str, nn.Module, bool]] = []
+        self.atomic_depth = 0
+        self.leaf_names = {path for path, mod in model.named_modules() if not list(mod.children())}
+        for key, tensor in list(model.named_parameters(remove_duplicate=False)) + list(
+                model.named_buffers(remove_duplicate=False)):
+            self.consts_by_id.setdefault(id(tensor), Const(tensor.detach(), (key,), key))
+            self.keep_alive.append(tensor)
+
+    # values ------------------------------------------------------------------
+    def new_value(self, tensor: torch.Tensor, producer: Op | None) -> Value:
+        value = Value(len(self.values), tuple(tensor.shape), tensor.dtype, producer,
+                      tensor.detach().clone() if self.capture else None)
+        self.values.append(value)
+        self.values_by_id[id(tensor)] = value
+        self.consts_by_id.pop(id(tensor), None)
+        self.keep_alive.append(tensor)
+        return value
+
+    def classify(self, obj):
+        """Replace a tensor argument by its Value or Const; leave other objects."""
+        if not isinstance(obj, torch.Tensor):
+            return obj
+        if id(obj) in self.values_by_id:
+            return self.values_by_id[id(obj)]
+        if id(obj) not in self.consts_by_id:
+            self.consts_by_id[id(obj)] = Const(obj.detach())
+            self.keep_alive.append(obj)
+        return self.consts_by_id[id(obj)]
+
+    # module context -------------------------------------------------------------
+    def current_module(self) -> tuple[str, nn.Module | None]:
+        if not self.module_stack:
+            return "", None
+        path, module, _ = self.module_stack[-1]
+        return path, module
+
+    def name_hint(self, kind: str) -> str:
+        path, _ = self.current_module()
+        if path and path in self.leaf_names:
+            return path
+        return f"{path}.{kind}" if path else kind
+
+    # the mode ----------------------------------------------------------------------
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        result = func(*args, **kwargs)
+        if self.atomic_depth:
+            return result
+        kind = canonical_name(func)
+        if kind in _IGNORED or not any(isinstance(x, torch.Tensor) for x in _leaves(result)):
+            return result
+        if kind == "expand_as":  # only the other tensor's shape matters
+            args = (args[0], tuple(args[1].shape)) + tuple(args[2:])
+            kind = "expand"
+        ref_args, ref_kwargs = _map(args, self.classify), _map(kwargs, self.classify)
+        refs = [leaf for leaf in _leaves((ref_args, ref_kwargs)) if isinstance(leaf, (Value, Const))]
+        if not any(isinstance(ref, Value) for ref in refs):
+            self.fold_constant(kind, refs, result)
+            return result
+        self.record(kind, ref_args, ref_kwargs, result, *self.current_module())
+        return result
+
+    def fold_constant(self, kind: str, refs: list, result) -> None:
+        keys = tuple(dict.fromkeys(key for ref in refs for key in ref.keys))
+        sources = ", ".join(ref.describe() for ref in refs)
+        for tensor in _leaves(result):
+            if isinstance(tensor, torch.Tensor):
+                self.consts_by_id[id(tensor)] = Const(tensor.detach(), keys, f"{kind}({sources})")
+                self.keep_alive.append(tensor)
+
+    def record(self, kind, ref_args, ref_kwargs, result, module_path, module) -> Op:
+        op = Op(kind, ref_args, ref_kwargs, [], module_path, module, user_source_line(),
+                self.name_hint(kind))
+        for tensor in _leaves(result):
+            if isinstance(tensor, torch.Tensor):
+                op.outputs.append(self.new_value(tensor, op))
+        self.ops.append(op)
+        return op
+
+    # module hooks ---------------------------------------------------------------------
+    def pre_hook(self, path: str):
+        def hook(module, args):
+            atomic = not self.atomic_depth and self.is_atomic(module)
+            self.module_stack.append((path, module, atomic))
+            if atomic:
+                self.atomic_depth += 1
+        return hook
+
+    def post_hook(self):
+        def hook(module, args, output):
+            path, _, atomic = self.module_stack.pop()
+            if atomic:
+                self.atomic_depth -= 1
+                op = self.record(f"module:{type(module).__name__}", _map(tuple(args), self.classify), {},
+                                 output, path, module)
+                op.name = path or op.name
+        return hook
+
+
+def _input_tensors(example_inputs) -> list[torch.Tensor]:
+    if isinstance(example_inputs, torch.Tensor):
+        return [example_inputs]
+    return list(example_inputs)
+
+
+def _flatten_outputs(obj, path: str, found: list[tuple[str, Any]]) -> None:
+    if isinstance(obj, dict):
+        for key, item in obj.items():
+            _flatten_outputs(item, f"{path}[{key!r}]", found)
+    elif isinstance(obj, (list, tuple)):
+        for i, item in enumerate(obj):
+            _flatten_outputs(item, f"{path}[{i}]", found)
+    else:
+        found.append((path, obj))
+
+
+def trace(model: nn.Module, example_inputs, *, capture: bool = False,
+          is_atomic: Callable[[nn.Module], bool] = lambda module: False) -> Graph:
+    """Run ``model`` once on ``example_inputs`` and return the recorded graph.
+
+    ``capture`` keeps a copy of every traced tensor (for comparisons);
+    ``is_atomic`` names modules recorded as one op (``module:ClassName``)
+    instead of the ops inside them.
+    """
+    model.eval()
+    recorder = _Recorder(model, capture, is_atomic)
+    inputs = [tensor.detach().clone() for tensor in _input_tensors(example_inputs)]
+    handles = []
+    for path, module in model.named_modules():
+        handles.append(module.register_forward_pre_hook(recorder.pre_hook(path)))
+        handles.append(module.register_forward_hook(recorder.post_hook()))
+    try:
+        input_values = [recorder.new_value(tensor, None) for tensor in inputs]
+        with torch.no_grad(), recorder:
+            result = model(*inputs)
+    except Pt2CaffeError:
+        raise
+    except Exception as error:  # the user's forward failed: say where
+        raise Pt2CaffeError(f"the model raised {type(error).__name__} at {traceback_user_line(error)} while "
+                            f"tracing: {error}", traceback.format_exc()) from None
+    finally:
+        for handle in handles:
+            handle.remove()
+    found: list[tuple[str, Any]] = []
+    _flatten_outputs(result, "out", found)
+    outputs = []
+    for path, obj in found:
+        value = recorder.values_by_id.get(id(obj)) if isinstance(obj, torch.Tensor) else None
+        if value is None or value.producer is None:
+            raise Pt2CaffeError(f"model output {path} is not computed from the inputs "
+                                f"({type(obj).__name__}); only tensors computed from the inputs can be exported")
+        outputs.append(value)
+    return Graph(input_values, recorder.ops, outputs, [p for p, _ in found], recorder.values)

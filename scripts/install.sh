@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Install everything pt2caffe and its tests need: Debian packages, PyTorch (CPU), the package
+# itself in editable mode with its test extras, and the reference Caffe (cached).
+#
+# PT2CAFFE_TORCH_SPEC: pip arguments for PyTorch, default "torch==2.13.0"; the Dockerfile adds
+# the CPU wheel index there (on a normal machine plain PyPI would bring the CUDA build).
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=scripts/lib.sh
+source "$here/lib.sh"
+
+ensure_debian_packages "${CAFFE_BUILD_DEPS[@]}" "${PROJECT_DEPS[@]}"
+# Word splitting is wanted: the spec may hold several pip arguments.
+# shellcheck disable=SC2086
+"$PYTHON" -m pip install -q ${PT2CAFFE_TORCH_SPEC:-torch==2.13.0}
+"$PYTHON" -m pip install -q -e "$here/..[test]"
+bash "$here/build_caffe.sh"

@@ -1,0 +1,46 @@
+# Shared helpers for scripts/*.sh. Source it; it defines functions and variables only.
+# shellcheck shell=bash
+
+# The Python interpreter the project is installed into (override with PYTHON=...).
+PYTHON="${PYTHON:-python3}"
+# Installing as root into the image's or machine's Python is what these scripts are for.
+export PIP_ROOT_USER_ACTION=ignore
+
+# Debian packages: what building the reference Caffe needs, and what the project itself needs.
+CAFFE_BUILD_DEPS=(
+  build-essential cmake protobuf-compiler libprotobuf-dev libgoogle-glog-dev libgflags-dev
+  libopenblas-dev libhdf5-dev libboost-dev libboost-python-dev libboost-thread-dev
+  libboost-system-dev libboost-filesystem-dev libboost-regex-dev
+)
+PROJECT_DEPS=(graphviz)
+
+log() { echo "[pt2caffe] $*" >&2; }
+
+# Install the given Debian packages that are not installed yet. `apt-get update` runs at most
+# once per process tree (the flag is exported so scripts called from this one skip it too).
+ensure_debian_packages() {
+  local missing=() pkg
+  for pkg in "$@"; do
+    if [ "$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null)" != "install ok installed" ]; then
+      missing+=("$pkg")
+    fi
+  done
+  [ "${#missing[@]}" -eq 0 ] && return 0
+  local sudo=()
+  if [ "$(id -u)" -ne 0 ]; then sudo=(sudo); fi
+  log "installing Debian packages: ${missing[*]}"
+  if [ -z "${PT2CAFFE_APT_UPDATED:-}" ]; then
+    "${sudo[@]}" apt-get update -qq
+    export PT2CAFFE_APT_UPDATED=1
+  fi
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+# pip-install the given requirements unless the given module already imports.
+ensure_python_module() {
+  local module="$1"; shift
+  if ! "$PYTHON" -c "import $module" >/dev/null 2>&1; then
+    log "pip install $*"
+    "$PYTHON" -m pip install -q "$@"
+  fi
+}

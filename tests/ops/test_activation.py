@@ -1,0 +1,60 @@
+"""Activations: native Caffe layers and exact compositions of them."""
+import pytest
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from helpers import Lambda, export_and_compare, layer_types, random_inputs
+from pt2caffe.convert import convert
+from pt2caffe.errors import Pt2CaffeError
+
+FUNCTIONS = {
+    "relu": torch.relu,
+    "relu_method": lambda x: x.relu(),
+    "relu_inplace": lambda x: F.relu(x * 1.0, inplace=True),
+    "leaky_relu": lambda x: F.leaky_relu(x, 0.2),
+    "elu": lambda x: F.elu(x, 0.7),
+    "selu": F.selu,
+    "sigmoid": torch.sigmoid,
+    "tanh": torch.tanh,
+    "relu6": F.relu6,
+    "hardtanh": lambda x: F.hardtanh(x, -1.0, 2.0),
+    "clamp": lambda x: torch.clamp(x, -0.5, 0.25),
+    "clamp_min": lambda x: x.clamp(min=0.1),
+    "clamp_max": lambda x: x.clamp(max=0.1),
+    "silu": F.silu,
+    "hardswish": F.hardswish,
+    "hardsigmoid": F.hardsigmoid,
+    "softplus": F.softplus,
+    "softplus_beta": lambda x: F.softplus(x, beta=2.0),
+    "mish": F.mish,
+    "gelu_tanh": lambda x: F.gelu(x, approximate="tanh"),
+    "softmax_channels": lambda x: torch.softmax(x, 1),
+    "softmax_last": lambda x: F.softmax(x, dim=-1),
+    "log_softmax": lambda x: F.log_softmax(x, 1),
+}
+
+
+@pytest.mark.parametrize("name", FUNCTIONS)
+def test_activation(tmp_path, name):
+    fn = FUNCTIONS[name]
+    inputs = [t * 8 for t in random_inputs([(1, 4, 5, 6)])]  # reach every kink (−6 … 8)
+    export_and_compare(Lambda(lambda self, x: fn(x)), inputs, tmp_path, opencv=True)
+
+
+@pytest.mark.parametrize("prelu", [nn.PReLU(), nn.PReLU(4, 0.3)])
+def test_prelu(tmp_path, prelu):
+    with torch.no_grad():
+        prelu.weight.uniform_(0.05, 0.5)
+    export_and_compare(nn.Sequential(prelu), random_inputs([(1, 4, 5, 6)]), tmp_path, opencv=True)
+
+
+def test_relu6_on_fork_target_is_one_layer(tmp_path):
+    export_and_compare(nn.Sequential(nn.ReLU6()), [t * 8 for t in random_inputs([(1, 2, 3, 3)])], tmp_path,
+                       target="brocolli")
+    assert layer_types(tmp_path) == ["Input", "ReLU6"]
+
+
+def test_erf_gelu_is_refused_with_location():
+    with pytest.raises(Pt2CaffeError, match=r"gelu in .*test_activation.py:\d+.*approximate='tanh'"):
+        convert(Lambda(lambda self, x: F.gelu(x)), random_inputs([(1, 2, 3, 3)]))

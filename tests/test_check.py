@@ -1,0 +1,447 @@
+"""`pt2caffe check` end to end in real Caffe: a correct export passes, a broken one fails at the
+layer that is broken, the backends agree, Caffe crashes come back as clear errors."""
+import json
+import os
+import stat
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import torch
+from google.protobuf import text_format
+
+from pt2caffe import backends, caffe_pb2
+from pt2caffe.cli import build_parser, main
+from pt2caffe.loading import load_module
+from pt2caffe.progress import Progress
+from pt2caffe.runtime import run_pycaffe
+from pt2caffe.serialize import read_prototxt
+from zoo import randomize
+
+MODEL_PY = textwrap.dedent('''
+    import torch
+    import torch.nn as nn
+
+    INPUT_SHAPE = (1, 3, 32, 32)
+
+
+    class Small(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv1 = nn.Conv2d(3, 8, 3, padding=1)
+            self.bn1 = nn.BatchNorm2d(8)
+            self.stem_pool = nn.MaxPool2d(3, 2, 1)  # Caffe rounds up: a Pooling, then cropped
+            self.conv2 = nn.Conv2d(8, 16, 3, padding=1)
+            self.pool = nn.MaxPool2d(2, 2)  # one Pooling layer in Caffe
+            self.conv3 = nn.Conv2d(16, 16, 3, padding=1)
+            self.avgpool = nn.AdaptiveAvgPool2d(1)
+            self.head = nn.Linear(16, 10)
+
+        def forward(self, x):
+            x = self.stem_pool(torch.relu(self.bn1(self.conv1(x))))
+            x = self.pool(torch.relu(self.conv2(x)))
+            x = torch.relu(self.conv3(x))
+            return self.head(torch.flatten(self.avgpool(x), 1))
+
+
+    def build_model():
+        return Small()
+''')
+
+
+def line_of(fragment: str) -> int:
+    return next(i for i, line in enumerate(MODEL_PY.splitlines(), 1) if fragment in line)
+
+
+@pytest.fixture(scope="module")
+def export(tmp_path_factory):
+    """MODEL.py, its randomised weights and the files `pt2caffe run` wrote for them."""
+    root = tmp_path_factory.mktemp("check")
+    (root / "model.py").write_text(MODEL_PY)
+    model = randomize(load_module(str(root / "model.py")).build_model(), seed=1)
+    torch.save(model.state_dict(), root / "weights.pth")
+    assert main(["run", str(root / "model.py"), str(root / "weights.pth"), "-o", str(root / "out")]) == 0
+    return root
+
+
+def files(export):
+    out = export / "out"
+    return {"json": out / "Small.json", "prototxt": out / "Small.prototxt", "caffemodel": out / "Small.caffemodel",
+            "model": export / "model.py", "weights": export / "weights.pth"}
+
+
+def check(args, capsys, tmp_path):
+    """Run `pt2caffe check ARGS --json`; return (exit code, stdout, stderr, the JSON or None)."""
+    result = tmp_path / "result.json"
+    result.unlink(missing_ok=True)
+    code = main(["check", *map(str, args), "--json", str(result)])
+    captured = capsys.readouterr()
+    outcome = json.loads(result.read_text()) if result.exists() else None
+    return code, captured.out, captured.err, outcome
+
+
+def altered_caffemodel(source, layer_name, destination):
+    """The caffemodel with one weight of ``layer_name`` changed."""
+    net = caffe_pb2.NetParameter()
+    net.ParseFromString(source.read_bytes())
+    layer = next(layer for layer in net.layer if layer.name == layer_name)
+    layer.blobs[0].data[3] += 0.5
+    destination.write_bytes(net.SerializeToString())
+    return destination
+
+
+def edited_prototxt(source, destination, edit):
+    """The prototxt after ``edit(layers by name)``."""
+    net = read_prototxt(str(source))
+    edit({layer.name: layer for layer in net.layer})
+    destination.write_text(text_format.MessageToString(net))
+    return destination
+
+
+def wrong_stride(layer_name):
+    def edit(layers):
+        layers[layer_name].pooling_param.stride_h = 1
+        layers[layer_name].pooling_param.stride_w = 1
+    return edit
+
+
+def broken_variants(export, tmp_path):
+    """The three cases every backend must judge alike: correct, one altered blob, a wrong stride."""
+    f = files(export)
+    return {
+        "correct": [f["json"]],
+        "altered": [f["json"], "--caffemodel", altered_caffemodel(f["caffemodel"], "conv2", tmp_path / "a.caffemodel")],
+        "stride": [f["json"], "--prototxt", edited_prototxt(f["prototxt"], tmp_path / "s.prototxt", wrong_stride("pool"))],
+    }
+
+
+def verdicts(outcome):
+    return [(row["blob"], row["verdict"]) for row in outcome["blobs"]]
+
+
+# --- the verdicts ---------------------------------------------------------------------------------
+
+def test_correct_export_passes(export, capsys, tmp_path):
+    code, out, err, outcome = check([files(export)["json"]], capsys, tmp_path)
+    assert code == 0, out + err
+    assert outcome["ok"] and outcome["first_divergence"] is None
+    compared = {row["layer"] for row in outcome["blobs"]}
+    assert {"conv1", "conv2", "pool", "conv3", "head"} <= compared
+    assert all(row["verdict"] == "ok" and row["cosine"] > 0.999999 for row in outcome["blobs"])
+    assert f"OK: all {len(outcome['blobs'])} blobs within tolerance" in out
+    assert "random uniform in [-1, 1)" in out
+
+
+def test_model_and_weights_without_json(export, capsys, tmp_path):
+    f = files(export)
+    code, out, err, outcome = check([f["model"], f["weights"], "--prototxt", f["prototxt"],
+                                     "--caffemodel", f["caffemodel"]], capsys, tmp_path)
+    assert code == 0, out + err
+    reference = json.loads(f["json"].read_text())
+    assert [row["blob"] for row in outcome["blobs"]] == [row["blob"] for row in reference["blobs"]]
+    assert not list(tmp_path.glob("*.prototxt")) and not list((export / "out").glob("*.check.*"))
+
+
+def test_altered_blob_is_the_first_divergence(export, capsys, tmp_path):
+    code, out, err, outcome = check(broken_variants(export, tmp_path)["altered"], capsys, tmp_path)
+    assert code == 1, err
+    first = outcome["first_divergence"]
+    assert (first["layer"], first["type"], first["module"]) == ("conv2", "Convolution", "conv2")
+    assert first["source"].endswith(f"model.py:{line_of('x = self.pool(torch.relu(self.conv2(x)))')}")
+    assert first["suspects"] == ["conv2 (Convolution)"]
+    before = outcome["blobs"][:first["index"]]
+    assert before and all(row["verdict"] == "ok" for row in before)
+    assert "first divergence: blob 'conv2' of layer 'conv2' (Convolution), torch module 'conv2' at" in out
+    assert "<- first divergence" in out
+
+
+def test_wrong_pooling_stride_names_the_pooling_layer(export, capsys, tmp_path):
+    code, out, err, outcome = check(broken_variants(export, tmp_path)["stride"], capsys, tmp_path)
+    assert code == 1, err
+    first = outcome["first_divergence"]
+    assert (first["layer"], first["type"], first["verdict"]) == ("pool", "Pooling", "shape")
+    assert first["caffe_shape"] == [1, 16, 15, 15] and first["shape"] == [1, 16, 8, 8]
+    assert "shape: caffe 1x16x15x15, torch 1x16x8x8" in out
+
+
+def test_wrong_stride_of_a_cropped_pooling_names_it_among_the_suspects(export, capsys, tmp_path):
+    """The stem pool is a Pooling plus crops: the first compared blob is a crop, the Pooling a suspect."""
+    f = files(export)
+    prototxt = edited_prototxt(f["prototxt"], tmp_path / "s.prototxt", wrong_stride("stem_pool"))
+    code, out, _, outcome = check([f["json"], "--prototxt", prototxt], capsys, tmp_path)
+    assert code == 1
+    first = outcome["first_divergence"]
+    assert first["module"] == "stem_pool" and "stem_pool (Pooling)" in first["suspects"]
+    assert "computed from verified blobs by: stem_pool (Pooling)" in out
+
+
+@pytest.mark.parametrize("case", ["correct", "altered", "stride"])
+def test_opencv_and_pycaffe_agree(export, capsys, tmp_path, case):
+    args = broken_variants(export, tmp_path)[case]
+    results = {backend: check(args + ["--backend", backend], capsys, tmp_path) for backend in ("pycaffe", "opencv")}
+    (code, _, _, pycaffe), (cv_code, _, _, opencv) = results["pycaffe"], results["opencv"]
+    assert code == cv_code == (0 if case == "correct" else 1)
+    assert verdicts(pycaffe) == verdicts(opencv)
+    assert opencv["backend"] == "opencv"
+
+
+def test_blobs_missing_from_the_given_prototxt_are_reported(export, capsys, tmp_path):
+    f = files(export)
+
+    def rename_conv3_top(layers):
+        for layer in layers.values():
+            layer.top[:] = ["renamed" if top == "conv3" else top for top in layer.top]
+            layer.bottom[:] = ["renamed" if bottom == "conv3" else bottom for bottom in layer.bottom]
+
+    prototxt = edited_prototxt(f["prototxt"], tmp_path / "r.prototxt", rename_conv3_top)
+    code, out, _, outcome = check([f["model"], f["weights"], "--prototxt", prototxt, "--caffemodel",
+                                   f["caffemodel"]], capsys, tmp_path)
+    assert code == 1
+    assert [row["blob"] for row in outcome["blobs"] if row["verdict"] == "missing"] == ["conv3"]
+    assert outcome["first_divergence"] is None
+    assert "1 blobs of the export missing from the prototxt: conv3" in out
+
+
+def test_table_is_short_by_default_and_complete_with_all(export, capsys, tmp_path):
+    args = broken_variants(export, tmp_path)["altered"]
+    _, short, _, outcome = check(args, capsys, tmp_path)
+    _, everything, _, _ = check(args + ["--all"], capsys, tmp_path)
+    rows = lambda text: [line for line in text.splitlines() if line[:1].isdigit()]  # noqa: E731
+    assert len(rows(short)) == 5
+    assert len(rows(everything)) == len(outcome["blobs"])
+
+
+# --- crashes and bad files --------------------------------------------------------------------------
+
+def test_unknown_layer_is_named_and_the_layers_before_it_are_compared(export, capsys, tmp_path):
+    f = files(export)
+
+    def unknown_type(layers):
+        layers["conv3"].type = "NoSuchLayer"
+
+    prototxt = edited_prototxt(f["prototxt"], tmp_path / "u.prototxt", unknown_type)
+    code, out, _, outcome = check([f["json"], "--prototxt", prototxt], capsys, tmp_path)
+    assert code == 1
+    assert outcome["crash"] == "Caffe cannot set up layer 'conv3' (NoSuchLayer): Unknown layer type: NoSuchLayer"
+    assert outcome["crash"] in out
+    by_layer = {row["layer"]: row["verdict"] for row in outcome["blobs"]}
+    assert by_layer["conv2"] == by_layer["pool"] == "ok" and by_layer["conv3"] == "not run"
+
+
+def test_a_corrupt_caffemodel_is_one_clear_error(export, capsys, tmp_path):
+    broken = tmp_path / "broken.caffemodel"
+    broken.write_bytes(files(export)["caffemodel"].read_bytes()[:1000])  # cut inside a weight blob
+    code, out, err, outcome = check([files(export)["json"], "--caffemodel", broken], capsys, tmp_path)
+    assert code == 1 and outcome is None
+    assert err.startswith("pt2caffe: error: Caffe failed to load") and "Failed to parse NetParameter" in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+@pytest.mark.parametrize("problem", ["no_source", "missing_caffemodel", "shape_mismatch", "one_source"])
+def test_bad_requests_are_one_line(export, capsys, tmp_path, problem):
+    f = files(export)
+    args = [f["json"]]
+    if problem == "no_source":
+        report = json.loads(f["json"].read_text())
+        report["source"] = {}
+        args = [tmp_path / "Small.json"]
+        args[0].write_text(json.dumps(report))
+    elif problem == "missing_caffemodel":
+        args += ["--caffemodel", tmp_path / "nope.caffemodel"]
+    elif problem == "shape_mismatch":
+        args += ["--input-shape", "1,3,64,64"]
+    else:
+        args = [f["model"]]
+    code, _, err, _ = check(args, capsys, tmp_path)
+    expected = {"no_source": "does not say which model", "missing_caffemodel": "caffemodel file not found",
+                "shape_mismatch": "differs from the export's 1,3,32,32", "one_source": "takes NAME.json"}[problem]
+    assert code == 1 and expected in err and len(err.strip().splitlines()) == 1
+
+
+# --- inputs -------------------------------------------------------------------------------------------
+
+def test_npy_input_is_used_as_is(export, capsys, tmp_path):
+    array = np.random.default_rng(3).standard_normal((1, 3, 32, 32)).astype(np.float32) * 4
+    np.save(tmp_path / "x.npy", array)
+    code, out, _, outcome = check([files(export)["json"], "--input", tmp_path / "x.npy"], capsys, tmp_path)
+    assert code == 0 and outcome["input"] == f"{tmp_path / 'x.npy'} (.npy as is)"
+    np.save(tmp_path / "bad.npy", array[:, :, :16])
+    code, _, err, _ = check([files(export)["json"], "--input", tmp_path / "bad.npy"], capsys, tmp_path)
+    assert code == 1 and "has shape 1x3x16x32, the model takes 1x3x32x32" in err
+
+
+def test_image_input_is_rgb_resized_and_scaled(export, capsys, tmp_path):
+    import cv2
+
+    from pt2caffe.inputs import load_image
+
+    bgr = np.zeros((48, 64, 3), np.uint8)
+    bgr[..., 2] = 255  # pure red in OpenCV's BGR order
+    cv2.imwrite(str(tmp_path / "red.png"), bgr)
+    array, note = load_image(str(tmp_path / "red.png"), (2, 3, 32, 32))
+    assert array.shape == (2, 3, 32, 32) and array.dtype == np.float32
+    assert np.all(array[:, 0] == 1) and np.all(array[:, 1:] == 0)  # channel 0 is R
+    assert "64x48 image as RGB, resized to 32x32 (bilinear), scaled to [0, 1]" in note
+    code, out, _, outcome = check([files(export)["json"], "--input", tmp_path / "red.png"], capsys, tmp_path)
+    assert code == 0 and outcome["input"] == note.replace("2x3x32x32", "1x3x32x32")
+
+
+# --- Docker ---------------------------------------------------------------------------------------------
+
+def test_docker_command_line_is_exact():
+    command = backends.docker_command("pt2caffe:latest", "/models/net.prototxt", "/weights/net.caffemodel",
+                                      "/tmp/io", "1000:1000")
+    assert command == [
+        "docker", "run", "--rm", "--network", "none", "--user", "1000:1000",
+        "--mount", "type=bind,source=/tmp/io/in,target=/pt2caffe/in,readonly",
+        "--mount", "type=bind,source=/models/net.prototxt,target=/pt2caffe/net/net.prototxt,readonly",
+        "--mount", "type=bind,source=/weights/net.caffemodel,target=/pt2caffe/net/net.caffemodel,readonly",
+        "--mount", "type=bind,source=/tmp/io/out,target=/pt2caffe/out",
+        "--entrypoint", "pt2caffe", "pt2caffe:latest", "--verbose", "_caffe-worker",
+        "/pt2caffe/in/request.json", "/pt2caffe/in/inputs.npz", "/pt2caffe/out/outputs.npz"]
+
+
+def test_the_container_entry_point_is_the_pycaffe_code_path(export, tmp_path):
+    """What the container runs, run here: the same blobs as the pycaffe backend, bit for bit."""
+    f = files(export)
+    inputs = {"data": np.random.default_rng(0).standard_normal((1, 3, 32, 32)).astype(np.float32)}
+    request = {"prototxt": str(f["prototxt"]), "caffemodel": str(f["caffemodel"]), "blobs": ["conv2", "head"]}
+    backends.write_request(str(tmp_path), request, inputs)
+    assert main(["_caffe-worker", str(tmp_path / "request.json"), str(tmp_path / "inputs.npz"),
+                 str(tmp_path / "outputs.npz")]) == 0
+    got = np.load(tmp_path / "outputs.npz")
+    expected = run_pycaffe(str(f["prototxt"]), str(f["caffemodel"]), inputs, ["conv2", "head"])
+    assert list(got["names"]) == ["conv2", "head"]
+    np.testing.assert_array_equal(got["a0"], expected["conv2"])
+    np.testing.assert_array_equal(got["a1"], expected["head"])
+    assert "_caffe-worker" not in build_parser().format_help()
+
+
+FAKE_DOCKER = textwrap.dedent('''
+    #!{python}
+    """Stands in for docker: records the command, then runs it here with the bind mounts applied
+    as path substitutions (in the arguments and in the request), like the container would."""
+    import json, os, shutil, subprocess, sys, tempfile
+    args = sys.argv[1:]
+    with open(os.environ["FAKE_DOCKER_LOG"], "w") as log:
+        json.dump(args, log)
+    if os.environ.get("FAKE_DOCKER_FAIL"):
+        sys.stderr.write(os.environ["FAKE_DOCKER_FAIL"] + "\\n")
+        sys.exit(125)
+    mounts = {{}}
+    for i, arg in enumerate(args):
+        if arg == "--mount":
+            fields = dict(part.split("=", 1) for part in args[i + 1].split(",") if "=" in part)
+            mounts[fields["target"]] = fields["source"]
+    command = args[args.index("--entrypoint") + 3:]
+    scratch = tempfile.mkdtemp()
+    shutil.copytree(mounts["/pt2caffe/in"], os.path.join(scratch, "in"))
+    mounts["/pt2caffe/in"] = os.path.join(scratch, "in")
+    def outside(text):
+        for target, source in mounts.items():
+            text = text.replace(target, source)
+        return text
+    request = os.path.join(scratch, "in", "request.json")
+    with open(request) as f:
+        content = outside(f.read())
+    with open(request, "w") as f:
+        f.write(content)
+    sys.exit(subprocess.run([sys.executable, "-m", "pt2caffe"] + [outside(a) for a in command]).returncode)
+''').lstrip()
+
+
+@pytest.fixture
+def fake_docker(tmp_path, monkeypatch):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    script = bin_dir / "docker"
+    script.write_text(FAKE_DOCKER.format(python=sys.executable))
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("FAKE_DOCKER_LOG", str(tmp_path / "docker-args.json"))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [os.path.dirname(os.path.dirname(
+        backends.__file__)), os.environ.get("PYTHONPATH")])))
+    return tmp_path / "docker-args.json"
+
+
+@pytest.mark.parametrize("case", ["correct", "altered"])
+def test_docker_backend_agrees_with_pycaffe(export, capsys, tmp_path, fake_docker, case):
+    args = broken_variants(export, tmp_path)[case]
+    code, _, err, docker = check(args + ["--backend", "docker", "--docker-image", "mine:1"], capsys, tmp_path)
+    _, _, _, pycaffe = check(args + ["--backend", "pycaffe"], capsys, tmp_path)
+    assert code == (0 if case == "correct" else 1), err
+    assert verdicts(docker) == verdicts(pycaffe)
+    command = json.loads(fake_docker.read_text())
+    assert command[:4] == ["run", "--rm", "--network", "none"] and "mine:1" in command
+    caffemodel = args[2] if case == "altered" else files(export)["caffemodel"]
+    assert f"type=bind,source={caffemodel},target=/pt2caffe/net/{caffemodel.name},readonly" in command
+
+
+def test_docker_failures_are_one_line(export, capsys, tmp_path, fake_docker, monkeypatch):
+    monkeypatch.setenv("FAKE_DOCKER_FAIL", "Unable to find image 'pt2caffe:latest' locally\n"
+                                           "docker: Error response from daemon: pull access denied.")
+    code, _, err, _ = check([files(export)["json"], "--backend", "docker"], capsys, tmp_path)
+    assert code == 1
+    assert err.strip() == ("pt2caffe: error: docker failed to run the Caffe worker in pt2caffe:latest: docker: "
+                           "Error response from daemon: pull access denied. (build it with "
+                           "`docker build -t pt2caffe:latest .`)")
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    code, _, err, _ = check([files(export)["json"], "--backend", "docker"], capsys, tmp_path)
+    assert code == 1 and "docker not found" in err
+
+
+# --- pictures and progress ---------------------------------------------------------------------------------
+
+def test_graph_is_coloured_by_verdict(export, capsys, tmp_path):
+    f = files(export)
+    caffemodel = altered_caffemodel(f["caffemodel"], "conv2", tmp_path / "a.caffemodel")
+    code, out, _, _ = check([f["model"], f["weights"], "--prototxt", f["prototxt"], "--caffemodel", caffemodel,
+                             "--graph", "svg,png"], capsys, tmp_path)
+    assert code == 1
+    prefix = str(f["prototxt"])[:-len(".prototxt")] + ".check"
+    assert f"wrote {prefix}.svg" in out and f"wrote {prefix}.png" in out
+    svg = open(prefix + ".svg").read()
+    assert "#ef5350" in svg and "#c8e6c9" in svg and "#ffcdd2" in svg  # first, ok, out of tolerance
+    assert open(prefix + ".png", "rb").read(4) == b"\x89PNG"
+
+
+def test_run_graph_without_dot_writes_dot_text(export, capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no `dot` here
+    f = files(export)
+    assert main(["run", str(f["model"]), str(f["weights"]), "-o", str(tmp_path), "--graph"]) == 0
+    captured = capsys.readouterr()
+    assert f"wrote {tmp_path / 'Small.dot'}" in captured.out
+    assert captured.err.count("\n") == 1 and "graphviz 'dot' not found" in captured.err
+    assert (tmp_path / "Small.dot").read_text().startswith("digraph Small {")
+
+
+class FakeTerminal:
+    def __init__(self, tty):
+        self.tty, self.text = tty, ""
+
+    def isatty(self):
+        return self.tty
+
+    def write(self, text):
+        self.text += text
+
+    def flush(self):
+        pass
+
+
+def test_progress_only_on_a_terminal():
+    terminal, pipe = FakeTerminal(True), FakeTerminal(False)
+    for stream in (terminal, pipe):
+        progress = Progress(stream, interval=0)
+        progress.step("tracing")
+        progress.count("comparing", 3, 9)
+        progress.clear()
+    assert pipe.text == ""
+    assert terminal.text.startswith("\rtracing") and "\rcomparing 3/9" in terminal.text
+    assert terminal.text.endswith("\r")  # cleared before the results are printed
+
+
+def test_check_is_quiet_when_not_a_terminal(export, capsys, tmp_path):
+    _, out, err, _ = check([files(export)["json"]], capsys, tmp_path)
+    assert "\r" not in out + err and err == ""
