@@ -99,6 +99,9 @@ def run_opencv(prototxt, caffemodel, inputs, blobs):
 
     net = cv2.dnn.readNetFromCaffe(prototxt, caffemodel) if caffemodel else \
         cv2.dnn.readNetFromCaffe(prototxt)
+    # OpenCV's layer fusion hides intermediate blobs and has miscomputed chains (a Power after
+    # a Power with power != 1; layers feeding a multi-bottom Silence): compare unfused layers.
+    net.enableFusion(False)
     for name, array in inputs.items():
         net.setInput(array, name)
     if blobs is None:

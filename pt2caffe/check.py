@@ -18,6 +18,8 @@ import math
 import os
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,6 +27,7 @@ from google.protobuf import text_format
 
 from .backends import default_backend, run_net
 from .convert import convert, report as conversion_report
+from .drawing import draw_report, parse_formats
 from .errors import Pt2CaffeError
 from .inputs import load_inputs
 from .loading import load, parse_shape
@@ -73,11 +76,12 @@ def _from_report(path: str, args) -> Subject:
         raise Pt2CaffeError(f"--target {args.target} differs from the export's target {report.get('target')}")
     directory = os.path.dirname(os.path.abspath(path))
     files = report.get("files", {})
-    return _existing(Subject(source["model"], source["weights"], source.get("entry", "build_model"), recorded or None,
-                   bool(source.get("unsafe_pickle")), bool(source.get("non_strict")),
-                   args.prototxt or os.path.join(directory, files.get("prototxt", "")),
-                   args.caffemodel or os.path.join(directory, files.get("caffemodel", "")),
-                   report.get("target", "ssd"), report, os.path.splitext(os.path.abspath(path))[0]))
+    return _existing(Subject(
+        source["model"], source["weights"], source.get("entry", "build_model"), recorded or None,
+        bool(source.get("unsafe_pickle")), bool(source.get("non_strict")),
+        args.prototxt or os.path.join(directory, files.get("prototxt", "")),
+        args.caffemodel or os.path.join(directory, files.get("caffemodel", "")),
+        report.get("target", "ssd"), report, os.path.splitext(os.path.abspath(path))[0]))
 
 
 def subject_of(args) -> Subject:
@@ -89,9 +93,10 @@ def subject_of(args) -> Subject:
         raise Pt2CaffeError("check takes NAME.json (from `pt2caffe run`) or MODEL.py WEIGHTS.pth")
     if not (args.prototxt and args.caffemodel):
         raise Pt2CaffeError("check MODEL.py WEIGHTS.pth needs --prototxt and --caffemodel (or give NAME.json)")
-    return _existing(Subject(sources[0], sources[1], args.entry, args.input_shape, args.unsafe_pickle, args.non_strict,
-                   args.prototxt, args.caffemodel, args.target or "ssd", None,
-                   os.path.splitext(os.path.abspath(args.prototxt))[0]))
+    return _existing(Subject(
+        sources[0], sources[1], args.entry, args.input_shape, args.unsafe_pickle, args.non_strict,
+        args.prototxt, args.caffemodel, args.target or "ssd", None,
+        os.path.splitext(os.path.abspath(args.prototxt))[0]))
 
 
 def _existing(subject: Subject) -> Subject:
@@ -136,7 +141,7 @@ def _prefix_prototxt(net: CaffeNet, count: int, directory: str) -> str:
 @dataclass
 class CaffeRun:
     blobs: dict  # blob name → array
-    crash: str | None = None  # "layer 'x' (Type): reason", when Caffe could not set the whole net up
+    crash: str | None = None  # "Caffe cannot set up layer 'x' (Type): reason", when the net did not load
     crash_layer: str | None = None
 
 
@@ -347,79 +352,119 @@ def _drawing_report(subject: Subject, net: CaffeNet, rows: list[dict]) -> dict:
     return {"name": net.proto.name or os.path.basename(subject.prefix), "layers": layers, "blobs": rows}
 
 
-def main(args) -> int:
-    started = time.perf_counter()
-    progress = Progress()
-    subject = subject_of(args)
-    net = caffe_net(subject.prototxt)
-    backend = args.backend or default_backend()
-
-    progress.step(f"loading {subject.model}")
+@contextmanager
+def _timed(timings: dict, name: str):
     clock = time.perf_counter()
+    yield
+    timings[name] = time.perf_counter() - clock
+
+
+@dataclass
+class TorchSide:
+    rows: list[dict]  # the report's blob rows: Caffe blob ↔ traced value, in net order
+    references: dict  # blob → the captured torch tensor as float32 array
+
+
+def load_model_and_inputs(subject: Subject, input_path: str | None, net: CaffeNet, progress: Progress):
+    """The model with its weights, the input tensors and the note saying what they are."""
+    progress.step(f"loading {subject.model}")
     model, shapes = load(subject.model, subject.weights, entry=subject.entry, shapes=subject.input_shapes,
                          unsafe_pickle=subject.unsafe_pickle, strict=not subject.non_strict)
-    input_names = [entry["name"] for entry in subject.report["inputs"]] if subject.report else net.inputs
-    inputs, input_note = load_inputs(args.input, shapes, input_names)
-    load_seconds = time.perf_counter() - clock
+    if len(net.inputs) != len(shapes):
+        raise Pt2CaffeError(f"{subject.prototxt} has {len(net.inputs)} inputs ({', '.join(net.inputs)}), "
+                            f"the model takes {len(shapes)}")
+    inputs, input_note = load_inputs(input_path, shapes, net.inputs)
+    return model, inputs, input_note
 
+
+def trace_torch(subject: Subject, model, inputs, progress: Progress) -> TorchSide:
+    """Run PyTorch once, capturing every traced op's output; the mapping from NAME.json or made now."""
     progress.step(f"running PyTorch ({type(model).__name__}) and tracing every op")
-    clock = time.perf_counter()
     conversion = convert(model, inputs, capture=True, target=subject.target)
-    torch_seconds = time.perf_counter() - clock
-    report = subject.report or conversion_report(conversion, {})
-    rows = report["blobs"]
-    references = reference_arrays(rows, conversion.graph, args.sources[0])
-    feeds = {entry["name"]: tensor.numpy() for entry, tensor in zip(report["inputs"], inputs)}
+    rows = subject.report["blobs"] if subject.report else conversion_report(conversion, {})["blobs"]
+    return TorchSide(rows, reference_arrays(rows, conversion.graph, subject.prefix + ".json"))
 
-    clock = time.perf_counter()
-    present = [row["blob"] for row in rows if row["blob"] in net.producer]
-    caffe = run_caffe(subject, net, feeds, present, backend, args.docker_image, progress)
-    caffe_seconds = time.perf_counter() - clock
 
-    clock = time.perf_counter()
+def compare_all(torch_side: TorchSide, net: CaffeNet, caffe: CaffeRun, args, backend: str,
+                progress: Progress) -> list[dict]:
     results = []
-    for index, row in enumerate(rows):
-        progress.count("comparing blobs", index + 1, len(rows))
-        result = compare_row(row, net, references[row["blob"]], caffe.blobs.get(row["blob"]),
+    for index, row in enumerate(torch_side.rows):
+        progress.count("comparing blobs", index + 1, len(torch_side.rows))
+        result = compare_row(row, net, torch_side.references[row["blob"]], caffe.blobs.get(row["blob"]),
                              args.atol, args.rtol, backend)
         results.append(dict(result, index=index))
-    compare_seconds = time.perf_counter() - clock
     progress.clear()
+    return results
 
-    first = next((result for result in results if result["verdict"] in FAILING), None)
-    verified = {result["blob"] for result in results if result["verdict"] == "ok"}
-    culprits = suspects(first["blob"], net, verified) if first else []
-    passed = all(result["verdict"] == "ok" for result in results)
 
-    print(f"input: {input_note}")
-    print(f"caffe: {subject.prototxt} + {subject.caffemodel} ({backend})")
+def print_outcome(outcome: dict, results: list[dict], first: dict | None, args) -> None:
+    print(f"input: {outcome['input']}")
+    print(f"caffe: {outcome['prototxt']} + {outcome['caffemodel']} ({outcome['backend']})")
     shown = shown_rows(results, first, args.all)
     if shown:
         print(table(shown, first))
     if first:
-        print(describe_first(first, culprits))
-    print(summary(results, args, caffe.crash))
-    timings = {"load": load_seconds, "torch": torch_seconds, "caffe": caffe_seconds, "compare": compare_seconds,
-               "total": time.perf_counter() - started}
-    print("time: " + ", ".join(f"{name} {seconds:.2f} s" for name, seconds in timings.items()))
+        print(describe_first(first, outcome["first_divergence"]["suspects"]))
+    print(summary(results, args, outcome["crash"]))
+    print("time: " + ", ".join(f"{name} {seconds:.2f} s" for name, seconds in outcome["seconds"].items()))
 
-    outcome = {"ok": passed, "backend": backend, "input": input_note, "prototxt": os.path.abspath(subject.prototxt),
+
+def _timed_call(timings: dict, name: str, function, *args):
+    with _timed(timings, name):
+        return function(*args)
+
+
+def run_both(subject: Subject, net: CaffeNet, args, backend: str, progress: Progress, timings: dict):
+    """PyTorch here and Caffe in a child process, at the same time when NAME.json names the blobs."""
+    with _timed(timings, "load"):
+        model, inputs, input_note = load_model_and_inputs(subject, args.input, net, progress)
+    feeds = {name: tensor.numpy() for name, tensor in zip(net.inputs, inputs)}
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        def start_caffe(rows: list[dict]):
+            present = [row["blob"] for row in rows if row["blob"] in net.producer]
+            return pool.submit(_timed_call, timings, "caffe", run_caffe, subject, net, feeds, present, backend,
+                               args.docker_image, progress)
+
+        early = start_caffe(subject.report["blobs"]) if subject.report else None
+        with _timed(timings, "torch"):
+            torch_side = trace_torch(subject, model, inputs, progress)
+        caffe = (early or start_caffe(torch_side.rows)).result()
+    return torch_side, caffe, input_note
+
+
+def main(args) -> int:
+    started = time.perf_counter()
+    if args.graph:
+        parse_formats(args.graph_format)  # a typo fails now, not after the whole check
+    progress = Progress()
+    subject = subject_of(args)
+    net = caffe_net(subject.prototxt)
+    backend = args.backend or default_backend()
+    timings = dict.fromkeys(("load", "torch", "caffe", "compare"), 0.0)  # seconds, in this order
+    torch_side, caffe, input_note = run_both(subject, net, args, backend, progress, timings)
+    with _timed(timings, "compare"):
+        results = compare_all(torch_side, net, caffe, args, backend, progress)
+    timings["total"] = time.perf_counter() - started
+
+    first = next((result for result in results if result["verdict"] in FAILING), None)
+    verified = {result["blob"] for result in results if result["verdict"] == "ok"}
+    outcome = {"ok": all(result["verdict"] == "ok" for result in results), "backend": backend,
+               "input": input_note, "prototxt": os.path.abspath(subject.prototxt),
                "caffemodel": os.path.abspath(subject.caffemodel), "atol": args.atol, "rtol": args.rtol,
-               "first_divergence": first and dict(first, suspects=culprits), "crash": caffe.crash,
-               "blobs": results, "seconds": timings}
+               "first_divergence": first and dict(first, suspects=suspects(first["blob"], net, verified)),
+               "crash": caffe.crash, "blobs": results, "seconds": timings}
+    print_outcome(outcome, results, first, args)
     if args.json:
         _write_json(args.json, outcome)
         print(f"wrote {args.json}")
     if args.graph:
-        from .drawing import draw_report
-
         progress.step("drawing the net")
-        paths = draw_report(_drawing_report(subject, net, rows), subject.prefix + ".check",
-                            _verdicts_by_layer(results, first, caffe.crash_layer), formats=args.graph)
+        paths = draw_report(_drawing_report(subject, net, torch_side.rows), subject.prefix + ".check",
+                            _verdicts_by_layer(results, first, caffe.crash_layer), formats=args.graph_format)
         progress.clear()
         for path in paths:
             print(f"wrote {path}")
-    return 0 if passed else 1
+    return 0 if outcome["ok"] else 1
 
 
 def _write_json(path: str, outcome: dict) -> None:

@@ -21,9 +21,10 @@ def _common_model_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _graph_argument(parser: argparse.ArgumentParser, what: str) -> None:
-    parser.add_argument("--graph", nargs="?", const="svg", metavar="svg,png",
-                        help=f"{what} with graphviz as SVG (default) and/or PNG; plain .dot when "
-                             "graphviz's 'dot' is missing")
+    parser.add_argument("--graph", action="store_true",
+                        help=f"{what} with graphviz (plain .dot when graphviz's 'dot' is missing)")
+    parser.add_argument("--graph-format", default="svg", metavar="svg,png",
+                        help="picture format(s) for --graph: svg (default), png or svg,png")
 
 
 def _run_parser(commands) -> None:

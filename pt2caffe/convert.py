@@ -45,8 +45,8 @@ def _silence_dangling(net: NetBuilder, outputs: list[Blob]) -> None:
     consumed = {bottom for layer in net.layers for bottom in layer.bottoms}
     consumed.update(blob.name for blob in outputs)
     dangling = [top for layer in net.layers for top in layer.tops if top not in consumed]
-    if dangling:
-        net.layer("silence_unused", "Silence", [Blob(name, ()) for name in dangling], [])
+    for name in dangling:  # one Silence per blob: OpenCV mishandles a multi-bottom Silence after fused layers
+        net.layer(f"{name}/silence", "Silence", [Blob(name, ())], [])
 
 
 def convert(model: nn.Module, example_inputs, *, name: str | None = None, target: str = "ssd",

@@ -30,7 +30,7 @@ def parse_formats(formats: str | Iterable[str]) -> list[str]:
     names = [name.strip().lower() for name in names if name.strip()]
     wrong = [name for name in names if name not in FORMATS]
     if wrong or not names:
-        raise Pt2CaffeError(f"--graph: unknown format {', '.join(wrong) or repr(formats)} "
+        raise Pt2CaffeError(f"--graph-format: unknown format {', '.join(wrong) or repr(formats)} "
                             f"(choose from {', '.join(FORMATS)})")
     return names
 

@@ -32,6 +32,6 @@ def main(args) -> int:
         print(f"wrote {os.path.join(outdir, report['files'][ext])}")
     if args.graph:
         from .drawing import draw_report
-        for path in draw_report(report, prefix, formats=args.graph):
+        for path in draw_report(report, prefix, formats=args.graph_format):
             print(f"wrote {path}")
     return 0

@@ -10,10 +10,12 @@ What makes the Caffe head equal to ssd.pytorch's ``PriorBox`` + ``Detect``:
 
 * PriorBox gets an explicit ``step`` (without it Caffe uses image / feature size: 300/38 ≠ 8),
   ``offset: 0.5``, ``flip: true``, an explicit ``clip`` (its default differs between Caffe
-  versions), the variances [v0, v0, v1, v1], and ``img_size: min_dim`` (ssd.pytorch normalises
-  by min_dim, whatever the input size). Some Caffe versions (the reference build among them)
-  cast min/max sizes to int: fractional sizes are multiplied, with steps and img_size, by the
-  smallest integer k that makes them whole, which leaves every prior unchanged.
+  versions) and the variances [v0, v0, v1, v1]. It normalises by the image's size, ssd.pytorch
+  by min_dim: the input must be min_dim × min_dim.
+* Some Caffe versions (the reference build among them) cast min/max sizes to int. Fractional
+  sizes are multiplied, with the steps, by the smallest integer k that makes them whole, and
+  ``img_size: k·min_dim`` is written, which leaves every prior unchanged in any Caffe; OpenCV's
+  PriorBox ignores img_size, so such a net is not for OpenCV (a note says so).
 * ssd.pytorch's ``clip`` clamps (cx, cy, w, h) to [0, 1], Caffe's clamps the corners. With
   ``clip: true`` both are computed here and the Caffe setting that reproduces ssd.pytorch's
   priors within PRIOR_TOLERANCE is written; if neither does, the export is refused with the
@@ -141,6 +143,21 @@ def _aspect_ratios(path: str, value) -> list[list[float]]:
     return result
 
 
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+# detection key: (test of its value given num_classes, what it must be)
+DETECTION_RULES = {
+    "conf_thresh": (lambda v, n: _is_number(v) and 0 <= v < 1, "a number in [0, 1)"),
+    "nms_thresh": (lambda v, n: _is_number(v) and 0 < v <= 1, "a number in (0, 1]"),
+    "top_k": (lambda v, n: _is_int(v) and v > 0, "a positive integer"),
+    "keep_top_k": (lambda v, n: _is_int(v) and (v == -1 or v > 0), "-1 or a positive integer"),
+    "background_label": (lambda v, n: _is_int(v) and 0 <= v < n, "a class in [0, num_classes)"),
+    "share_location": (lambda v, n: isinstance(v, bool), "true or false"),
+}
+
+
 def _detection(path: str, raw, num_classes: int) -> dict:
     raw = {} if raw is None else raw
     if not isinstance(raw, dict):
@@ -148,24 +165,11 @@ def _detection(path: str, raw, num_classes: int) -> dict:
     for key in raw:
         if key not in DETECTION_DEFAULTS:
             raise _unknown_key(path, key, list(DETECTION_DEFAULTS))
-    det = {**DETECTION_DEFAULTS, **raw}
-    checks = {
-        "conf_thresh": _is_number(det["conf_thresh"]) and 0 <= det["conf_thresh"] < 1,
-        "nms_thresh": _is_number(det["nms_thresh"]) and 0 < det["nms_thresh"] <= 1,
-        "top_k": isinstance(det["top_k"], int) and not isinstance(det["top_k"], bool) and det["top_k"] > 0,
-        "keep_top_k": isinstance(det["keep_top_k"], int) and not isinstance(det["keep_top_k"], bool)
-        and (det["keep_top_k"] == -1 or det["keep_top_k"] > 0),
-        "background_label": isinstance(det["background_label"], int) and not isinstance(det["background_label"], bool)
-        and 0 <= det["background_label"] < num_classes,
-        "share_location": isinstance(det["share_location"], bool),
-    }
-    wanted = {"conf_thresh": "a number in [0, 1)", "nms_thresh": "a number in (0, 1]", "top_k": "a positive integer",
-              "keep_top_k": "-1 or a positive integer", "background_label": f"a class in [0, {num_classes})",
-              "share_location": "true or false"}
-    for key, ok in checks.items():
-        if not ok:
-            raise Pt2CaffeError(f"{path}: detection.{key} must be {wanted[key]}, got {det[key]!r}")
-    return det
+    detection = {**DETECTION_DEFAULTS, **raw}
+    for key, (is_valid, wanted) in DETECTION_RULES.items():
+        if not is_valid(detection[key], num_classes):
+            raise Pt2CaffeError(f"{path}: detection.{key} must be {wanted}, got {detection[key]!r}")
+    return detection
 
 
 def _validated(path: str, raw: dict) -> SsdConfig:
@@ -181,7 +185,8 @@ def _validated(path: str, raw: dict) -> SsdConfig:
         raise Pt2CaffeError(f"{path}: num_classes must count the background too (≥ 2), got {num_classes}")
     variance = _positive_list(path, "variance", raw["variance"])
     if len(variance) != 2:
-        raise Pt2CaffeError(f"{path}: variance must be two numbers [center, size] like [0.1, 0.2], got {raw['variance']!r}")
+        raise Pt2CaffeError(f"{path}: variance must be two numbers [center, size] like [0.1, 0.2], "
+                            f"got {raw['variance']!r}")
     if not isinstance(raw["clip"], bool):
         raise Pt2CaffeError(f"{path}: clip must be true or false, got {raw['clip']!r}")
     sources = raw.get("sources")
@@ -189,12 +194,13 @@ def _validated(path: str, raw: dict) -> SsdConfig:
                                 or not all(isinstance(s, str) and s for s in sources)):
         raise Pt2CaffeError(f"{path}: sources must be a list of module paths or Caffe blob names, got {sources!r}")
     config = SsdConfig(
-        path, num_classes, _positive(path, "min_dim", raw["min_dim"], integer=True),
-        _positive_list(path, "feature_maps", raw["feature_maps"], integer=True),
-        _positive_list(path, "steps", raw["steps"]), _positive_list(path, "min_sizes", raw["min_sizes"]),
-        _positive_list(path, "max_sizes", raw["max_sizes"]), _aspect_ratios(path, raw["aspect_ratios"]),
-        variance, raw["clip"], sources, _detection(path, raw.get("detection"), num_classes),
-        _files(path, raw))
+        path=path, num_classes=num_classes, min_dim=_positive(path, "min_dim", raw["min_dim"], integer=True),
+        feature_maps=_positive_list(path, "feature_maps", raw["feature_maps"], integer=True),
+        steps=_positive_list(path, "steps", raw["steps"]),
+        min_sizes=_positive_list(path, "min_sizes", raw["min_sizes"]),
+        max_sizes=_positive_list(path, "max_sizes", raw["max_sizes"]),
+        aspect_ratios=_aspect_ratios(path, raw["aspect_ratios"]), variance=variance, clip=raw["clip"],
+        sources=sources, detection=_detection(path, raw.get("detection"), num_classes), files=_files(path, raw))
     _check_lengths(config)
     for k, (low, high) in enumerate(zip(config.min_sizes, config.max_sizes)):
         if high <= low:
@@ -257,9 +263,9 @@ def corners(center_size: np.ndarray) -> np.ndarray:
 
 def caffe_clip(config: SsdConfig) -> bool:
     """The PriorBox ``clip`` whose priors equal ssd.pytorch's (corner form) within PRIOR_TOLERANCE, or a refusal."""
-    priors = pytorch_priors(config)
     if not config.clip:
         return False
+    priors = pytorch_priors(config)
     wanted = [corners(np.clip(p, 0, 1)) for p in priors]
     clamped = [np.clip(corners(p), 0, 1) for p in priors]
     for clip, caffe in ((True, clamped), (False, [corners(p) for p in priors])):
@@ -273,8 +279,8 @@ def caffe_clip(config: SsdConfig) -> bool:
     raise config.error(
         f"clip: true has no exact Caffe equivalent: ssd.pytorch clamps the priors' (cx, cy, w, h) to [0, 1], "
         f"Caffe's PriorBox their corners; {sum(differing)} of {config.prior_count} priors differ ({per_source}), "
-        f"by up to {gaps[worst]:.4g} on source {worst}; clip: false exports the unclamped priors, which this model "
-        "was not trained with")
+        f"by up to {gaps[worst]:.4g} on source {worst}; clip: false exports the unclamped priors, not those the "
+        "model was trained with")
 
 
 def size_scale(config: SsdConfig) -> int:
@@ -292,10 +298,12 @@ def size_scale(config: SsdConfig) -> int:
 def prior_box_param(config: SsdConfig, k: int) -> dict:
     v_center, v_size = config.variance
     clip, scale = config.prior_clip, config.size_scale
-    return {"min_size": [round(config.min_sizes[k] * scale)], "max_size": [round(config.max_sizes[k] * scale)],
-            "aspect_ratio": list(config.aspect_ratios[k]), "flip": True, "clip": clip,
-            "variance": [v_center, v_center, v_size, v_size], "img_size": config.min_dim * scale,
-            "step": config.steps[k] * scale, "offset": 0.5}
+    param = {"min_size": [round(config.min_sizes[k] * scale)], "max_size": [round(config.max_sizes[k] * scale)],
+             "aspect_ratio": list(config.aspect_ratios[k]), "flip": True, "clip": clip,
+             "variance": [v_center, v_center, v_size, v_size], "step": config.steps[k] * scale, "offset": 0.5}
+    if scale > 1:
+        param["img_size"] = config.min_dim * scale
+    return param
 
 
 # --- the layers ----------------------------------------------------------------------------------
@@ -312,6 +320,15 @@ class HeadInputs:
 
 def append_head(net: NetBuilder, config: SsdConfig, inputs: HeadInputs) -> Blob:
     """Append PriorBox per source, their Concat, the conf Reshape/Softmax/Flatten and DetectionOutput."""
+    image = inputs.data.shape
+    if len(image) == 4 and image[2:] != (config.min_dim, config.min_dim):
+        raise config.error(f"min_dim is {config.min_dim}, but the image input {inputs.data.name} is "
+                           f"{image[2]}×{image[3]}: ssd.pytorch's priors are relative to min_dim, PriorBox's to "
+                           "the image")
+    if config.size_scale > 1:
+        print(f"note: {config.path}: min/max sizes and steps are multiplied by {config.size_scale} (img_size "
+              f"{config.min_dim * config.size_scale}) for Caffe versions that cast sizes to int; OpenCV ignores "
+              "img_size, so its priors will differ", file=sys.stderr)
     batch, count, classes = inputs.data.shape[0] if inputs.data.shape else 1, config.prior_count, config.num_classes
     meta = {"source": config.path}
     priors = [net.layer(f"{name}_mbox_priorbox", "PriorBox", [blob, inputs.data],
@@ -435,8 +452,12 @@ def _check_head_channels(config: SsdConfig, loc_convs, conf_convs) -> None:
         priors, channels = config.priors_per_cell(k), op.outputs[0].shape[1]
         per_prior = _loc_values_per_prior(config)
         if channels != priors * per_prior:
-            raise config.error(f"aspect_ratios[{k}] gives {priors} priors per cell (2 + 2 × {len(config.aspect_ratios[k])}), "
+            raise config.error(f"aspect_ratios[{k}] gives {priors} priors per cell "
+                               f"(2 + 2 × {len(config.aspect_ratios[k])}), "
                                f"but {op.module_path} has {channels} channels, not {priors} × {per_prior}")
+    if conf_convs and len(conf_convs) != len(config.feature_maps):
+        raise config.error(f"feature_maps has {len(config.feature_maps)} entries, but the model has {len(conf_convs)} "
+                           "conf head convolutions")
     for k, op in enumerate(conf_convs or []):
         priors, channels = config.priors_per_cell(k), op.outputs[0].shape[1]
         if channels != priors * config.num_classes:
@@ -512,46 +533,55 @@ def _probe_shapes(prototxt: str, inputs: dict, blobs: list[str]) -> dict | None:
         return None
 
 
-def _setting(args, config: SsdConfig, key: str, flag: str) -> str:
+SETTINGS = {"prototxt": ("the input prototxt", "--prototxt"), "loc": ("the loc blob", "--loc"),
+            "conf": ("the conf blob", "--conf"), "output": ("the output path", "-o")}
+
+
+def _setting(args, config: SsdConfig, key: str) -> str:
+    """A flag of add-priorbox, else the config's key of the same name."""
     value = getattr(args, key) or config.files.get(key)
     if not value:
-        raise config.error(f"add-priorbox needs the {key} {'prototxt' if key != 'output' else 'path'}: "
-                           f"give {flag} or '{key}' in the config")
+        what, flag = SETTINGS[key]
+        raise config.error(f"add-priorbox needs {what}: give {flag} or '{key}' in the config")
     return value
+
+
+def _check_prototxt(config: SsdConfig, proto, prototxt: str, inputs: dict, blobs: dict) -> None:
+    """The named blobs exist, the net has an input for PriorBox's image bottom and no SSD head yet."""
+    tops = set(inputs) | {top for layer in proto.layer for top in layer.top}
+    for what, name in blobs.items():
+        if name not in tops:
+            raise config.error(f"{what}: no blob named {name!r} in {prototxt}")
+    for layer in proto.layer:
+        if layer.type in ("PriorBox", "DetectionOutput"):
+            raise config.error(f"{prototxt} already has a {layer.type} layer ({layer.name}): give the net without the "
+                               "SSD head")
+    if not inputs:
+        raise config.error(f"{prototxt} has no input blob for PriorBox's image bottom")
 
 
 def main(args) -> int:
     """``pt2caffe add-priorbox SSD.yml``: append the SSD head to a deploy prototxt."""
     config = load_config(args.config)
-    prototxt, output = _setting(args, config, "prototxt", "--prototxt"), _setting(args, config, "output", "-o")
-    loc, conf = _setting(args, config, "loc", "--loc"), _setting(args, config, "conf", "--conf")
+    prototxt, loc, conf, output = (_setting(args, config, key) for key in SETTINGS)
     if config.sources is None:
         raise config.error("add-priorbox needs sources: the Caffe blobs of the feature maps the heads read")
     proto = read_prototxt(prototxt)
     inputs = _net_inputs(proto)
-    tops = set(inputs) | {top for layer in proto.layer for top in layer.top}
-    for layer in proto.layer:
-        if layer.type in ("PriorBox", "DetectionOutput"):
-            raise config.error(f"{prototxt} already has a {layer.type} layer ({layer.name}): give the net without the "
-                               "SSD head")
-    for what, name in [("loc", loc), ("conf", conf)] + [(f"sources[{k}]", s) for k, s in enumerate(config.sources)]:
-        if name not in tops:
-            raise config.error(f"{what}: no blob named {name!r} in {prototxt}")
-    if not inputs:
-        raise config.error(f"{prototxt} has no input blob for PriorBox's image bottom")
+    _check_prototxt(config, proto, prototxt, inputs,
+                    {"loc": loc, "conf": conf, **{f"sources[{k}]": s for k, s in enumerate(config.sources)}})
     shapes = _probe_shapes(prototxt, inputs, [*config.sources, loc, conf]) or {}
     if shapes:
         check_feature_maps(config, [(name, shapes[name]) for name in config.sources])
         check_flat_sizes(config, (f"loc (blob {loc})", _flat_size(shapes[loc])),
                          (f"conf (blob {conf})", _flat_size(shapes[conf])))
     net = NetBuilder(proto.name, target_dialect("ssd"))
-    for name in [layer.name for layer in proto.layer] + sorted(tops):
+    for name in [*inputs, *(layer.name for layer in proto.layer), *(top for layer in proto.layer for top in layer.top)]:
         net.unique_name(name)  # the new layers must not reuse a name
-    data_name = next(iter(inputs))
-    head = HeadInputs(Blob(data_name, inputs[data_name]),
-                      [(name, Blob(name, shapes.get(name, ()))) for name in config.sources],
-                      Blob(loc, shapes.get(loc, ())), Blob(conf, shapes.get(conf, ())))
-    append_head(net, config, head)
+    data = next(iter(inputs))
+    blobs = {name: Blob(name, shapes.get(name, ())) for name in [*config.sources, loc, conf]}
+    append_head(net, config, HeadInputs(Blob(data, inputs[data]), [(name, blobs[name]) for name in config.sources],
+                                        blobs[loc], blobs[conf]))
     proto.layer.extend(layer_proto(layer) for layer in net.layers)
     with atomic_files([output]) as (temp,):
         with open(temp, "w", encoding="utf-8") as handle:

@@ -131,6 +131,7 @@ build() {
   local home="$1" key="$2" start=$SECONDS work staging pyver_nodot
   work="$(mktemp -d "${TMPDIR:-/tmp}/pt2caffe-caffe-build.XXXXXX")"
   staging="$(mktemp -d "$home.partial.XXXXXX")"
+  chmod 755 "$staging"  # mktemp makes it private; the build is for every user
   # shellcheck disable=SC2064
   trap "rm -rf '$work' '$staging'" EXIT
   log "building Caffe $CAFFE_VERSION (key $key) in $work; log: $work/build.log"
@@ -170,4 +171,4 @@ build() {
   log "built Caffe in $((SECONDS - start)) s"
 }
 
-main "$@"
+main "$@"; exit  # one line: bash reads no further, even if this file is edited meanwhile

@@ -109,11 +109,10 @@ def wrong_stride(layer_name):
 def broken_variants(export, tmp_path):
     """The three cases every backend must judge alike: correct, one altered blob, a wrong stride."""
     f = files(export)
-    return {
-        "correct": [f["json"]],
-        "altered": [f["json"], "--caffemodel", altered_caffemodel(f["caffemodel"], "conv2", tmp_path / "a.caffemodel")],
-        "stride": [f["json"], "--prototxt", edited_prototxt(f["prototxt"], tmp_path / "s.prototxt", wrong_stride("pool"))],
-    }
+    caffemodel = altered_caffemodel(f["caffemodel"], "conv2", tmp_path / "a.caffemodel")
+    prototxt = edited_prototxt(f["prototxt"], tmp_path / "s.prototxt", wrong_stride("pool"))
+    return {"correct": [f["json"]], "altered": [f["json"], "--caffemodel", caffemodel],
+            "stride": [f["json"], "--prototxt", prototxt]}
 
 
 def verdicts(outcome):
@@ -186,6 +185,12 @@ def test_opencv_and_pycaffe_agree(export, capsys, tmp_path, case):
     assert opencv["backend"] == "opencv"
 
 
+def test_default_backend_is_pycaffe_else_opencv(monkeypatch, tmp_path):
+    assert backends.default_backend() == "pycaffe"
+    monkeypatch.setenv("PT2CAFFE_CAFFE_HOME", str(tmp_path))  # no build there
+    assert backends.default_backend() == "opencv"
+
+
 def test_blobs_missing_from_the_given_prototxt_are_reported(export, capsys, tmp_path):
     f = files(export)
 
@@ -238,15 +243,21 @@ def test_a_corrupt_caffemodel_is_one_clear_error(export, capsys, tmp_path):
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
 
 
-@pytest.mark.parametrize("problem", ["no_source", "missing_caffemodel", "shape_mismatch", "one_source"])
+@pytest.mark.parametrize("problem", ["no_source", "stale_report", "missing_caffemodel", "shape_mismatch",
+                                     "one_source", "graph_format"])
 def test_bad_requests_are_one_line(export, capsys, tmp_path, problem):
     f = files(export)
     args = [f["json"]]
-    if problem == "no_source":
+    if problem in ("no_source", "stale_report"):
         report = json.loads(f["json"].read_text())
-        report["source"] = {}
-        args = [tmp_path / "Small.json"]
+        if problem == "no_source":
+            report["source"] = {}
+        else:
+            report["blobs"][2]["shape"] = [1, 2, 3, 4]  # as if the model had changed since the export
+        args = [tmp_path / "Small.json", "--prototxt", f["prototxt"], "--caffemodel", f["caffemodel"]]
         args[0].write_text(json.dumps(report))
+    elif problem == "graph_format":
+        args += ["--graph", "--graph-format", "svg,gif"]
     elif problem == "missing_caffemodel":
         args += ["--caffemodel", tmp_path / "nope.caffemodel"]
     elif problem == "shape_mismatch":
@@ -254,8 +265,9 @@ def test_bad_requests_are_one_line(export, capsys, tmp_path, problem):
     else:
         args = [f["model"]]
     code, _, err, _ = check(args, capsys, tmp_path)
-    expected = {"no_source": "does not say which model", "missing_caffemodel": "caffemodel file not found",
-                "shape_mismatch": "differs from the export's 1,3,32,32", "one_source": "takes NAME.json"}[problem]
+    expected = {"no_source": "does not say which model", "stale_report": "no longer traces like the export in",
+                "missing_caffemodel": "caffemodel file not found", "shape_mismatch": "differs from the export's 1,3,32,32",
+                "one_source": "takes NAME.json", "graph_format": "--graph-format: unknown format gif"}[problem]
     assert code == 1 and expected in err and len(err.strip().splitlines()) == 1
 
 
@@ -397,7 +409,7 @@ def test_graph_is_coloured_by_verdict(export, capsys, tmp_path):
     f = files(export)
     caffemodel = altered_caffemodel(f["caffemodel"], "conv2", tmp_path / "a.caffemodel")
     code, out, _, _ = check([f["model"], f["weights"], "--prototxt", f["prototxt"], "--caffemodel", caffemodel,
-                             "--graph", "svg,png"], capsys, tmp_path)
+                             "--graph", "--graph-format", "svg,png"], capsys, tmp_path)
     assert code == 1
     prefix = str(f["prototxt"])[:-len(".prototxt")] + ".check"
     assert f"wrote {prefix}.svg" in out and f"wrote {prefix}.png" in out

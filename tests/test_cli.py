@@ -204,3 +204,19 @@ def test_help_for_every_command(capsys):
             main([command, "--help"])
         assert exit_info.value.code == 0
         assert command in capsys.readouterr().out
+
+
+def test_doctor_imports_the_reference_caffe(capsys):
+    code, out, _ = run_cli(["doctor"], capsys)
+    assert code == 0
+    assert "import caffe:    ok" in out and "export PYTHONPATH=" in out
+
+
+def test_caffe_importable_through_the_documented_path():
+    from pt2caffe.runtime import caffe_pythonpath
+
+    result = subprocess.run([sys.executable, "-c", "import caffe; print(caffe.Net.__name__)"],
+                            env=dict(os.environ, PYTHONPATH=caffe_pythonpath(), GLOG_minloglevel="2"),
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "Net"

@@ -10,10 +10,6 @@ from numbers import Number
 
 import numpy as np
 
-import numpy as np
-
-import numpy as np
-
 from ..builder import Blob
 from ..tracer import Const, Value
 
@@ -140,14 +136,6 @@ def scale_or_bias(ctx, layer_type: str, x: Blob, operand: Blob, axis: int, *, ro
     return ctx.layer(layer_type, [x, operand], {key: {"axis": axis}}, role=role, shape=x.shape)
 
 
-def add_learned_bias(ctx, x: Blob, bias, axis: int, *, role: str | None = None) -> Blob:
-    """x + ``bias`` (a Weight spanning x's axes from ``axis``) as Scale with unit factors and bias_term:
-    exact, and unlike the Bias layer also known to OpenCV."""
-    ones = ctx.constant(np.ones(bias.array.shape), "unit scale (only the bias is wanted)")
-    params = {"axis": axis, "num_axes": bias.array.ndim, "bias_term": True}
-    return ctx.layer("Scale", [x], {"scale_param": params}, weights=[ones, bias], role=role, shape=x.shape)
-
-
 def tile_to(ctx, x: Blob, shape: tuple[int, ...], *, role: str | None = None) -> Blob:
     """Repeat the size-1 axes of ``x`` (same rank as ``shape``) up to ``shape`` with Tile layers."""
     axes = [axis for axis, (have, want) in enumerate(zip(x.shape, shape)) if have != want]
@@ -167,16 +155,18 @@ def is_value(ref) -> bool:
 KRONECKER_LIMIT = 1 << 16
 
 
-def apply_axis_matrices(ctx, x: Blob, matrices: dict[int, np.ndarray], what: str, *,
+def apply_axis_matrices(ctx, x: Blob, matrices: dict[int, np.ndarray], what: str, *, fill: float = 0.0,
                         role: str | None = None) -> Blob:
     """Mix ``x`` along axes: y[.., i, ..] = Σ_j M[i, j]·x[.., j, ..] for each ``axis: M`` (M is out × in).
 
-    InnerProduct contracts every axis from its ``axis`` on, so ``axis: last`` applies M to the last
-    axis alone (weights (out, in), no bias). Another axis is swapped to the end by a Permute and back
-    after; the channels of a 4-D blob take a 1×1 Convolution instead. When only the last two axes
-    change and kron(M_rows, M_cols) is small, one InnerProduct on both plus a Reshape replaces the
-    separable form. Otherwise the order that permutes fewer elements is taken. 0/1 matrices (selection)
-    are exact in float; others cost one rounding per product, as PyTorch's own kernels do.
+    The last axis: an InnerProduct with ``axis: last`` (it contracts only that axis; weights (out,
+    in)). Any other axis: Reshape to (−1, in, rest, 1) so that it becomes the channels, a 1×1
+    Convolution with weights (out, in, 1, 1), Reshape back; Caffe's Reshape shares memory, so no
+    element is moved (a Permute is slow in Caffe). When only the last two axes change and
+    kron(M_rows, M_cols) is small, one InnerProduct on both plus a Reshape does it all. Otherwise
+    the axes that shrink go first. An all-zero row of M yields ``fill`` (a bias of the layer, 0
+    elsewhere): what a padding constant needs, on the union of the borders. 0/1 matrices
+    (selection) are exact in float; others cost one rounding per product, as PyTorch's kernels do.
     """
     matrices = {axis: m for axis, m in matrices.items() if not _is_identity(m)}
     last = len(x.shape) - 1
@@ -185,13 +175,14 @@ def apply_axis_matrices(ctx, x: Blob, matrices: dict[int, np.ndarray], what: str
     if last - 1 >= 1 and last - 1 in matrices and set(matrices) <= {last - 1, last}:
         rows, cols = matrices[last - 1], matrices.get(last, np.eye(x.shape[last]))
         if rows.size * cols.size <= KRONECKER_LIMIT:
-            flat = _inner_product(ctx, x, np.kron(rows, cols), last - 1, f"{what} (both axes)",
+            flat = _inner_product(ctx, x, np.kron(rows, cols), last - 1, f"{what} (both axes)", fill,
                                   role=f"{role or 'axes'}/matrix")
             return reshape(ctx, flat, x.shape[:-2] + (rows.shape[0], cols.shape[0]), role=role)
-    order = sorted(matrices, key=lambda axis: axis == last, reverse=_last_axis_first(x.shape, matrices))
+    order = sorted(matrices, key=lambda axis: matrices[axis].shape[0] / matrices[axis].shape[1])
     for i, axis in enumerate(order):
         is_final = i == len(order) - 1
-        x = _apply_on_axis(ctx, x, axis, matrices[axis], what, role if is_final else f"{role or 'axes'}/axis{axis}")
+        x = _apply_on_axis(ctx, x, axis, matrices[axis], what, fill,
+                           role if is_final else f"{role or 'axes'}/axis{axis}")
     return x
 
 
@@ -199,34 +190,44 @@ def _is_identity(matrix: np.ndarray) -> bool:
     return matrix.shape[0] == matrix.shape[1] and np.array_equal(matrix, np.eye(matrix.shape[0]))
 
 
-def _last_axis_first(shape: tuple[int, ...], matrices: dict[int, np.ndarray]) -> bool:
-    """Whether mixing the last axis before the others makes the Permutes move fewer elements."""
-    last = len(shape) - 1
-    if last not in matrices:
-        return False
-    after_last = shape[:-1] + (matrices[last].shape[0],)
-    return bool(np.prod(after_last) < np.prod(shape))
+def _matrix_weights(ctx, matrix: np.ndarray, what: str, fill: float, weight_shape: tuple[int, ...]):
+    """(``bias_term``, weight blobs): the matrix, plus ``fill`` on its all-zero rows when nonzero."""
+    weights = [ctx.constant(matrix.reshape(weight_shape), f"{what} (out × in)")]
+    empty_rows = ~matrix.any(axis=1)
+    if fill == 0.0 or not empty_rows.any():
+        return False, weights
+    return True, weights + [ctx.constant(np.where(empty_rows, fill, 0.0), f"{fill} where {what} reads nothing")]
 
 
-def _apply_on_axis(ctx, x: Blob, axis: int, matrix: np.ndarray, what: str, role: str | None) -> Blob:
+def _apply_on_axis(ctx, x: Blob, axis: int, matrix: np.ndarray, what: str, fill: float, role: str | None) -> Blob:
     last = len(x.shape) - 1
     if axis == last:
-        return _inner_product(ctx, x, matrix, last, what, role=role)
+        return _inner_product(ctx, x, matrix, last, what, fill, role=role)
     tag = role or f"axis{axis}"
-    if axis == 1 and len(x.shape) == 4:
-        out_shape = (x.shape[0], matrix.shape[0]) + x.shape[2:]
-        params = {"num_output": matrix.shape[0], "kernel_size": [1], "bias_term": False}
-        return ctx.layer("Convolution", [x], {"convolution_param": params}, role=role, shape=out_shape,
-                         weights=[ctx.constant(matrix[:, :, None, None], f"{what} (out × in × 1 × 1)")])
-    swap = list(range(last + 1))
-    swap[axis], swap[last] = last, axis
-    moved = permute(ctx, x, swap, role=f"{tag}/to_last")
-    mixed = _inner_product(ctx, moved, matrix, last, what, role=f"{tag}/matrix")
-    return permute(ctx, mixed, swap, role=role)
+    rest = int(np.prod(x.shape[axis + 1:]))
+    out_shape = x.shape[:axis] + (matrix.shape[0],) + x.shape[axis + 1:]
+    as_channels = x if len(x.shape) == 4 and axis == 1 else _reshape_any_batch(
+        ctx, x, (x.shape[axis], rest, 1), role=f"{tag}/as_channels")
+    bias_term, weights = _matrix_weights(ctx, matrix, what, fill, matrix.shape + (1, 1))
+    params = {"convolution_param": {"num_output": matrix.shape[0], "kernel_size": [1], "bias_term": bias_term}}
+    if as_channels is x:
+        return ctx.layer("Convolution", [x], params, role=role, shape=out_shape, weights=weights)
+    mixed = ctx.layer("Convolution", [as_channels], params, role=f"{tag}/matrix",
+                      shape=as_channels.shape[:1] + (matrix.shape[0], rest, 1), weights=weights)
+    return _reshape_any_batch(ctx, mixed, out_shape[1:], role=role)
 
 
-def _inner_product(ctx, x: Blob, matrix: np.ndarray, axis: int, what: str, *, role: str | None) -> Blob:
+def _reshape_any_batch(ctx, x: Blob, tail: tuple[int, ...], *, role: str | None) -> Blob:
+    """Reshape to (−1, *tail): the first axis absorbs (or gives back) the batch, whatever it is."""
+    count = int(np.prod(x.shape)) // int(np.prod(tail))
+    return ctx.layer("Reshape", [x], {"reshape_param": {"shape": {"dim": [-1, *tail]}}}, role=role,
+                     shape=(count, *tail))
+
+
+def _inner_product(ctx, x: Blob, matrix: np.ndarray, axis: int, what: str, fill: float, *,
+                   role: str | None) -> Blob:
     """InnerProduct contracting axes ``axis``… of ``x`` with ``matrix`` (out × their element count)."""
-    params = {"num_output": matrix.shape[0], "bias_term": False, "axis": axis}
+    bias_term, weights = _matrix_weights(ctx, matrix, what, fill, matrix.shape)
+    params = {"num_output": matrix.shape[0], "bias_term": bias_term, "axis": axis}
     return ctx.layer("InnerProduct", [x], {"inner_product_param": params}, role=role,
-                     shape=x.shape[:axis] + (matrix.shape[0],), weights=[ctx.constant(matrix, f"{what} (out × in)")])
+                     shape=x.shape[:axis] + (matrix.shape[0],), weights=weights)

@@ -5,7 +5,7 @@ ConvTranspose2d/1d (output_padding included).
 """
 from __future__ import annotations
 
-from .common import add_learned_bias, keep_range, pair, power, reshape
+from .common import add_constant, keep_range, pair, power, reshape
 from .registry import handles
 
 
@@ -117,7 +117,7 @@ def _transposed(op, ctx, x, in_shape, out_shape, kernel, stride, padding, dilati
         if tail:
             y = _bias_only_tail(ctx, y, axis, tail, role=f"past_input_axis{axis}")
     if bias is not None and not bias_in_layer:
-        y = add_learned_bias(ctx, y, ctx.weight(bias), 1, role="bias")
+        y = add_constant(ctx, y, ctx.weight(bias), 1, 1, role="bias")
     return y
 
 

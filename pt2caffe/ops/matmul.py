@@ -74,7 +74,8 @@ def _inner_product(ctx, x: Value, weight, bias, const_on_left: bool):
 
 @handles("matmul", "rmatmul", "mm", "bmm", lowering="InnerProduct (weight Cᵀ; Permute around it for C @ x)")
 def matmul(op, ctx):
-    x, const, const_on_left = _operands(op, ctx, 0, ("input", "mat2") if op.kind in ("mm", "bmm") else ("input", "other"))
+    names = ("input", "mat2") if op.kind in ("mm", "bmm") else ("input", "other")
+    x, const, const_on_left = _operands(op, ctx, 0, names)
     return _inner_product(ctx, x, _weight(ctx, const, const_on_left), None, const_on_left)
 
 

@@ -18,7 +18,7 @@ import math
 
 import numpy as np
 
-from .common import add_learned_bias, power, reshape, scale_or_bias
+from .common import add_constant, power, reshape, scale_or_bias
 from .registry import handles
 
 
@@ -73,7 +73,7 @@ def _standardize(ctx, x, eps: float, role: str | None):
 def _affine(ctx, y, weight, bias, axis: int):
     """y · weight + bias, the parameters spanning y's axes from ``axis`` (one Scale layer)."""
     if weight is None:
-        return add_learned_bias(ctx, y, ctx.weight(bias), axis)
+        return add_constant(ctx, y, ctx.weight(bias), axis, len(bias.shape))
     params = {"axis": axis, "num_axes": len(weight.shape), "bias_term": bias is not None}
     weights = [ctx.weight(weight)] + ([ctx.weight(bias)] if bias is not None else [])
     return ctx.layer("Scale", [y], {"scale_param": params}, weights=weights, shape=y.shape)
@@ -115,3 +115,4 @@ def layer_norm(op, ctx):
     kept = x.shape[:len(x.shape) - len(normalized)]
     view = (kept[0] if kept else 1, math.prod(kept[1:]), 1, math.prod(normalized))
     return _normalize(ctx, x, view, op.arg(4, "eps", 1e-5), op.arg(2, "weight"), op.arg(3, "bias"), len(kept))
+

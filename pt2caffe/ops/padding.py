@@ -5,11 +5,9 @@ Zero padding of the spatial axes of a 4-D blob: one depthwise Convolution whose 
 copies each pixel to its padded place (symmetric Caffe pad, kernel |before − after| + 1 long, so
 1×1 for symmetric pads; negative pads crop). Every other case (reflect, replicate, circular,
 another constant, other axes or ranks): one 0/1 selection matrix per padded axis, row i picking
-the source index PyTorch reads for output i (none for a constant pad), applied by
-``common.apply_axis_matrices``; a nonzero constant is then added by a Scale (factor 1) whose bias
-holds the value on the border and 0 inside. A Scale straight after a Convolution would be fused
-into it by OpenCV, which assumes a per-channel Scale and fails; hence the matrices there. OpenCV
-has no Bias layer. All of it is exact.
+the source index PyTorch reads for output i, applied by ``common.apply_axis_matrices``; a row
+that reads nothing (constant padding) gets the constant as the layer's bias, so the value lands
+exactly on the border (x·1 + 0 inside, 0 + value outside). All of it is exact.
 """
 from __future__ import annotations
 
@@ -62,24 +60,9 @@ def _pad_spatial_with_zeros(ctx, x, axis_pads: dict[int, tuple[int, int]]):
                      weights=[ctx.constant(weights, "padding: one-hot kernel copying each pixel")])
 
 
-def _add_border_value(ctx, y, sources: dict[int, np.ndarray], value: float):
-    """Scale by 1 with a bias holding ``value`` where any padded axis reads no input, 0 elsewhere."""
-    first, last = min(sources), max(sources)
-    region = y.shape[first:last + 1]
-    inside = np.ones(region, dtype=bool)
-    for axis, indices in sources.items():
-        along = [1] * len(region)
-        along[axis - first] = len(indices)
-        inside &= (indices >= 0).reshape(along)
-    params = {"axis": first, "num_axes": len(region), "bias_term": True}
-    return ctx.layer("Scale", [y], {"scale_param": params}, role="value",
-                     weights=[ctx.constant(np.ones(region), "constant padding: scale 1"),
-                              ctx.constant(np.where(inside, 0.0, value), f"constant padding value {value} on the border")])
-
-
 @handles("pad", "constant_pad_nd",
          lowering="zeros on H/W: depthwise Convolution, one-hot kernel; otherwise 0/1 selection "
-                  "matrices as InnerProducts (+ Scale with a border bias for a constant ≠ 0)")
+                  "matrices as InnerProduct / 1×1 Convolution (a constant ≠ 0 is their bias)")
 def pad(op, ctx):
     x = op.arg(0, "input")
     pads = [int(p) for p in op.arg(1, "pad")]
@@ -91,12 +74,8 @@ def pad(op, ctx):
                  if (pads[2 * k], pads[2 * k + 1]) != (0, 0)}
     if not axis_pads:
         return ctx.blob(x)
-    sources = {axis: source_indices(x.shape[axis], *axis_pads[axis], mode) for axis in axis_pads}
     if mode == "constant" and value == 0.0 and rank == 4 and set(axis_pads) <= {2, 3}:
-        y = _pad_spatial_with_zeros(ctx, ctx.blob(x), axis_pads)
-    else:
-        matrices = {axis: _selection(indices, x.shape[axis]) for axis, indices in sources.items()}
-        y = apply_axis_matrices(ctx, ctx.blob(x), matrices, f"{mode} padding selection")
-    if mode == "constant" and value != 0.0 and any((indices < 0).any() for indices in sources.values()):
-        y = _add_border_value(ctx, y, sources, value)
-    return y
+        return _pad_spatial_with_zeros(ctx, ctx.blob(x), axis_pads)
+    matrices = {axis: _selection(source_indices(x.shape[axis], before, after, mode), x.shape[axis])
+                for axis, (before, after) in axis_pads.items()}
+    return apply_axis_matrices(ctx, ctx.blob(x), matrices, f"{mode} padding selection", fill=value)

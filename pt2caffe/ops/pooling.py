@@ -1,8 +1,9 @@
 """Pooling: max/avg (ceil and floor mode, count_include_pad both ways), global and adaptive.
 
-Adaptive pooling with uneven (overlapping, unequal) windows: average = one averaging matrix per
-axis (row i holds 1/len over its window), applied by InnerProducts; max is separable too: per
-axis a stride-1 Pooling per window length, and a 0/1 matrix picks each output's window.
+Adaptive pooling whose windows along each axis share one length and one step (13 → 6 is k3 s2)
+is one Pooling. Other windows: average = one averaging matrix per axis (row i holds 1/length over
+its window), applied by InnerProducts; max is separable too: per axis a stride-1 Pooling per
+window length, and a 0/1 matrix picks each output's window among them.
 
 Stock SSD Caffe's Pooling always rounds up. When PyTorch's floor mode gives
 one window fewer, the trailing row/column of Caffe's output is dropped (a
@@ -129,28 +130,38 @@ def _sliding_max(ctx, x, axis: int, length: int):
     return ctx.layer("Pooling", [x], {"pooling_param": params}, role=f"axis{axis}/max{length}", shape=shape)
 
 
+def _regular(windows: list[tuple[int, int]]) -> tuple[int, int] | None:
+    """(kernel, stride) when the windows share one length and start at a constant step ≥ 1."""
+    lengths = {stop - start for start, stop in windows}
+    steps = {later[0] - earlier[0] for earlier, later in zip(windows, windows[1:])} or {1}
+    if len(lengths) == 1 and len(steps) == 1 and steps != {0}:
+        return lengths.pop(), steps.pop()
+    return None
+
+
 def _adaptive(op, ctx, method: str):
     x = ctx.blob(op.arg(0, "input"))
     size, wanted = x.shape[2:], ctx.out_shape[2:]
     if wanted == (1, 1):
         y = ctx.layer("Pooling", [x], {"pooling_param": {"pool": method, "global_pooling": True}})
         return [y] + [None] * (len(op.outputs) - 1)
-    if any(s % w for s, w in zip(size, wanted)):
-        if method == "AVE":
-            return apply_axis_matrices(ctx, x, {axis: _averaging_matrix(s, w) for axis, s, w in
-                                                zip((2, 3), size, wanted)}, "adaptive average pooling windows")
-        return [_uneven_adaptive_max(ctx, x, wanted)] + [None] * (len(op.outputs) - 1)
-    kernel = tuple(s // w for s, w in zip(size, wanted))
-    return _pool(op, ctx, method, kernel, kernel, (0, 0), True)
+    regular = [_regular(adaptive_windows(s, w)) for s, w in zip(size, wanted)]
+    if None not in regular:  # e.g. 12 → 4 (k3 s3) or 13 → 6 (k3 s2): Caffe's Pooling without padding
+        kernel, stride = zip(*regular)
+        return _pool(op, ctx, method, kernel, stride, (0, 0), True)
+    if method == "AVE":
+        return apply_axis_matrices(ctx, x, {axis: _averaging_matrix(s, w) for axis, s, w in zip((2, 3), size, wanted)},
+                                   "adaptive average pooling windows")
+    return [_uneven_adaptive_max(ctx, x, wanted)] + [None] * (len(op.outputs) - 1)
 
 
-@handles("adaptive_avg_pool2d", lowering="Pooling AVE (global, or kernel = stride = size / output); "
-                                         "uneven windows: averaging matrices as InnerProducts")
+@handles("adaptive_avg_pool2d", lowering="Pooling AVE (global, or windows of one length and step); "
+                                         "otherwise averaging matrices as InnerProducts")
 def adaptive_avg_pool2d(op, ctx):
     return _adaptive(op, ctx, "AVE")
 
 
-@handles("adaptive_max_pool2d", lowering="Pooling MAX (global, or kernel = stride = size / output); uneven windows: "
+@handles("adaptive_max_pool2d", lowering="Pooling MAX (global, or windows of one length and step); otherwise "
                                          "stride-1 Pooling per window length + 0/1 selection InnerProducts")
 def adaptive_max_pool2d(op, ctx):
     return _adaptive(op, ctx, "MAX")

@@ -49,10 +49,14 @@ class TinySSD(nn.Module):
                           for head, s in zip(self.conf, sources)], 1)
         if self.phase == "export":
             return loc, conf
-        n = loc.size(0)
-        return loc.view(n, -1, 4), F.softmax(conf.view(n, -1, self.num_classes), dim=-1)
+        n = loc.size(0)  # "train": per-prior rows, as ssd.pytorch returns them (without its priors)
+        return loc.view(n, -1, 4), conf.view(n, -1, self.num_classes)
 
 
-def build_model() -> TinySSD:
+def build_model(phase: str = "export") -> TinySSD:
     torch.manual_seed(0)
-    return TinySSD().eval()
+    return TinySSD(phase).eval()
+
+
+def build_train_phase() -> TinySSD:
+    return build_model("train")

@@ -79,3 +79,4 @@ def test_layer_norm_functional_and_constant_variance(tmp_path):
     """F.layer_norm with a plain int shape; a constant row (variance 0) gives 0 · 1/sqrt(eps)."""
     model = Lambda(lambda self, x: F.layer_norm(torch.cat([x, x * 0 + 2], 1), (8,), eps=1e-3))
     export_and_compare(model, random_inputs([(1, 3, 8)]), tmp_path, opencv=True)
+

@@ -39,8 +39,8 @@ def test_pad_constant_value(tmp_path, name, value):
     export_and_compare(model, random_inputs([(1, 3, 5, 6)]), tmp_path, opencv=True)
 
 
-@pytest.mark.parametrize("module", [nn.ZeroPad2d((0, 1, 0, 1)), nn.ConstantPad2d(2, 0.5), nn.ReflectionPad2d((1, 2, 0, 3)),
-                                    nn.ReplicationPad2d(2), nn.CircularPad2d(1)],
+@pytest.mark.parametrize("module", [nn.ZeroPad2d((0, 1, 0, 1)), nn.ConstantPad2d(2, 0.5),
+                                    nn.ReflectionPad2d((1, 2, 0, 3)), nn.ReplicationPad2d(2), nn.CircularPad2d(1)],
                          ids=["ZeroPad2d", "ConstantPad2d", "ReflectionPad2d", "ReplicationPad2d", "CircularPad2d"])
 def test_pad_modules(tmp_path, module):
     export_and_compare(nn.Sequential(module), random_inputs([(1, 2, 7, 6)]), tmp_path, opencv=True)
@@ -48,7 +48,8 @@ def test_pad_modules(tmp_path, module):
 
 def test_zero_pad_is_one_convolution(tmp_path):
     """YOLO's ZeroPad2d((0, 1, 0, 1)): a 2×2 one-hot kernel with pad 1 in one layer, no Slice."""
-    export_and_compare(nn.Sequential(nn.ZeroPad2d((0, 1, 0, 1))), random_inputs([(1, 4, 13, 13)]), tmp_path, opencv=True)
+    model = nn.Sequential(nn.ZeroPad2d((0, 1, 0, 1)))
+    export_and_compare(model, random_inputs([(1, 4, 13, 13)]), tmp_path, opencv=True)
     assert layer_types(tmp_path) == ["Input", "Convolution"]
     assert "kernel_h: 2" in (tmp_path / "net.prototxt").read_text()
 

@@ -60,3 +60,60 @@ def test_fork_target_uses_ceil_mode(tmp_path):
     export_and_compare(nn.Sequential(nn.MaxPool2d(3, 2)), random_inputs([(1, 2, 16, 16)]), tmp_path,
                        target="brocolli")
     assert "ceil_mode: false" in (tmp_path / "net.prototxt").read_text()
+
+
+UNEVEN_ADAPTIVE = [  # (input H×W, output): windows of unequal lengths on at least one axis
+    ((13, 13), 5), ((13, 13), (4, 5)), ((12, 12), 5), ((7, 9), (3, 4)),
+    ((12, 10), (4, 3)),  # one axis even, the other not
+    ((5, 6), (7, 9)),  # more outputs than inputs
+    ((40, 33), (6, 7)),  # above the Kronecker limit: separable
+]
+
+
+@pytest.mark.parametrize("size,output", UNEVEN_ADAPTIVE)
+def test_uneven_adaptive_pools(tmp_path, size, output):
+    model = Lambda(lambda self, x: (F.adaptive_avg_pool2d(x, output), F.adaptive_max_pool2d(x, output)))
+    export_and_compare(model, random_inputs([(1, 3) + size]), tmp_path, opencv=True)
+
+
+def test_uneven_adaptive_pool_modules(tmp_path):
+    model = nn.Sequential(nn.AdaptiveMaxPool2d((5, None)), nn.AdaptiveAvgPool2d((None, 4)))
+    export_and_compare(model, random_inputs([(1, 2, 13, 11)]), tmp_path, opencv=True)
+
+
+def test_uneven_adaptive_max_layers(tmp_path):
+    """12 → 5 has windows of 3 and 4 along each axis: two Poolings per axis, one selection matrix."""
+    export_and_compare(Lambda(lambda self, x: F.adaptive_max_pool2d(x, 5)), random_inputs([(1, 2, 12, 12)]), tmp_path)
+    assert layer_types(tmp_path) == ["Input", "Pooling", "Pooling", "Concat", "Pooling", "Pooling", "Concat",
+                                     "InnerProduct", "Reshape"]
+
+
+@pytest.mark.parametrize("output", [2, 3, 6])
+def test_pyramid_pooling_windows_are_one_pooling(tmp_path, output):
+    """PSPNet's 13 → 2, 3, 6: overlapping windows of one length and step (k7 s6, k5 s4, k3 s2)."""
+    model = Lambda(lambda self, x: (F.adaptive_avg_pool2d(x, output), F.adaptive_max_pool2d(x, output)))
+    export_and_compare(model, random_inputs([(1, 2, 13, 13)]), tmp_path, opencv=True)
+    assert layer_types(tmp_path) == ["Input", "Pooling", "Pooling"]
+
+
+def test_adaptive_windows_match_torch():
+    import torch
+    from pt2caffe.ops.pooling import adaptive_windows
+    for size in range(1, 15):
+        for out in range(1, 15):
+            line = torch.arange(size, dtype=torch.float32).reshape(1, 1, size)
+            starts = F.adaptive_max_pool1d(-line, out).neg().reshape(-1).tolist()
+            stops = F.adaptive_max_pool1d(line, out).reshape(-1).add(1).tolist()
+            assert adaptive_windows(size, out) == list(zip(map(int, starts), map(int, stops)))
+
+
+def test_max_unpool_is_refused():
+    from pt2caffe.convert import convert
+    from pt2caffe.errors import Pt2CaffeError
+
+    def pool_unpool(self, x):
+        pooled, indices = F.max_pool2d(x, 2, return_indices=True)
+        return self.unpool(pooled, indices)
+
+    with pytest.raises(Pt2CaffeError, match="max_unpool2d.*MaxUnpool.*no unpooling layer"):
+        convert(Lambda(pool_unpool, unpool=nn.MaxUnpool2d(2)), random_inputs([(1, 2, 8, 8)]))

@@ -1,0 +1,41 @@
+"""The README's coverage table (op → Caffe layers, exact or not), generated from the handler registry.
+
+    python -m pt2caffe.coverage README.md    # rewrite the table between its markers
+"""
+from __future__ import annotations
+
+import sys
+
+from . import lowering  # noqa: F401  (imports every op family, filling the registry)
+from .ops.registry import HANDLERS
+
+BEGIN, END = "<!-- coverage:begin -->", "<!-- coverage:end -->"
+
+
+def coverage_table() -> str:
+    """One row per handler function: its op kinds, family, lowering and exactness."""
+    rows: dict[int, list] = {}
+    for handler in HANDLERS.values():
+        rows.setdefault(id(handler.fn), [handler, []])[1].append(handler.kind)
+    lines = ["| torch op | family | Caffe layers (stock SSD Caffe) | exact |", "|---|---|---|---|"]
+    for handler, kinds in sorted(rows.values(), key=lambda row: (row[0].family, row[1][0])):
+        names = ", ".join(f"`{kind}`" for kind in kinds)
+        lines.append(f"| {names} | {handler.family} | {handler.lowering} | {'yes' if handler.exact else 'no'} |")
+    return "\n".join(lines)
+
+
+def with_table(text: str) -> str:
+    """``text`` with the part between the markers replaced by the current table."""
+    start, end = text.index(BEGIN) + len(BEGIN), text.index(END)
+    return text[:start] + "\n" + coverage_table() + "\n" + text[end:]
+
+
+def main(path: str) -> None:
+    with open(path, encoding="utf-8") as handle:
+        text = handle.read()
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(with_table(text))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else "README.md")
