@@ -18,7 +18,6 @@ import math
 import os
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -409,26 +408,16 @@ def print_outcome(outcome: dict, results: list[dict], first: dict | None, args) 
     print("time: " + ", ".join(f"{name} {seconds:.2f} s" for name, seconds in outcome["seconds"].items()))
 
 
-def _timed_call(timings: dict, name: str, function, *args):
-    with _timed(timings, name):
-        return function(*args)
-
-
 def run_both(subject: Subject, net: CaffeNet, args, backend: str, progress: Progress, timings: dict):
-    """PyTorch here and Caffe in a child process, at the same time when NAME.json names the blobs."""
+    """PyTorch here, then Caffe in a child process, on the same input."""
     with _timed(timings, "load"):
         model, inputs, input_note = load_model_and_inputs(subject, args.input, net, progress)
-    feeds = {name: tensor.numpy() for name, tensor in zip(net.inputs, inputs)}
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        def start_caffe(rows: list[dict]):
-            present = [row["blob"] for row in rows if row["blob"] in net.producer]
-            return pool.submit(_timed_call, timings, "caffe", run_caffe, subject, net, feeds, present, backend,
-                               args.docker_image, progress)
-
-        early = start_caffe(subject.report["blobs"]) if subject.report else None
-        with _timed(timings, "torch"):
-            torch_side = trace_torch(subject, model, inputs, progress)
-        caffe = (early or start_caffe(torch_side.rows)).result()
+    with _timed(timings, "torch"):
+        torch_side = trace_torch(subject, model, inputs, progress)
+    with _timed(timings, "caffe"):
+        feeds = {name: tensor.numpy() for name, tensor in zip(net.inputs, inputs)}
+        present = [row["blob"] for row in torch_side.rows if row["blob"] in net.producer]
+        caffe = run_caffe(subject, net, feeds, present, backend, args.docker_image, progress)
     return torch_side, caffe, input_note
 
 

@@ -40,7 +40,7 @@ def _silence_dangling(net: NetBuilder, outputs: list[Blob]) -> None:
     """Tops nobody reads (unused Slice parts, pooling crops) would become extra net outputs.
 
     Done by write(), not convert(), so that layers appended in between (pt2caffe.ssd's head)
-    count as readers and the Silence layer stays last.
+    count as readers and the Silence layers come last.
     """
     consumed = {bottom for layer in net.layers for bottom in layer.bottoms}
     consumed.update(blob.name for blob in outputs)

@@ -319,6 +319,18 @@ def _flatten_outputs(obj, path: str, found: list[tuple[str, Any]]) -> None:
         found.append((path, obj))
 
 
+def _output_value(recorder: _Recorder, path: str, obj) -> Value:
+    """The traced value of one model output; a constant output (SSD priors) becomes a "constant" op."""
+    if not isinstance(obj, torch.Tensor):
+        raise Pt2CaffeError(f"model output {path} is a {type(obj).__name__}, not a tensor; "
+                            "only tensors can be exported")
+    if id(obj) in recorder.values_by_id:
+        return recorder.values_by_id[id(obj)]
+    op = recorder.record("constant", (recorder.classify(obj),), {}, obj.clone(), "", None)
+    op.source, op.name = f"<constant model output {path}>", "constant_output"
+    return op.outputs[0]
+
+
 def trace(model: nn.Module, example_inputs, *, capture: bool = False,
           is_atomic: Callable[[nn.Module], bool] = lambda module: False) -> Graph:
     """Run ``model`` once on ``example_inputs`` and return the recorded graph.
@@ -348,11 +360,5 @@ def trace(model: nn.Module, example_inputs, *, capture: bool = False,
             handle.remove()
     found: list[tuple[str, Any]] = []
     _flatten_outputs(result, "out", found)
-    outputs = []
-    for path, obj in found:
-        value = recorder.values_by_id.get(id(obj)) if isinstance(obj, torch.Tensor) else None
-        if value is None or value.producer is None:
-            raise Pt2CaffeError(f"model output {path} is not computed from the inputs "
-                                f"({type(obj).__name__}); only tensors computed from the inputs can be exported")
-        outputs.append(value)
+    outputs = [_output_value(recorder, path, obj) for path, obj in found]
     return Graph(input_values, recorder.ops, outputs, [p for p, _ in found], recorder.values)

@@ -390,14 +390,18 @@ def test_docker_backend_agrees_with_pycaffe(export, capsys, tmp_path, fake_docke
     assert f"type=bind,source={caffemodel},target=/pt2caffe/net/{caffemodel.name},readonly" in command
 
 
-def test_docker_failures_are_one_line(export, capsys, tmp_path, fake_docker, monkeypatch):
-    monkeypatch.setenv("FAKE_DOCKER_FAIL", "Unable to find image 'pt2caffe:latest' locally\n"
-                                           "docker: Error response from daemon: pull access denied.")
+@pytest.mark.parametrize("stderr,message", [
+    ("Unable to find image 'pt2caffe:latest' locally\ndocker: Error response from daemon: pull access denied.",
+     "Error response from daemon: pull access denied. (build it with `docker build -t pt2caffe:latest .`)"),
+    ("docker: Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?"
+     "\n\nRun 'docker run --help' for more information",
+     "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?"),
+])
+def test_docker_failures_are_one_line(export, capsys, tmp_path, fake_docker, monkeypatch, stderr, message):
+    monkeypatch.setenv("FAKE_DOCKER_FAIL", stderr)
     code, _, err, _ = check([files(export)["json"], "--backend", "docker"], capsys, tmp_path)
     assert code == 1
-    assert err.strip() == ("pt2caffe: error: docker failed to run the Caffe worker in pt2caffe:latest: docker: "
-                           "Error response from daemon: pull access denied. (build it with "
-                           "`docker build -t pt2caffe:latest .`)")
+    assert err.strip() == f"pt2caffe: error: docker failed to run the Caffe worker in pt2caffe:latest: {message}"
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     code, _, err, _ = check([files(export)["json"], "--backend", "docker"], capsys, tmp_path)
     assert code == 1 and "docker not found" in err

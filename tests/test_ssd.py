@@ -178,15 +178,16 @@ def test_add_priorbox_on_a_plain_export_equals_run_ssd(tmp_path, tiny_weights, c
 def test_per_prior_outputs_are_flattened_for_detection_output(tmp_path, tiny_weights, capsys):
     """A forward whose other branch returns (N, P, 4) and (N, P, classes) gets the same detections."""
     config = write_config(tmp_path / "ssd.yml", tiny.CONFIG)
-    for entry in ("build_model", "build_train_phase"):
-        code, err = run_cli(["run", TINY, tiny_weights, "--entry", entry, "--ssd", config, "-o", tmp_path / entry],
-                            capsys)
-        assert code == 0, err
     feeds = {"data": tiny.example.example_input(1)[:, :, :32, :32].numpy()}
-    flat, rows = (run_pycaffe(str(tmp_path / entry / "TinySSD.prototxt"), str(tmp_path / entry / "TinySSD.caffemodel"),
-                              feeds, ["detection_out"])["detection_out"] for entry in ("build_model", "build_train_phase"))
+    detections = []
+    for entry in ("build_model", "build_train_phase"):
+        out = tmp_path / entry
+        code, err = run_cli(["run", TINY, tiny_weights, "--entry", entry, "--ssd", config, "-o", out], capsys)
+        assert code == 0, err
+        caffe = run_pycaffe(str(out / "TinySSD.prototxt"), str(out / "TinySSD.caffemodel"), feeds, ["detection_out"])
+        detections.append(caffe["detection_out"])
     assert "mbox_loc_flatten" in (tmp_path / "build_train_phase" / "TinySSD.prototxt").read_text()
-    np.testing.assert_array_equal(flat, rows)
+    np.testing.assert_array_equal(*detections)
 
 
 def test_add_priorbox_errors_write_nothing(tmp_path, tiny_weights, capsys):

@@ -7,7 +7,8 @@ constant along the others, which have size 2 and keep it, so PyTorch copies them
 the antialiased kernel computes other weights) with the op's exact arguments. So the source
 coordinates, the float32 rounding of the nearest index, align_corners, scale_factor versus size and
 recompute_scale_factor are whatever PyTorch does, not a re-derivation of it. The matrices are applied
-by InnerProducts (``common.apply_axis_matrices``).
+by ``common.apply_axis_matrices`` (W: InnerProduct; H: 1×1 Convolution between Reshapes; small
+maps: one InnerProduct with kron(M_H, M_W)).
 
 Nearest with integer factors on a 4-D blob (each matrix repeats every row f times) is a depthwise
 Deconvolution with kernel = stride = f and weights 1 instead: a plain copy, cheaper than matrices.
@@ -64,8 +65,8 @@ def _repeat_pixels(ctx, x, factors: tuple[int, int]):
     return ctx.layer("Deconvolution", [x], {"convolution_param": params}, weights=[ones])
 
 
-@handles("interpolate", lowering="nearest ×integer: depthwise Deconvolution (weights 1); otherwise "
-                                 "PyTorch's per-axis resizing matrices as InnerProducts (+ Permute)")
+@handles("interpolate", lowering="nearest ×integer: depthwise Deconvolution (weights 1); otherwise PyTorch's "
+                                 "per-axis resizing matrices: InnerProduct (W), Reshape + 1×1 Convolution (H)")
 def interpolate(op, ctx):
     x = op.arg(0, "input")
     matrices = {axis: resize_matrix(op, x.shape, axis) for axis in range(2, len(x.shape))}

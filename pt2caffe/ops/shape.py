@@ -151,3 +151,10 @@ def repeat(op, ctx):
             blob = ctx.layer("Tile", [blob], {"tile_param": {"axis": axis, "tiles": count}},
                              role=f"axis{axis}", shape=shape)
     return blob
+
+
+@handles("constant", lowering="Parameter (a model output that does not depend on the inputs)")
+def constant(op, ctx):
+    const = op.arg(0, "tensor")
+    return ctx.layer("Parameter", [], {"parameter_param": {"shape": {"dim": list(const.shape)}}},
+                     weights=[ctx.weight(const)])

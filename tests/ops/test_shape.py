@@ -45,3 +45,19 @@ def test_unused_slice_parts_are_silenced(tmp_path):
 def test_dropout_module_vanishes(tmp_path):
     export_and_compare(nn.Sequential(nn.Dropout(0.3), nn.ReLU()), random_inputs([(1, 3, 4)]), tmp_path)
     assert layer_types(tmp_path) == ["Input", "ReLU"]
+
+
+class WithPriors(nn.Module):
+    """Returns a constant beside the result, as ssd.pytorch's (loc, conf, priors) does."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("priors", torch.rand(7, 4))
+
+    def forward(self, x):
+        return x * 2, self.priors, torch.arange(6.0).view(2, 3)
+
+
+def test_constant_outputs_become_parameter_layers(tmp_path):
+    export_and_compare(WithPriors(), random_inputs([(1, 3, 4)]), tmp_path)
+    assert layer_types(tmp_path).count("Parameter") == 2
