@@ -45,6 +45,7 @@ class NetBuilder:
         self.dialect = dialect
         self.layers: list[Layer] = []
         self.inputs: list[Blob] = []
+        self.notes: list[str] = []  # what the user must know: approximations, target limits
         self._names: set[str] = set()
 
     def unique_name(self, hint: str) -> str:

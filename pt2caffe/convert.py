@@ -98,7 +98,7 @@ def _outputs_report(conversion: Conversion) -> list[dict]:
 
 
 def report(conversion: Conversion, files: dict, provenance: dict | None = None) -> dict:
-    net, graph = conversion.net, conversion.graph
+    net = conversion.net
     used = {key for layer in net.layers for weight in layer.weights if weight.source
             for key in weight.source.split(", ")}
     return {
@@ -115,6 +115,7 @@ def report(conversion: Conversion, files: dict, provenance: dict | None = None) 
         "weights_used": sorted(used),
         "blobs": _compared_blobs(conversion),
         "parameters": net.parameter_count(),
+        "notes": net.notes,
     }
 
 

@@ -106,6 +106,8 @@ def lower(graph: Graph, builder: NetBuilder, input_names: list[str]) -> dict[int
         except Exception as error:  # a case the handler did not foresee: still say where
             raise Pt2CaffeError(f"{op.kind} in {op.where()} could not be converted: {type(error).__name__}: "
                                 f"{error}", traceback.format_exc()) from None
+        if not handler.exact:
+            builder.notes.append(f"{op.kind} in {op.where()} is not exact: {handler.lowering}")
         tops = result if isinstance(result, (list, tuple)) else [result]
         if len(tops) != len(op.outputs):
             raise Pt2CaffeError(f"internal: handler for {op.kind} gave {len(tops)} blobs for "

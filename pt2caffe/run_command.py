@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 from .convert import convert, write
 from .loading import load, random_inputs
@@ -27,9 +28,11 @@ def main(args) -> int:
     for output in report["outputs"]:
         origin = f"torch output {output['torch']}" if output["torch"] else "appended output"
         print(f"{origin}: {output['shape']} -> caffe blob {output['name']}")
-    print(f"{len(report['layers'])} layers, {report['parameters']:,} parameters, target {report['target']}")
+    print(f"{len(report['layers'])} layers, {report['parameters']:,} weight values, target {report['target']}")
     for ext in ("prototxt", "caffemodel", "json"):
         print(f"wrote {os.path.join(outdir, report['files'][ext])}")
+    for note in report["notes"]:
+        print(f"pt2caffe: note: {note}", file=sys.stderr)
     if args.graph:
         from .drawing import draw_report
         for path in draw_report(report, prefix, formats=args.graph_format):

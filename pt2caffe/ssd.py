@@ -326,9 +326,9 @@ def append_head(net: NetBuilder, config: SsdConfig, inputs: HeadInputs) -> Blob:
                            f"{image[2]}×{image[3]}: ssd.pytorch's priors are relative to min_dim, PriorBox's to "
                            "the image")
     if config.size_scale > 1:
-        print(f"note: {config.path}: min/max sizes and steps are multiplied by {config.size_scale} (img_size "
-              f"{config.min_dim * config.size_scale}) for Caffe versions that cast sizes to int; OpenCV ignores "
-              "img_size, so its priors will differ", file=sys.stderr)
+        net.notes.append(f"{config.path}: min/max sizes and steps are multiplied by {config.size_scale} (img_size "
+                         f"{config.min_dim * config.size_scale}) for Caffe versions that cast sizes to int; "
+                         "OpenCV ignores img_size, so its priors will differ")
     batch, count, classes = inputs.data.shape[0] if inputs.data.shape else 1, config.prior_count, config.num_classes
     meta = {"source": config.path}
     priors = [net.layer(f"{name}_mbox_priorbox", "PriorBox", [blob, inputs.data],
@@ -588,4 +588,6 @@ def main(args) -> int:
             handle.write(text_format.MessageToString(proto))
     print(f"wrote {output}: {len(net.layers)} layers appended ({len(config.sources)} PriorBox, Concat mbox_priorbox, "
           f"conf Reshape/Softmax/Flatten, DetectionOutput detection_out)")
+    for note in net.notes:
+        print(f"pt2caffe: note: {note}", file=sys.stderr)
     return 0

@@ -246,7 +246,7 @@ class _Recorder(TorchFunctionMode):
         return f"{path}.{kind}" if path else kind
 
     # the mode ----------------------------------------------------------------------
-    def __torch_function__(self, func, types, args=(), kwargs=None):
+    def __torch_function__(self, func, _types, args=(), kwargs=None):
         kwargs = kwargs or {}
         result = func(*args, **kwargs)
         if self.atomic_depth:

@@ -241,7 +241,6 @@ def _verify(state, plan, offsets, anchors, conf_thresh, nms_thresh, input_seed, 
         scores = torch.softmax(conf[0].double(), dim=-1)
         model.phase = "test"
         det = model(x)
-    num_classes = model.num_classes
     fg = scores[:, 1:]
     candidates = (fg > conf_thresh).nonzero().tolist()
     planned = {(_prior_index(offsets, anchors, k, pos, a), c): t for k, a, c, pos, t in plan}

@@ -11,7 +11,7 @@ from numbers import Number
 import numpy as np
 
 from ..builder import Blob
-from ..tracer import Const, Value
+from ..tracer import Const
 
 ELTWISE_PROD, ELTWISE_SUM, ELTWISE_MAX = "PROD", "SUM", "MAX"
 
@@ -145,10 +145,6 @@ def tile_to(ctx, x: Blob, shape: tuple[int, ...], *, role: str | None = None) ->
         x = ctx.layer("Tile", [x], {"tile_param": {"axis": axis, "tiles": int(shape[axis])}},
                       role=role if is_last else f"{role or 'tile'}/axis{axis}", shape=target)
     return x
-
-
-def is_value(ref) -> bool:
-    return isinstance(ref, Value)
 
 
 # Largest two-axis (Kronecker) matrix applied by one InnerProduct instead of a separable pass.

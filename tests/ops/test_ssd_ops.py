@@ -36,6 +36,13 @@ def test_l2norm_becomes_one_normalize(tmp_path):
     assert param.eps == pytest.approx(1e-20)  # eps² (see pt2caffe/ops/ssd.py)
 
 
+def test_l2norm_approximation_is_reported(tmp_path):
+    from pt2caffe.convert import write
+    report = write(convert(conv_l2norm(), random_inputs([(1, 3, 4, 4)])), str(tmp_path / "net"))
+    assert len(report["notes"]) == 1
+    assert report["notes"][0].startswith("module:L2Norm in 1 (") and "not exact" in report["notes"][0]
+
+
 def test_l2norm_on_small_norms_stays_within_its_bound(tmp_path):
     x = random_inputs([(1, 16, 5, 5)])[0]
     x[:, :, :2] *= 1e-5  # norms ~1e-5 at those positions: deviation ≤ eps/‖x‖ = 1e-5 of the scale

@@ -2,7 +2,6 @@
 stride on the 3x3) -> SE (squeeze = 0.25 * block input) -> 1x1, projection shortcut conv1x1 + BN;
 depths 1,3,6,6); widths reduced 48/104/208/440 -> 16/32/64/128, 96x96 input."""
 
-import torch
 import torch.nn as nn
 
 INPUT_SHAPE = (1, 3, 96, 96)

@@ -3,7 +3,6 @@
 8 middle-flow blocks; exit flow block + separable convs + global pool + Linear); widths reduced
 (32/64/128/256/728/1024/1536/2048 -> 8/16/16/32/45/64/96/128), 96x96 input (odd 47/45/23 maps)."""
 
-import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
