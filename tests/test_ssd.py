@@ -176,7 +176,7 @@ def test_add_priorbox_on_a_plain_export_equals_run_ssd(tmp_path, tiny_weights, c
 
 
 def test_per_prior_outputs_are_flattened_for_detection_output(tmp_path, tiny_weights, capsys):
-    """A forward whose other branch returns (N, P, 4) and (N, P, classes) gets the same detections."""
+    """A forward whose other branch returns (N, P, 4), (N, P, classes) and the priors gets the same detections."""
     config = write_config(tmp_path / "ssd.yml", tiny.CONFIG)
     feeds = {"data": tiny.example.example_input(1)[:, :, :32, :32].numpy()}
     detections = []

@@ -36,18 +36,20 @@ class BasicBlock(nn.Module):
 
 
 class ResNet18(nn.Module):
-    def __init__(self, num_classes: int = NUM_CLASSES):
+    """``widths`` are the four stages' channels (the tests build a narrow one)."""
+
+    def __init__(self, num_classes: int = NUM_CLASSES, widths: tuple[int, ...] = (64, 128, 256, 512)):
         super().__init__()
-        self.conv1 = nn.Conv2d(3, 64, kernel_size=7, stride=2, padding=3, bias=False)
-        self.bn1 = nn.BatchNorm2d(64)
+        self.conv1 = nn.Conv2d(3, widths[0], kernel_size=7, stride=2, padding=3, bias=False)
+        self.bn1 = nn.BatchNorm2d(widths[0])
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
-        self.layer1 = self._stage(64, 64, 1)
-        self.layer2 = self._stage(64, 128, 2)
-        self.layer3 = self._stage(128, 256, 2)
-        self.layer4 = self._stage(256, 512, 2)
+        self.layer1 = self._stage(widths[0], widths[0], 1)
+        self.layer2 = self._stage(widths[0], widths[1], 2)
+        self.layer3 = self._stage(widths[1], widths[2], 2)
+        self.layer4 = self._stage(widths[2], widths[3], 2)
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
-        self.fc = nn.Linear(512, num_classes)
+        self.fc = nn.Linear(widths[3], num_classes)
 
     @staticmethod
     def _stage(in_channels: int, out_channels: int, stride: int) -> nn.Sequential:

@@ -35,6 +35,7 @@ class TinySSD(nn.Module):
         self.extras = nn.ModuleList([nn.Conv2d(16, 16, 3, 2, 1), nn.Conv2d(16, 16, 3, 2, 1), nn.Conv2d(16, 16, 2)])
         self.loc = nn.ModuleList([nn.Conv2d(16, a * 4, 3, padding=1) for a in MBOX])
         self.conf = nn.ModuleList([nn.Conv2d(16, a * num_classes, 3, padding=1) for a in MBOX])
+        self.priors = example.PriorBox(CONFIG).forward()  # a plain attribute, as in ssd.pytorch
 
     def forward(self, x):
         for layer in self.vgg:
@@ -49,8 +50,8 @@ class TinySSD(nn.Module):
                           for head, s in zip(self.conf, sources)], 1)
         if self.phase == "export":
             return loc, conf
-        n = loc.size(0)  # "train": per-prior rows, as ssd.pytorch returns them (without its priors)
-        return loc.view(n, -1, 4), conf.view(n, -1, self.num_classes)
+        n = loc.size(0)  # "train": per-prior rows and the priors, as ssd.pytorch returns them
+        return loc.view(n, -1, 4), conf.view(n, -1, self.num_classes), self.priors
 
 
 def build_model(phase: str = "export") -> TinySSD:

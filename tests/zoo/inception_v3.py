@@ -7,21 +7,13 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .inception_block import BasicConv2d
+
 INPUT_SHAPE = (1, 3, 107, 107)
 
 
 def c(n):
     return max(4, n // 16)
-
-
-class BasicConv2d(nn.Module):
-    def __init__(self, cin, cout, **kwargs):
-        super().__init__()
-        self.conv = nn.Conv2d(cin, cout, bias=False, **kwargs)
-        self.bn = nn.BatchNorm2d(cout, eps=0.001)
-
-    def forward(self, x):
-        return F.relu(self.bn(self.conv(x)), inplace=True)
 
 
 class InceptionA(nn.Module):
