@@ -6,6 +6,7 @@ import sys
 
 from .convert import convert, write
 from .loading import load, random_inputs
+from .progress import Progress
 
 
 def provenance(args, shapes) -> dict:
@@ -15,16 +16,27 @@ def provenance(args, shapes) -> dict:
             "non_strict": args.non_strict, "ssd": os.path.abspath(args.ssd) if args.ssd else None}
 
 
-def main(args) -> int:
+def _export(args, progress: Progress):
+    progress.step(f"loading {args.model} and {args.weights}")
     model, shapes = load(args.model, args.weights, entry=args.entry, shapes=args.input_shape,
                          unsafe_pickle=args.unsafe_pickle, strict=not args.non_strict)
+    progress.step(f"tracing {type(model).__name__} and lowering its ops")
     conversion = convert(model, random_inputs(shapes), name=args.name or type(model).__name__, target=args.target)
     if args.ssd:
         from .ssd import append_from_config
         append_from_config(conversion, args.ssd)
     outdir = args.outdir or os.path.dirname(os.path.abspath(args.model))
     prefix = os.path.join(outdir, conversion.net.name)
-    report = write(conversion, prefix, provenance(args, shapes))
+    progress.step(f"writing {prefix}.prototxt/.caffemodel/.json")
+    return write(conversion, prefix, provenance(args, shapes)), outdir, prefix
+
+
+def main(args) -> int:
+    progress = Progress()
+    try:
+        report, outdir, prefix = _export(args, progress)
+    finally:
+        progress.clear()  # before any result or error line
     for output in report["outputs"]:
         origin = f"torch output {output['torch']}" if output["torch"] else "appended output"
         print(f"{origin}: {output['shape']} -> caffe blob {output['name']}")
