@@ -1,9 +1,9 @@
 """The Caffe side of ``pt2caffe check``: run a net in pycaffe, OpenCV or Docker, get blobs by name.
 
 - ``pycaffe``: the reference build, via :func:`pt2caffe.runtime.run_pycaffe` (a child process).
-- ``opencv``: ``cv2.dnn``; it addresses outputs by layer name and only a layer's first output,
-  so the net is run from a copy of the prototxt with an identity ``Power`` probe on every other
-  top that is asked for.
+- ``opencv``: ``cv2.dnn`` via :func:`pt2caffe.runtime.run_opencv`, which finds each blob's last
+  writer itself; OpenCV folds Input layers away, so an input blob that is asked for is read
+  through an identity ``Power`` probe added to a copy of the prototxt.
 - ``docker``: the same ``run_pycaffe`` inside the project's image. The container runs the hidden
   sub-command ``pt2caffe _caffe-worker REQUEST.json INPUTS.npz OUTPUT.npz`` (:func:`worker_main`),
   with the request and the net files mounted read-only and an output directory mounted
@@ -58,9 +58,16 @@ def run_net(backend: str, prototxt: str, caffemodel: str | None, inputs: dict[st
 
 # --- OpenCV ---------------------------------------------------------------------------------
 
+def _input_only_blobs(net) -> set[str]:
+    """Blobs that no layer but an Input layer (or the legacy ``input`` field) writes."""
+    written = {top for layer in net.layer if layer.type != "Input" for top in layer.top}
+    declared = set(net.input) | {top for layer in net.layer if layer.type == "Input" for top in layer.top}
+    return declared - written
+
+
 def _run_opencv_blobs(prototxt: str, caffemodel: str | None, inputs: dict[str, np.ndarray],
                       blobs: list[str]) -> dict[str, np.ndarray]:
-    """OpenCV names outputs by layer and folds Input layers away: probe what it cannot name.
+    """OpenCV folds Input layers away: an input blob asked for is read through an identity Power probe.
 
     With no blob asked for, the first input is probed all the same, so that the net is still
     loaded and run (OpenCV refuses to run a net for no output).
@@ -70,12 +77,12 @@ def _run_opencv_blobs(prototxt: str, caffemodel: str | None, inputs: dict[str, n
     from .serialize import read_prototxt
 
     net = read_prototxt(prototxt)
-    first_tops = {layer.top[0]: layer.name for layer in net.layer if layer.top and layer.type != "Input"}
     wanted = list(blobs) or list(inputs)[:1]
-    probes = {blob: f"{blob}/pt2caffe_probe" for blob in wanted if blob not in first_tops}
+    unreachable = _input_only_blobs(net)
+    probes = {blob: f"{blob}/pt2caffe_probe" for blob in wanted if blob in unreachable}
     for blob, probe in probes.items():
         net.layer.add(name=probe, type="Power", bottom=[blob], top=[probe])
-    addresses = {blob: probes.get(blob) or first_tops[blob] for blob in wanted}
+    addresses = {blob: probes.get(blob, blob) for blob in wanted}
     with tempfile.TemporaryDirectory(prefix="pt2caffe-opencv-") as tmp:
         probed = os.path.join(tmp, os.path.basename(prototxt))
         with open(probed, "w", encoding="utf-8") as handle:

@@ -65,16 +65,15 @@ class NetBuilder:
         return blob
 
     def layer(self, hint: str, layer_type: str, bottoms: list[Blob], top_shapes: list[tuple[int, ...]],
-              params: dict | None = None, weights: list[Weight] = (), *, module: str = "", source: str = "",
-              top_hints: list[str] | None = None) -> list[Blob]:
-        """Append a layer and return its top blobs (one per entry of ``top_shapes``)."""
+              params: dict | None = None, weights: list[Weight] = (), *, module: str = "",
+              source: str = "") -> list[Blob]:
+        """Append a layer and return its top blobs (one per entry of ``top_shapes``): the first is named
+        like the layer, the others ``<layer>/1``, ``<layer>/2``, …"""
         params = params or {}
         name = self.unique_name(hint)
         self.dialect.validate(name, layer_type, params)
-        if top_hints is None:
-            top_hints = [name] + [f"{name}/{i}" for i in range(1, len(top_shapes))]
-        tops = [Blob(self.unique_name(h) if h != name else name, tuple(int(d) for d in s))
-                for h, s in zip(top_hints, top_shapes)]
+        top_names = [name] + [self.unique_name(f"{name}/{i}") for i in range(1, len(top_shapes))]
+        tops = [Blob(top, tuple(int(d) for d in shape)) for top, shape in zip(top_names, top_shapes)]
         self.layers.append(Layer(name, layer_type, [b.name for b in bottoms], [t.name for t in tops],
                                  params, list(weights), module, source))
         return tops

@@ -26,12 +26,12 @@ from google.protobuf import text_format
 
 from .backends import default_backend, run_net
 from .convert import convert, report as conversion_report
-from .drawing import draw_report, parse_formats
+from .drawing import draw_report
 from .errors import Pt2CaffeError
 from .inputs import load_inputs
 from .loading import load, parse_shape
 from .progress import Progress
-from .serialize import read_prototxt
+from .serialize import read_prototxt, write_files
 
 NEIGHBOURS = 2  # rows shown before and after the first divergence
 NAME_WIDTH = 36  # longer layer / module names are cut from the left (the tail is the specific part)
@@ -75,9 +75,9 @@ def _from_report(path: str, args) -> Subject:
         raise Pt2CaffeError(f"--target {args.target} differs from the export's target {report.get('target')}")
     directory = os.path.dirname(os.path.abspath(path))
     files = report.get("files", {})
-    return _existing(Subject(
+    return _existing(Subject(  # loading options from the command line only: a report cannot switch off safety
         source["model"], source["weights"], source.get("entry", "build_model"), recorded or None,
-        bool(source.get("unsafe_pickle")), bool(source.get("non_strict")),
+        args.unsafe_pickle, args.non_strict,
         args.prototxt or os.path.join(directory, files.get("prototxt", "")),
         args.caffemodel or os.path.join(directory, files.get("caffemodel", "")),
         report.get("target", "ssd"), report, os.path.splitext(os.path.abspath(path))[0]))
@@ -423,8 +423,6 @@ def run_both(subject: Subject, net: CaffeNet, args, backend: str, progress: Prog
 
 def main(args) -> int:
     started = time.perf_counter()
-    if args.graph:
-        parse_formats(args.graph_format)  # a typo fails now, not after the whole check
     progress = Progress()
     subject = subject_of(args)
     net = caffe_net(subject.prototxt)
@@ -457,8 +455,4 @@ def main(args) -> int:
 
 
 def _write_json(path: str, outcome: dict) -> None:
-    try:
-        with open(path, "w", encoding="utf-8") as handle:
-            json.dump(outcome, handle, indent=1, allow_nan=True)
-    except OSError as error:
-        raise Pt2CaffeError(f"cannot write {path}: {error.strerror}") from None
+    write_files({path: json.dumps(outcome, indent=1, allow_nan=True)})

@@ -7,6 +7,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .backends import BACKENDS, DEFAULT_IMAGE
+from .drawing import parse_formats
 from .errors import Pt2CaffeError
 
 
@@ -20,10 +22,18 @@ def _common_model_arguments(parser: argparse.ArgumentParser) -> None:
                         help="load the matching weights even if some keys are missing or unexpected")
 
 
+def _graph_formats(text: str) -> list[str]:
+    """--graph-format's value, checked while parsing: a typo fails before anything is done or written."""
+    try:
+        return parse_formats(text)
+    except Pt2CaffeError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def _graph_argument(parser: argparse.ArgumentParser, what: str) -> None:
     parser.add_argument("--graph", action="store_true",
                         help=f"{what} with graphviz (plain .dot when graphviz's 'dot' is missing)")
-    parser.add_argument("--graph-format", default="svg", metavar="svg,png",
+    parser.add_argument("--graph-format", type=_graph_formats, default="svg", metavar="svg,png",
                         help="picture format(s) for --graph: svg (default), png or svg,png")
 
 
@@ -57,11 +67,11 @@ def _check_parser(commands) -> None:
     parser.add_argument("--input", metavar="FILE.npy|IMAGE", help="input data (default: random, non-zero)")
     parser.add_argument("--target", choices=["ssd", "brocolli"],
                         help="the Caffe the net was exported for (default: from NAME.json, else ssd)")
-    parser.add_argument("--backend", choices=["pycaffe", "opencv", "docker"],
+    parser.add_argument("--backend", choices=BACKENDS,
                         help="Caffe runtime: the reference pycaffe (default when built), OpenCV's dnn, "
                              "or pycaffe inside the Docker image")
-    parser.add_argument("--docker-image", default="pt2caffe:latest", metavar="IMAGE",
-                        help="image for --backend docker (default: pt2caffe:latest)")
+    parser.add_argument("--docker-image", default=DEFAULT_IMAGE, metavar="IMAGE",
+                        help=f"image for --backend docker (default: {DEFAULT_IMAGE})")
     parser.add_argument("--atol", type=float, default=1e-5, help="absolute tolerance")
     parser.add_argument("--rtol", type=float, default=1e-4, help="tolerance relative to the blob's max |value|")
     parser.add_argument("--json", metavar="OUT.json", help="write the comparison as JSON")
@@ -119,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(_handler(args.handler)(args) or 0)
     except Pt2CaffeError as error:
-        print(f"pt2caffe: error: {error}", file=sys.stderr)
+        print(f"pt2caffe: error: {' '.join(str(error).split())}", file=sys.stderr)  # one line, whatever it holds
         if args.verbose and error.detail:
             print(error.detail, file=sys.stderr)
         return 1

@@ -57,6 +57,7 @@ def convert(model: nn.Module, example_inputs, *, name: str | None = None, target
     dialect = target_dialect(target)
     graph = trace(model, example_inputs, capture=capture, is_atomic=is_atomic)
     net = NetBuilder(name or type(model).__name__, dialect)
+    net.notes.extend(graph.notes)
     blobs = lower(graph, net, _input_names(model, len(graph.inputs)))
     return Conversion(net, graph, blobs, [blobs[value.index] for value in graph.outputs])
 

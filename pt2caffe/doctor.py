@@ -5,14 +5,15 @@ import shutil
 import subprocess
 import sys
 
-from .runtime import caffe_pythonpath
+from .runtime import caffe_pythonpath, worker_environment
 
 
-def _import_check(pythonpath: str) -> str:
-    """Import pycaffe in a child process (a broken build must not take this one down)."""
+def _import_check() -> str:
+    """Import pycaffe in a child process (a broken build must not take this one down), in the
+    environment that run_pycaffe gives its worker."""
     code = "import caffe, os; print(os.path.dirname(caffe.__file__))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            env={"PYTHONPATH": pythonpath, "GLOG_minloglevel": "2", "PATH": "/usr/bin:/bin"})
+                            env=worker_environment("caffe"))
     if result.returncode == 0:
         return f"ok ({result.stdout.strip()})"
     return "FAILED: " + (result.stderr.strip().splitlines() or ["no output"])[-1]
@@ -28,7 +29,7 @@ def _opencv_version() -> str:
 
 def main(args) -> int:
     pythonpath = caffe_pythonpath()  # one clear error if Caffe is not built
-    status = _import_check(pythonpath)
+    status = _import_check()
     print(f"reference Caffe: {pythonpath}")
     print(f"import caffe:    {status}")
     print(f"OpenCV dnn:      {_opencv_version()}")

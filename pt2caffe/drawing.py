@@ -10,6 +10,7 @@ import sys
 from collections.abc import Iterable
 
 from .errors import Pt2CaffeError
+from .serialize import write_files
 
 FORMATS = ("svg", "png")
 # verdict → (fill colour, border width); layers without a verdict were not compared
@@ -30,7 +31,7 @@ def parse_formats(formats: str | Iterable[str]) -> list[str]:
     names = [name.strip().lower() for name in names if name.strip()]
     wrong = [name for name in names if name not in FORMATS]
     if wrong or not names:
-        raise Pt2CaffeError(f"--graph-format: unknown format {', '.join(wrong) or repr(formats)} "
+        raise Pt2CaffeError(f"unknown graph format {', '.join(wrong) or repr(formats)} "
                             f"(choose from {', '.join(FORMATS)})")
     return names
 
@@ -94,20 +95,10 @@ def draw_report(report: dict, prefix: str, verdicts: dict[str, str] | None = Non
             rendered[name] = graph.pipe(format=name)
     except graphviz.ExecutableNotFound:
         path = f"{prefix}.dot"
-        _write(path, graph.source.encode("utf-8"))
+        write_files({path: graph.source})
         print(f"pt2caffe: graphviz 'dot' not found, wrote {path} instead "
               f"(apt-get install graphviz, or: dot -Tsvg {path} -o {prefix}.svg)", file=sys.stderr)
         return [path]
-    paths = []
-    for name, data in rendered.items():
-        paths.append(f"{prefix}.{name}")
-        _write(paths[-1], data)
-    return paths
-
-
-def _write(path: str, data: bytes) -> None:
-    try:
-        with open(path, "wb") as handle:
-            handle.write(data)
-    except OSError as error:
-        raise Pt2CaffeError(f"cannot write {path}: {error.strerror}") from None
+    files = {f"{prefix}.{name}": data for name, data in rendered.items()}
+    write_files(files)
+    return list(files)

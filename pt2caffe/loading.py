@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib.util
+import operator
 import os
 import sys
 import traceback
@@ -102,13 +103,29 @@ def apply_weights(model: nn.Module, state: dict, path: str, *, strict: bool = Tr
     model.load_state_dict({k: v for k, v in state.items() if k in expected}, strict=False)
 
 
+def _positive_shape(dims) -> tuple[int, ...] | None:
+    """``dims`` as a shape if it is a non-empty sequence of positive integers, else None."""
+    try:
+        shape = tuple(operator.index(d) for d in dims)
+    except TypeError:
+        return None
+    return shape if shape and all(d > 0 for d in shape) else None
+
+
 def parse_shape(text: str) -> tuple[int, ...]:
     try:
-        shape = tuple(int(part) for part in text.replace("x", ",").split(",") if part.strip())
+        shape = _positive_shape([int(part) for part in text.replace("x", ",").split(",") if part.strip()])
     except ValueError:
-        shape = ()
-    if not shape or any(d <= 0 for d in shape):
+        shape = None
+    if shape is None:
         raise Pt2CaffeError(f"bad --input-shape {text!r}: expected positive integers like 1,3,224,224")
+    return shape
+
+
+def _declared_shape(value, name: str, path: str) -> tuple[int, ...]:
+    shape = _positive_shape(value)
+    if shape is None:
+        raise Pt2CaffeError(f"bad {name} in {path}: expected positive integers like (1, 3, 224, 224), got {value!r}")
     return shape
 
 
@@ -117,9 +134,13 @@ def input_shapes(module, path: str, given: list[str] | None) -> list[tuple[int, 
     if given:
         return [parse_shape(text) for text in given]
     if hasattr(module, "INPUT_SHAPES"):
-        return [tuple(int(d) for d in shape) for shape in module.INPUT_SHAPES]
+        shapes = module.INPUT_SHAPES
+        if not isinstance(shapes, (list, tuple)) or not shapes:
+            raise Pt2CaffeError(f"bad INPUT_SHAPES in {path}: expected a list of shapes like "
+                                f"[(1, 3, 224, 224), (1, 10)], got {shapes!r}")
+        return [_declared_shape(shape, f"INPUT_SHAPES[{i}]", path) for i, shape in enumerate(shapes)]
     if hasattr(module, "INPUT_SHAPE"):
-        return [tuple(int(d) for d in module.INPUT_SHAPE)]
+        return [_declared_shape(module.INPUT_SHAPE, "INPUT_SHAPE", path)]
     raise Pt2CaffeError(f"no input shape: pass --input-shape N,C,H,W or define INPUT_SHAPE in {path}")
 
 

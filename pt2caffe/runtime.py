@@ -59,8 +59,7 @@ def caffe_pythonpath() -> str:
 
 
 def run_pycaffe(prototxt: str, caffemodel: str | None, inputs: dict[str, np.ndarray],
-                blobs: list[str] | None = None, *, timeout: float | None = None
-                ) -> dict[str, np.ndarray]:
+                blobs: list[str] | None = None) -> dict[str, np.ndarray]:
     """Run the net in the reference pycaffe (TEST phase, CPU) in a child process.
 
     Each input blob is reshaped to its array's shape before the forward pass. Returns the
@@ -68,29 +67,37 @@ def run_pycaffe(prototxt: str, caffemodel: str | None, inputs: dict[str, np.ndar
     the layers keep their filler values. A load or run failure (including Caffe's abort)
     raises Pt2CaffeError with Caffe's fatal message as one line and its full log as detail.
     """
-    env = {"PYTHONPATH": _join_path(caffe_pythonpath(), os.environ.get("PYTHONPATH"))}
-    return _run_worker("caffe", prototxt, caffemodel, inputs, blobs, env, timeout)
+    return _run_worker("caffe", prototxt, caffemodel, inputs, blobs)
 
 
 def run_opencv(prototxt: str, caffemodel: str | None, inputs: dict[str, np.ndarray],
-               blobs: list[str] | None = None, *, timeout: float | None = None
-               ) -> dict[str, np.ndarray]:
+               blobs: list[str] | None = None) -> dict[str, np.ndarray]:
     """Run the net with OpenCV's dnn Caffe importer in a child process (like run_pycaffe).
 
-    ``blobs`` names layers (OpenCV addresses outputs by layer name; in the usual prototxt the
-    top has the layer's name); None means the network outputs. OpenCV raises instead of
-    aborting, but a child process keeps both engines symmetric and cv2 out of this process.
+    ``blobs`` names blobs, as for pycaffe (the worker finds the layer that writes each last);
+    None means the network outputs. OpenCV cannot return a blob that only an Input layer
+    produces (it folds Input layers away). OpenCV raises instead of aborting, but a child
+    process keeps both engines symmetric and cv2 out of this process.
     """
-    return _run_worker("opencv", prototxt, caffemodel, inputs, blobs, {}, timeout)
+    return _run_worker("opencv", prototxt, caffemodel, inputs, blobs)
 
 
 def _join_path(first: str, rest: str | None) -> str:
     return first + os.pathsep + rest if rest else first
 
 
+def worker_environment(engine: str) -> dict[str, str]:
+    """The environment of a child process that runs ``engine``: ours, quiet glog, and for "caffe" the
+    reference pycaffe first on PYTHONPATH. ``pt2caffe doctor`` imports caffe with it too."""
+    env = dict(os.environ)
+    if engine == "caffe":
+        env["PYTHONPATH"] = _join_path(caffe_pythonpath(), os.environ.get("PYTHONPATH"))
+    env.setdefault("GLOG_minloglevel", "2")  # quiet; FATAL lines are printed all the same
+    return env
+
+
 def _run_worker(engine: str, prototxt: str, caffemodel: str | None,
-                inputs: dict[str, np.ndarray], blobs: list[str] | None,
-                env_extra: dict[str, str], timeout: float | None) -> dict[str, np.ndarray]:
+                inputs: dict[str, np.ndarray], blobs: list[str] | None) -> dict[str, np.ndarray]:
     """Write the request to a temp dir, run caffe_worker.py there, read its outputs back."""
     label = "Caffe" if engine == "caffe" else "OpenCV"
     for kind, path in (("prototxt", prototxt), ("caffemodel", caffemodel)):
@@ -100,19 +107,14 @@ def _run_worker(engine: str, prototxt: str, caffemodel: str | None,
     request = {"prototxt": os.path.abspath(prototxt),
                "caffemodel": os.path.abspath(caffemodel) if caffemodel else None,
                "blobs": list(blobs) if blobs is not None else None}
-    env = dict(os.environ, **env_extra)
-    env.setdefault("GLOG_minloglevel", "2")  # quiet; FATAL lines are printed all the same
+    env = worker_environment(engine)
     with tempfile.TemporaryDirectory(prefix="pt2caffe-run-") as tmp:
         paths = [os.path.join(tmp, name) for name in ("request.json", "inputs.npz", "out.npz")]
         with open(paths[0], "w") as f:
             json.dump(request, f)
         caffe_worker.save_arrays(paths[1], arrays)
         command = [sys.executable, caffe_worker.__file__, engine, *paths]
-        try:
-            proc = subprocess.run(command, cwd=tmp, env=env, capture_output=True, text=True,
-                                  errors="replace", timeout=timeout)
-        except subprocess.TimeoutExpired:
-            raise Pt2CaffeError(f"{label} timed out after {timeout} s running {prototxt}")
+        proc = subprocess.run(command, cwd=tmp, env=env, capture_output=True, text=True, errors="replace")
         if proc.returncode != 0:
             raise _failure(label, prototxt, proc)
         return caffe_worker.load_arrays(paths[2])

@@ -140,3 +140,14 @@ def atomic_files(paths: list[str]) -> Iterator[list[str]]:
         for temp in temps:
             if os.path.exists(temp):
                 os.unlink(temp)
+
+
+def write_files(contents: dict[str, str | bytes]) -> None:
+    """Write each path's text or bytes, all or nothing (see atomic_files); one error line on failure."""
+    try:
+        with atomic_files(list(contents)) as temps:
+            for temp, data in zip(temps, contents.values()):
+                with open(temp, "wb") as handle:
+                    handle.write(data.encode("utf-8") if isinstance(data, str) else data)
+    except OSError as error:
+        raise Pt2CaffeError(f"cannot write {', '.join(contents)}: {error.strerror}") from None

@@ -37,7 +37,7 @@ from google.protobuf import text_format
 from .builder import Blob, NetBuilder
 from .dialect import target as target_dialect
 from .errors import Pt2CaffeError
-from .serialize import atomic_files, layer_proto, read_prototxt
+from .serialize import layer_proto, read_prototxt, write_files
 
 PRIOR_TOLERANCE = 1e-6
 MAX_SIZE_SCALE = 64  # largest k tried to make fractional min/max sizes whole
@@ -319,7 +319,8 @@ class HeadInputs:
 
 
 def append_head(net: NetBuilder, config: SsdConfig, inputs: HeadInputs) -> Blob:
-    """Append PriorBox per source, their Concat, the conf Reshape/Softmax/Flatten and DetectionOutput."""
+    """Append PriorBox per source, their Concat, the loc Flatten, the conf Reshape/Softmax/Flatten and
+    DetectionOutput."""
     image = inputs.data.shape
     if len(image) == 4 and image[2:] != (config.min_dim, config.min_dim):
         raise config.error(f"min_dim is {config.min_dim}, but the image input {inputs.data.name} is "
@@ -337,10 +338,10 @@ def append_head(net: NetBuilder, config: SsdConfig, inputs: HeadInputs) -> Blob:
               for k, (name, blob) in enumerate(inputs.sources)]
     mbox_priorbox = net.layer("mbox_priorbox", "Concat", priors, [(1, 2, count * 4)],
                               {"concat_param": {"axis": 2}}, **meta)[0]
-    loc = inputs.loc
-    if len(loc.shape) > 2:
-        loc = net.layer("mbox_loc_flatten", "Flatten", [loc], [(batch, math.prod(loc.shape[1:]))],
-                        {"flatten_param": {"axis": 1}}, **meta)[0]
+    # Always: add-priorbox may not know the loc shape, and on an (N, K) loc the Flatten is an identity.
+    loc_size = count * _loc_values_per_prior(config)
+    loc = net.layer("mbox_loc_flatten", "Flatten", [inputs.loc], [(batch, loc_size)], {"flatten_param": {"axis": 1}},
+                    **meta)[0]
     conf = net.layer("mbox_conf_reshape", "Reshape", [inputs.conf], [(batch, count, classes)],
                      {"reshape_param": {"shape": {"dim": [0, -1, classes]}}}, **meta)[0]
     conf = net.layer("mbox_conf_softmax", "Softmax", [conf], [conf.shape], {"softmax_param": {"axis": 2}}, **meta)[0]
@@ -529,7 +530,7 @@ def _probe_shapes(prototxt: str, inputs: dict, blobs: list[str]) -> dict | None:
         feeds = {name: np.zeros(shape, np.float32) for name, shape in inputs.items()}
         return {name: array.shape for name, array in run_pycaffe(prototxt, None, feeds, blobs).items()}
     except (Pt2CaffeError, ValueError) as error:
-        print(f"note: feature map sizes and loc/conf sizes not checked ({error})", file=sys.stderr)
+        print(f"pt2caffe: note: feature map sizes and loc/conf sizes not checked ({error})", file=sys.stderr)
         return None
 
 
@@ -583,11 +584,9 @@ def main(args) -> int:
     append_head(net, config, HeadInputs(Blob(data, inputs[data]), [(name, blobs[name]) for name in config.sources],
                                         blobs[loc], blobs[conf]))
     proto.layer.extend(layer_proto(layer) for layer in net.layers)
-    with atomic_files([output]) as (temp,):
-        with open(temp, "w", encoding="utf-8") as handle:
-            handle.write(text_format.MessageToString(proto))
+    write_files({output: text_format.MessageToString(proto)})
     print(f"wrote {output}: {len(net.layers)} layers appended ({len(config.sources)} PriorBox, Concat mbox_priorbox, "
-          f"conf Reshape/Softmax/Flatten, DetectionOutput detection_out)")
+          f"loc Flatten, conf Reshape/Softmax/Flatten, DetectionOutput detection_out)")
     for note in net.notes:
         print(f"pt2caffe: note: {note}", file=sys.stderr)
     return 0

@@ -91,6 +91,7 @@ class Graph:
     outputs: list[Value]
     output_paths: list[str]  # "out[0]", "out['hm']" ... in forward's return order
     values: list[Value] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what the export cannot follow (data read as Python values)
 
 
 # --- canonical op names -----------------------------------------------------
@@ -102,22 +103,27 @@ _DUNDER_NAMES = {
     "__truediv__": "div", "__itruediv__": "div", "__rtruediv__": "rdiv",
     "__div__": "div", "__rdiv__": "rdiv",
     "__pow__": "pow", "__ipow__": "pow", "__rpow__": "rpow",
-    "__neg__": "neg", "__abs__": "abs", "__getitem__": "getitem",
+    "__neg__": "neg", "__abs__": "abs", "__getitem__": "getitem", "__eq__": "eq", "__ne__": "ne",
+    "__lt__": "lt", "__le__": "le", "__gt__": "gt", "__ge__": "ge",
     "__setitem__": "setitem", "__matmul__": "matmul", "__rmatmul__": "rmatmul",
 }
 _SYNONYMS = {
     "true_divide": "div", "divide": "div", "multiply": "mul", "subtract": "sub",
     "negative": "neg", "absolute": "abs", "concat": "cat", "concatenate": "cat",
     "_max_pool2d": "max_pool2d", "max_pool2d_with_indices": "max_pool2d",
-    "clip": "clamp", "clip_": "clamp", "hard_sigmoid": "hardsigmoid",
+    "clip": "clamp", "hard_sigmoid": "hardsigmoid", "half": "to", "bfloat16": "to", "double": "to",
 }
-# Calls that only read metadata or move tensors around unchanged.
-_IGNORED = {"dim", "size", "numel", "__get__", "__len__", "__bool__", "item", "tolist",
-            "__format__", "__repr__", "__hash__", "_set_grad_enabled", "is_floating_point",
-            "is_contiguous", "stride", "storage_offset", "data_ptr", "element_size",
-            "__iter__", "unbind_copy", "requires_grad_", "register_hook", "__eq__"}
+# Calls that only read metadata or return their input unchanged.
+_IGNORED = {"dim", "size", "numel", "__len__", "__format__", "__repr__", "__hash__", "_set_grad_enabled",
+            "is_floating_point", "is_contiguous", "stride", "storage_offset", "data_ptr", "element_size",
+            "__iter__", "requires_grad_", "register_hook"}
+# Calls that turn a traced tensor's values into Python data: whatever the model does with them is
+# fixed at the example input's values.
+_DATA_READS = {"item", "tolist", "numpy", "__bool__", "__int__", "__float__", "__index__", "__array__"}
 
-_name_cache: dict[int, str] = {}
+# id → (the callable, its public name). The callable is kept so that its id cannot be reused by a
+# short-lived object (a bound method, a property's __get__) and so that a hit can be verified.
+_name_cache: dict[int, tuple[Callable, str]] = {}
 
 
 def _build_name_cache() -> None:
@@ -127,17 +133,32 @@ def _build_name_cache() -> None:
         for attr in dir(namespace):
             obj = getattr(namespace, attr, None)
             if callable(obj):
-                _name_cache.setdefault(id(obj), attr)
+                _name_cache.setdefault(id(obj), (obj, attr))
+
+
+def _raw_name(func: Callable) -> str:
+    if not _name_cache:
+        _build_name_cache()
+    cached = _name_cache.get(id(func))
+    if cached is not None and cached[0] is func:
+        return cached[1]
+    return getattr(func, "__name__", repr(func))
+
+
+def _writes_in_place(func: Callable) -> bool:
+    """``x.relu_()``, ``x += y``, ``x[i] = y``: the first argument's storage is changed."""
+    name = _raw_name(func)
+    return (name.endswith("_") and not name.startswith("_")) or name == "__setitem__" or (
+        name.startswith("__i") and _DUNDER_NAMES.get(name, "") in ("add", "sub", "mul", "div", "pow"))
 
 
 def canonical_name(func: Callable) -> str:
     """``F.max_pool2d``, ``Tensor.__iadd__``, ``torch.add`` → "max_pool2d", "add", "add"."""
-    if not _name_cache:
-        _build_name_cache()
-    name = _name_cache.get(id(func)) or getattr(func, "__name__", repr(func))
+    name = _raw_name(func)
+    if name == "__get__":  # a tensor property: x.T, x.mT, x.data ...
+        return "attr_" + getattr(getattr(func, "__self__", None), "__name__", "unknown")
     if name in _DUNDER_NAMES:
         return _DUNDER_NAMES[name]
-    name = _SYNONYMS.get(name, name)
     if name.endswith("_") and not name.startswith("_"):
         name = name[:-1]  # in-place variant: same maths, new value
     return _SYNONYMS.get(name, name)
@@ -205,6 +226,8 @@ class _Recorder(TorchFunctionMode):
         self.ops: list[Op] = []
         self.module_stack: list[tuple[str, nn.Module, bool]] = []
         self.atomic_depth = 0
+        self.notes: list[str] = []
+        self.stale: dict[int, str] = {}  # id of a traced tensor changed behind the trace's back → where
         self.leaf_names = {path for path, mod in model.named_modules() if not list(mod.children())}
         for key, tensor in list(model.named_parameters(remove_duplicate=False)) + list(
                 model.named_buffers(remove_duplicate=False)):
@@ -218,6 +241,7 @@ class _Recorder(TorchFunctionMode):
         self.values.append(value)
         self.values_by_id[id(tensor)] = value
         self.consts_by_id.pop(id(tensor), None)
+        self.stale.pop(id(tensor), None)
         self.keep_alive.append(tensor)
         return value
 
@@ -225,6 +249,10 @@ class _Recorder(TorchFunctionMode):
         """Replace a tensor argument by its Value or Const; leave other objects."""
         if not isinstance(obj, torch.Tensor):
             return obj
+        if id(obj) in self.stale:
+            raise Pt2CaffeError(f"a tensor changed in place at {self.stale[id(obj)]} (through a view or an "
+                                f"index assignment) is used at {user_source_line()}: compute the new tensor out "
+                                "of place (e.g. with torch.cat) instead")
         if id(obj) in self.values_by_id:
             return self.values_by_id[id(obj)]
         if id(obj) not in self.consts_by_id:
@@ -252,7 +280,14 @@ class _Recorder(TorchFunctionMode):
         if self.atomic_depth:
             return result
         kind = canonical_name(func)
-        if kind in _IGNORED or not any(isinstance(x, torch.Tensor) for x in _leaves(result)):
+        if kind in _IGNORED:
+            return result
+        if _writes_in_place(func):
+            self.mark_stale(args[0], kind)
+        if not any(isinstance(x, torch.Tensor) for x in _leaves(result)):
+            if kind in _DATA_READS and self.reads_traced(args):
+                self.notes.append(f"the model reads the values of a traced tensor ({kind}) at {user_source_line()}: "
+                                  "what it does with them is fixed at the example input's values")
             return result
         if kind == "expand_as":  # only the other tensor's shape matters
             args = (args[0], tuple(args[1].shape)) + tuple(args[2:])
@@ -264,6 +299,22 @@ class _Recorder(TorchFunctionMode):
             return result
         self.record(kind, ref_args, ref_kwargs, result, *self.current_module())
         return result
+
+    def reads_traced(self, args) -> bool:
+        return any(isinstance(x, torch.Tensor) and id(x) in self.values_by_id for x in _leaves(args))
+
+    def mark_stale(self, target, kind: str) -> None:
+        """An in-place write changes every tensor sharing the target's storage, unseen by the trace.
+
+        The target itself gets a new value when the op is recorded; the tensor it is a view of
+        (or, for an index assignment, the target itself) may no longer be used.
+        """
+        if not isinstance(target, torch.Tensor):
+            return
+        where = f"{user_source_line()} ({kind})"
+        for tensor in (target._base, target if kind == "setitem" else None):
+            if tensor is not None and id(tensor) in self.values_by_id:
+                self.stale[id(tensor)] = where
 
     def fold_constant(self, kind: str, refs: list, result) -> None:
         keys = tuple(dict.fromkeys(key for ref in refs for key in ref.keys))
@@ -324,8 +375,8 @@ def _output_value(recorder: _Recorder, path: str, obj) -> Value:
     if not isinstance(obj, torch.Tensor):
         raise Pt2CaffeError(f"model output {path} is a {type(obj).__name__}, not a tensor; "
                             "only tensors can be exported")
-    if id(obj) in recorder.values_by_id:
-        return recorder.values_by_id[id(obj)]
+    if id(obj) in recorder.values_by_id or id(obj) in recorder.stale:
+        return recorder.classify(obj)  # its Value (or the error for a tensor changed behind the trace)
     op = recorder.record("constant", (recorder.classify(obj),), {}, obj.clone(), "", None)
     op.source, op.name = f"<constant model output {path}>", "constant_output"
     return op.outputs[0]
@@ -361,4 +412,4 @@ def trace(model: nn.Module, example_inputs, *, capture: bool = False,
     found: list[tuple[str, Any]] = []
     _flatten_outputs(result, "out", found)
     outputs = [_output_value(recorder, path, obj) for path, obj in found]
-    return Graph(input_values, recorder.ops, outputs, [p for p, _ in found], recorder.values)
+    return Graph(input_values, recorder.ops, outputs, [p for p, _ in found], recorder.values, recorder.notes)

@@ -51,6 +51,7 @@ def export_and_compare(model, inputs, tmp_path, *, opencv: bool = False, target:
         errors[name] = relative_error(got[name], reference)
     bad = {name: err for name, err in errors.items() if err > tolerance}
     assert not bad, f"blobs out of tolerance in pycaffe: {bad}"
+    _assert_outputs_follow_new_input(model, inputs, report, tmp_path, tolerance)
     if opencv:
         cv_out = run_opencv(str(tmp_path / "net.prototxt"), str(tmp_path / "net.caffemodel"), feeds, sorted(outputs))
         for name in outputs:
@@ -59,6 +60,28 @@ def export_and_compare(model, inputs, tmp_path, *, opencv: bool = False, target:
             err = relative_error(cv_out[name].reshape(reference.shape), reference)
             assert err <= tolerance, f"opencv {name}: relative error {err:.2e}"
     return errors
+
+
+def flat_outputs(result) -> list[torch.Tensor]:
+    """A forward's tensors in return order (nested tuples, lists and dicts flattened)."""
+    if isinstance(result, dict):
+        return [t for item in result.values() for t in flat_outputs(item)]
+    if isinstance(result, (list, tuple)):
+        return [t for item in result for t in flat_outputs(item)]
+    return [result]
+
+
+def _assert_outputs_follow_new_input(model, inputs, report, tmp_path, tolerance) -> None:
+    """Run both on a second input: an export that baked in trace-time values would fail here."""
+    fresh = random_inputs([tuple(t.shape) for t in inputs], seed=7)
+    with torch.no_grad():
+        expected = [t.numpy() for t in flat_outputs(model(*fresh))]
+    feeds = {entry["name"]: tensor.numpy() for entry, tensor in zip(report["inputs"], fresh)}
+    names = [entry["name"] for entry in report["outputs"]]
+    got = run_pycaffe(str(tmp_path / "net.prototxt"), str(tmp_path / "net.caffemodel"), feeds, names)
+    for name, reference in zip(names, expected):
+        err = relative_error(got[name].reshape(reference.shape), reference)
+        assert err <= tolerance, f"output {name} on a second input: relative error {err:.2e}"
 
 
 def layer_types(tmp_path) -> list[str]:

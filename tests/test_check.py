@@ -1,5 +1,6 @@
 """`pt2caffe check` end to end in real Caffe: a correct export passes, a broken one fails at the
 layer that is broken, the backends agree, Caffe crashes come back as clear errors."""
+import argparse
 import json
 import os
 import stat
@@ -244,7 +245,7 @@ def test_a_corrupt_caffemodel_is_one_clear_error(export, capsys, tmp_path):
 
 
 @pytest.mark.parametrize("problem", ["no_source", "stale_report", "missing_caffemodel", "shape_mismatch",
-                                     "one_source", "graph_format"])
+                                     "one_source"])
 def test_bad_requests_are_one_line(export, capsys, tmp_path, problem):
     f = files(export)
     args = [f["json"]]
@@ -256,8 +257,6 @@ def test_bad_requests_are_one_line(export, capsys, tmp_path, problem):
             report["blobs"][2]["shape"] = [1, 2, 3, 4]  # as if the model had changed since the export
         args = [tmp_path / "Small.json", "--prototxt", f["prototxt"], "--caffemodel", f["caffemodel"]]
         args[0].write_text(json.dumps(report))
-    elif problem == "graph_format":
-        args += ["--graph", "--graph-format", "svg,gif"]
     elif problem == "missing_caffemodel":
         args += ["--caffemodel", tmp_path / "nope.caffemodel"]
     elif problem == "shape_mismatch":
@@ -267,8 +266,27 @@ def test_bad_requests_are_one_line(export, capsys, tmp_path, problem):
     code, _, err, _ = check(args, capsys, tmp_path)
     expected = {"no_source": "does not say which model", "stale_report": "no longer traces like the export in",
                 "missing_caffemodel": "caffemodel file not found", "shape_mismatch": "differs from the export's 1,3,32,32",
-                "one_source": "takes NAME.json", "graph_format": "--graph-format: unknown format gif"}[problem]
+                "one_source": "takes NAME.json"}[problem]
     assert code == 1 and expected in err and len(err.strip().splitlines()) == 1
+
+
+def test_loading_options_come_from_the_command_line_not_the_report(export, capsys, tmp_path):
+    """A report saying unsafe_pickle (or non_strict) does not switch weights_only off: only the flag does."""
+    f = files(export)
+    state = dict(torch.load(f["weights"], weights_only=True), extra=torch.zeros(1))  # a key the model lacks
+    torch.save({"state_dict": state, "args": argparse.Namespace(lr=0.1)},  # weights_only=True refuses a Namespace
+               tmp_path / "checkpoint.pth")
+    report = json.loads(f["json"].read_text())
+    report["source"].update(weights=str(tmp_path / "checkpoint.pth"), unsafe_pickle=True, non_strict=True)
+    (tmp_path / "Small.json").write_text(json.dumps(report))
+    args = [tmp_path / "Small.json", "--prototxt", f["prototxt"], "--caffemodel", f["caffemodel"]]
+    code, _, err, outcome = check(args, capsys, tmp_path)
+    assert code == 1 and outcome is None and len(err.strip().splitlines()) == 1
+    assert "cannot load weights" in err and "needs --unsafe-pickle" in err
+    code, _, err, _ = check(args + ["--unsafe-pickle"], capsys, tmp_path)
+    assert code == 1 and "unexpected extra" in err and "--non-strict" in err
+    code, out, err, _ = check(args + ["--unsafe-pickle", "--non-strict"], capsys, tmp_path)
+    assert code == 0, out + err
 
 
 # --- inputs -------------------------------------------------------------------------------------------
@@ -430,6 +448,18 @@ def test_run_graph_without_dot_writes_dot_text(export, capsys, monkeypatch, tmp_
     assert f"wrote {tmp_path / 'Small.dot'}" in captured.out
     assert captured.err.count("\n") == 1 and "graphviz 'dot' not found" in captured.err
     assert (tmp_path / "Small.dot").read_text().startswith("digraph Small {")
+
+
+def test_json_and_pictures_are_written_all_or_nothing(tmp_path):
+    """check's --json and the drawings go through write_files: a failure leaves the old files as they were."""
+    from pt2caffe.serialize import write_files
+
+    (tmp_path / "a.svg").write_text("old")
+    with pytest.raises(TypeError):
+        write_files({str(tmp_path / "a.svg"): "new", str(tmp_path / "a.png"): object()})
+    assert os.listdir(tmp_path) == ["a.svg"] and (tmp_path / "a.svg").read_text() == "old"
+    write_files({str(tmp_path / "a.svg"): "new", str(tmp_path / "a.png"): b"\x89PNG"})
+    assert (tmp_path / "a.svg").read_text() == "new" and (tmp_path / "a.png").read_bytes() == b"\x89PNG"
 
 
 class FakeTerminal:

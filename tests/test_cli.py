@@ -174,6 +174,45 @@ def test_forward_that_raises(project, capsys):
                           "AssertionError", "needs 99", "model.py:")
 
 
+def test_error_message_with_newlines_stays_one_line(project, capsys):
+    (project / "model.py").write_text(MODEL_PY.replace("x = self.pool(", "raise ValueError('line one\\nline two')\n"
+                                                                         "        x = self.pool("))
+    expect_one_line_error(["run", project / "model.py", project / "weights.pth"], capsys,
+                          "ValueError", "line one line two")
+
+
+@pytest.mark.parametrize("declaration, fragment", [
+    ("INPUT_SHAPE = 224", "bad INPUT_SHAPE in {model}: expected positive integers like (1, 3, 224, 224), got 224"),
+    ("INPUT_SHAPE = (1, 3, 0, 16)", "bad INPUT_SHAPE in {model}"),
+    ("INPUT_SHAPE = '1,3,16,16'", "bad INPUT_SHAPE in {model}"),
+    ("INPUT_SHAPES = [(1, 3, 16, 16), (1, -2)]", "bad INPUT_SHAPES[1] in {model}"),
+    ("INPUT_SHAPES = 3", "bad INPUT_SHAPES in {model}: expected a list of shapes"),
+])
+def test_bad_input_shape_in_model_file(project, capsys, declaration, fragment):
+    (project / "model.py").write_text(MODEL_PY.replace("INPUT_SHAPE = (1, 3, 16, 16)", declaration))
+    expect_one_line_error(["run", project / "model.py", project / "weights.pth"], capsys,
+                          fragment.format(model=project / "model.py"))
+    assert outputs_in(project) == []
+
+
+def test_input_shapes_from_model_file(project, capsys):
+    (project / "model.py").write_text(MODEL_PY.replace("INPUT_SHAPE = (1, 3, 16, 16)",
+                                                       "INPUT_SHAPES = [torch.Size([2, 3, 16, 16])]"))
+    code, _, err = run_cli(["run", project / "model.py", project / "weights.pth"], capsys)
+    assert code == 0, err
+    assert json.loads((project / "TinyNet.json").read_text())["source"]["input_shapes"] == [[2, 3, 16, 16]]
+
+
+@pytest.mark.parametrize("command", ["run", "check"])
+def test_bad_graph_format_fails_before_anything_is_written(project, capsys, command):
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, str(project / "model.py"), str(project / "weights.pth"), "--graph", "--graph-format", "svg,jpg"])
+    assert exit_info.value.code == 2
+    assert "argument --graph-format: unknown graph format jpg (choose from svg, png)" in capsys.readouterr().err
+    assert outputs_in(project) == [] and not any(name.endswith((".svg", ".png", ".dot"))
+                                                 for name in os.listdir(project))
+
+
 def test_no_input_shape(project, capsys):
     (project / "model.py").write_text(MODEL_PY.replace("INPUT_SHAPE = (1, 3, 16, 16)", ""))
     expect_one_line_error(["run", project / "model.py", project / "weights.pth"], capsys,
@@ -210,6 +249,21 @@ def test_doctor_imports_the_reference_caffe(capsys):
     code, out, _ = run_cli(["doctor"], capsys)
     assert code == 0
     assert "import caffe:    ok" in out and "export PYTHONPATH=" in out
+
+
+def test_doctor_imports_caffe_in_the_environment_run_pycaffe_gives_its_worker(capsys, monkeypatch):
+    from pt2caffe import doctor, runtime
+
+    monkeypatch.setenv("LD_LIBRARY_PATH", "/opt/some/lib")
+    seen, real_run = [], subprocess.run
+
+    def recording_run(*args, **kwargs):
+        seen.append(kwargs["env"])
+        return real_run(*args, **kwargs)
+
+    monkeypatch.setattr(doctor.subprocess, "run", recording_run)
+    assert run_cli(["doctor"], capsys)[0] == 0
+    assert seen == [runtime.worker_environment("caffe")] and seen[0]["LD_LIBRARY_PATH"] == "/opt/some/lib"
 
 
 def test_caffe_importable_through_the_documented_path():

@@ -110,6 +110,34 @@ def test_named_blobs_only(ssd_inputs):
     assert list(out) == ["conf"]
 
 
+IN_PLACE_NET = """
+layer { name: "input" type: "Input" top: "data" input_param { shape { dim: 1 dim: 2 dim: 3 dim: 3 } } }
+layer { name: "scale1" type: "Power" bottom: "data" top: "s" power_param { scale: 2 shift: -0.5 } }
+layer { name: "relu1" type: "ReLU" bottom: "s" top: "s" }
+layer { name: "split" type: "Slice" bottom: "s" top: "part0" top: "part1" slice_param { axis: 1 slice_point: 1 } }
+"""
+
+
+def test_blobs_by_name_when_layer_names_differ_from_tops(tmp_path):
+    """'s' is written by scale1, then in place by relu1: after forward it holds the ReLU's output, in
+    pycaffe and in OpenCV, through the check backends and run_opencv; 'data' only the Input layer writes."""
+    from pt2caffe import backends
+
+    net = tmp_path / "in_place.prototxt"
+    net.write_text(IN_PLACE_NET)
+    data = np.random.default_rng(0).standard_normal((1, 2, 3, 3)).astype(np.float32)
+    expected = {"data": data, "s": np.maximum(2 * data - 0.5, 0)}
+    expected.update(part0=expected["s"][:, :1], part1=expected["s"][:, 1:])
+    for backend in ("pycaffe", "opencv"):
+        got = backends.run_net(backend, str(net), None, {"data": data}, list(expected))
+        assert list(got) == list(expected)
+        for name, array in expected.items():
+            np.testing.assert_allclose(got[name], array, rtol=0, atol=1e-6, err_msg=f"{backend} {name}")
+    got = runtime.run_opencv(str(net), None, {"data": data}, ["s", "part1"])
+    np.testing.assert_allclose(got["s"], expected["s"], rtol=0, atol=1e-6)
+    np.testing.assert_allclose(got["part1"], expected["part1"], rtol=0, atol=1e-6)
+
+
 BROKEN_NET = """
 layer {{ name: "input" type: "Input" top: "data" input_param {{ shape {{ dim: 1 dim: 3 dim: 8 dim: 8 }} }} }}
 layer {{ name: "bad" type: "{type}" bottom: "data" top: "out" {param} }}

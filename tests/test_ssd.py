@@ -14,7 +14,7 @@ import torch
 import yaml
 
 from helpers import relative_error
-from pt2caffe import caffe_pb2
+from pt2caffe import caffe_pb2, runtime
 from pt2caffe.cli import main as cli
 from pt2caffe.errors import Pt2CaffeError
 from pt2caffe.ops.registry import is_atomic
@@ -173,6 +173,31 @@ def test_add_priorbox_on_a_plain_export_equals_run_ssd(tmp_path, tiny_weights, c
     for name in names:
         np.testing.assert_array_equal(added[name], exported[name])
     assert np.abs(added["mbox_priorbox"][0, 0] - reference_priors(tiny.CONFIG)).max() <= 1e-6
+
+
+def test_add_priorbox_without_pycaffe_flattens_a_per_prior_loc(tmp_path, tiny_weights, capsys, monkeypatch):
+    """When the shape probe cannot run, loc's shape is unknown: its Flatten is still written, so that
+    DetectionOutput gets (N, P·4) from a per-prior (N, P, 4) loc, and the detections are run --ssd's."""
+    plain, full = tmp_path / "plain", tmp_path / "full"
+    assert run_cli(["run", TINY, tiny_weights, "--entry", "build_train_phase", "-o", plain], capsys)[0] == 0
+    assert run_cli(["run", TINY, tiny_weights, "--ssd", write_config(tmp_path / "ssd.yml", tiny.CONFIG),
+                    "-o", full], capsys)[0] == 0
+    add_config = write_config(tmp_path / "add.yml", tiny.CONFIG, prototxt="plain/TinySSD.prototxt",
+                              sources=["L2Norm", "relu", "relu_1", "relu_2"])
+
+    def no_caffe(*args, **kwargs):
+        raise Pt2CaffeError("reference Caffe not found")
+
+    monkeypatch.setattr(runtime, "run_pycaffe", no_caffe)
+    code, err = run_cli(["add-priorbox", add_config, "--loc", "view_8", "--conf", "view_9",
+                         "-o", tmp_path / "head.prototxt"], capsys)
+    assert code == 0, err
+    assert err == "pt2caffe: note: feature map sizes and loc/conf sizes not checked (reference Caffe not found)\n"
+    feeds = {"data": tiny.example.example_input(1)[:, :, :32, :32].numpy()}
+    added = run_pycaffe(str(tmp_path / "head.prototxt"), str(plain / "TinySSD.caffemodel"), feeds, ["detection_out"])
+    exported = run_pycaffe(str(full / "TinySSD.prototxt"), str(full / "TinySSD.caffemodel"), feeds, ["detection_out"])
+    assert added["detection_out"].shape[2] > 0
+    np.testing.assert_array_equal(added["detection_out"], exported["detection_out"])
 
 
 def test_per_prior_outputs_are_flattened_for_detection_output(tmp_path, tiny_weights, capsys):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 
-from .common import ELTWISE_PROD, ELTWISE_SUM, clamp, eltwise, normalize_dim, power, relu
+from .common import ELTWISE_PROD, ELTWISE_SUM, clamp, eltwise, normalize_dim, power, relu, scalar_of
 from .registry import handles
 
 
@@ -72,25 +72,30 @@ def hardtanh(op, ctx):
     return _clamp_or_relu6(ctx, _input(op, ctx), low, high)
 
 
-def _bound(ref, ctx):
-    if ref is None or isinstance(ref, (int, float)):
-        return None if ref is None else float(ref)
-    raise ctx.fail("clamp bounds must be numbers")
+def _clamp_bound(op, ctx, index: int, name: str) -> float | None:
+    """A bound of clamp: absent, a number or a one-element constant; a tensor of bounds is refused."""
+    ref = op.arg(index, name)
+    bound = scalar_of(ref)
+    if ref is not None and bound is None:
+        instead = "maximum" if name == "min" else "minimum"
+        raise ctx.fail(f"a tensor {name} bound is not supported: use torch.{instead}(x, {name}) instead")
+    return bound
 
 
 @handles("clamp", lowering="ReLU compositions")
 def clamp_op(op, ctx):
-    return _clamp_or_relu6(ctx, _input(op, ctx), _bound(op.arg(1, "min"), ctx), _bound(op.arg(2, "max"), ctx))
+    low, high = _clamp_bound(op, ctx, 1, "min"), _clamp_bound(op, ctx, 2, "max")
+    return _clamp_or_relu6(ctx, _input(op, ctx), low, high)
 
 
 @handles("clamp_min", lowering="min + ReLU(x − min)")
 def clamp_min(op, ctx):
-    return clamp(ctx, _input(op, ctx), _bound(op.arg(1, "min"), ctx), None)
+    return clamp(ctx, _input(op, ctx), _clamp_bound(op, ctx, 1, "min"), None)
 
 
 @handles("clamp_max", lowering="max − ReLU(max − x)")
 def clamp_max(op, ctx):
-    return clamp(ctx, _input(op, ctx), None, _bound(op.arg(1, "max"), ctx))
+    return clamp(ctx, _input(op, ctx), None, _clamp_bound(op, ctx, 1, "max"))
 
 
 def _hardsigmoid(ctx, x, role=None):
@@ -123,8 +128,17 @@ def _softplus(ctx, x, beta: float, role):
     return power(ctx, ctx.layer("BNLL", [scaled], role=f"{role or 'softplus'}/bnll"), scale=1.0 / beta, role=role)
 
 
-@handles("softplus", lowering="BNLL (with Power for beta ≠ 1)")
+# torch's softplus returns x itself where beta·x > threshold; BNLL keeps log(1 + exp(x)), which is
+# x + log1p(exp(−beta·x))/beta there: below float32's resolution of x only from beta·x ≈ 17 on.
+MIN_SOFTPLUS_THRESHOLD = 17.0
+
+
+@handles("softplus", lowering="BNLL (with Power for beta ≠ 1); threshold < 17 refused")
 def softplus(op, ctx):
+    threshold = float(op.arg(2, "threshold", 20.0))
+    if threshold < MIN_SOFTPLUS_THRESHOLD:
+        raise ctx.fail(f"threshold {threshold:g} makes torch return x where beta·x > {threshold:g}, which Caffe's "
+                       f"BNLL does not: only thresholds ≥ {MIN_SOFTPLUS_THRESHOLD:g} (default 20) are exact")
     return _softplus(ctx, _input(op, ctx), float(op.arg(1, "beta", 1.0)), None)
 
 
@@ -149,8 +163,10 @@ def gelu(op, ctx):
 
 
 def _softmax(op, ctx, role=None):
-    x = op.arg(0, "input")
-    axis = normalize_dim(int(op.arg(1, "dim")), len(x.shape))
+    """Softmax over ``dim``; without one, over torch's implicit dim (0 for 0-, 1- and 3-D inputs, else 1)."""
+    x, dim = op.arg(0, "input"), op.arg(1, "dim")
+    rank = len(x.shape)
+    axis = normalize_dim(int(dim), rank) if dim is not None else 0 if rank in (0, 1, 3) else 1
     return ctx.layer("Softmax", [ctx.blob(x)], {"softmax_param": {"axis": axis}}, role=role)
 
 
@@ -159,6 +175,7 @@ def softmax(op, ctx):
     return _softmax(op, ctx)
 
 
-@handles("log_softmax", lowering="Softmax + Log")
+@handles("log_softmax", exact=False,
+         lowering="Softmax + Log; −inf where the softmax underflows (logit gaps above about 87)")
 def log_softmax(op, ctx):
     return ctx.layer("Log", [_softmax(op, ctx, role="softmax")])

@@ -27,9 +27,7 @@ def pair(value) -> tuple[int, int]:
 
 
 def scalar_of(ref) -> float | None:
-    """The number a Python scalar or a one-element constant holds; None otherwise."""
-    if isinstance(ref, bool):
-        return float(ref)
+    """The number a Python scalar (bool included) or a one-element constant holds; None otherwise."""
     if isinstance(ref, Number):
         return float(ref)
     if isinstance(ref, Const) and ref.tensor.numel() == 1:
@@ -59,10 +57,13 @@ def eltwise(ctx, bottoms: list[Blob], operation: str, *, coeffs: list[float] | N
 
 
 def clamp(ctx, x: Blob, low: float | None, high: float | None, *, role: str | None = None) -> Blob:
-    """clamp(x, low, high) from ReLUs: low + ReLU(x − low) − ReLU(x − high)."""
+    """clamp(x, low, high) from ReLUs: low + ReLU(x − low) − ReLU(x − high); ``high`` everywhere when
+    low > high, as in torch."""
     tag = role or "clamp"
     if low is None and high is None:
         return x
+    if low is not None and high is not None and low > high:
+        return power(ctx, x, scale=0.0, shift=high, role=role)
     if low is None:  # high − ReLU(high − x)
         flipped = power(ctx, x, scale=-1.0, shift=high, role=f"{tag}/flip")
         return power(ctx, relu(ctx, flipped, role=f"{tag}/relu"), scale=-1.0, shift=high, role=role)

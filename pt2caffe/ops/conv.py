@@ -9,7 +9,7 @@ from .common import add_constant, keep_range, pair, power, reshape
 from .registry import handles
 
 
-def _padding(ctx, padding, kernel: tuple[int, int], dilation: tuple[int, int]):
+def _padding(padding, kernel: tuple[int, int], dilation: tuple[int, int]):
     """Caffe pads per axis symmetrically; also return how many leading rows/cols to drop afterwards."""
     if padding == "valid":
         return (0, 0), (0, 0)
@@ -50,7 +50,7 @@ def _one_d(value, height: int = 1) -> tuple[int, int]:
 def _convolution(op, ctx, x, out_shape, kernel, stride, padding, dilation, groups: int):
     """Convolution of the 4-D blob ``x``, then the Slice that 'same' padding needs."""
     weight, bias = op.arg(1, "weight"), op.arg(2, "bias")
-    pad, drop_leading = _padding(ctx, padding, kernel, dilation)
+    pad, drop_leading = _padding(padding, kernel, dilation)
     params = _params(int(weight.shape[0]), bias is not None, kernel, stride, pad, dilation, groups)
     weights = [_weight(ctx, weight, kernel)] + ([ctx.weight(bias)] if bias is not None else [])
     full_shape = tuple(out_shape[:2]) + tuple(size + drop for size, drop in zip(out_shape[2:], drop_leading))

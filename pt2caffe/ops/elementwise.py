@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 
 from ..tracer import Const, Value
-from .common import (ELTWISE_MAX, ELTWISE_PROD, ELTWISE_SUM, add_constant, eltwise, power, relu, reshape, scalar_of,
+from .common import (ELTWISE_MAX, ELTWISE_PROD, ELTWISE_SUM, add_constant, clamp, eltwise, power, reshape, scalar_of,
                      scale_or_bias, tile_to)
 from .registry import handles
 
@@ -97,14 +97,16 @@ def _with_scalar(ctx, kind: str, x, c: float, reverse: bool):
     if kind == "sub":
         return power(ctx, blob, scale=-1.0, shift=c) if reverse else power(ctx, blob, shift=-c)
     if kind == "div":
+        if c == 0:
+            what = "0 / x is 0, and nan where x = 0" if reverse else "x / 0 is ±inf, and nan where x = 0"
+            raise ctx.fail(f"division with a zero scalar is not supported: in torch {what}, "
+                           "which Caffe's Power cannot express")
         if reverse:  # c / x = (x / c)^-1
             return power(ctx, blob, power=-1.0, scale=1.0 / c)
         return power(ctx, blob, scale=1.0 / c)
-    if kind == "maximum":  # c + ReLU(x − c)
-        return power(ctx, relu(ctx, power(ctx, blob, shift=-c, role="minus"), role="relu"), shift=c)
-    # minimum: c − ReLU(c − x)
-    return power(ctx, relu(ctx, power(ctx, blob, scale=-1.0, shift=c, role="flip"), role="relu"),
-                 scale=-1.0, shift=c)
+    if kind == "maximum":
+        return clamp(ctx, blob, c, None)
+    return clamp(ctx, blob, None, c)  # minimum
 
 
 def _with_const(ctx, kind: str, x: Value, const: Const, reverse: bool):

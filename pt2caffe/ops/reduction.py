@@ -15,7 +15,8 @@ from .registry import handles
 
 
 def _reduced_axes(dim, rank: int) -> list[int]:
-    if dim is None:
+    """The axes ``dim`` reduces: all of them when it is None or empty, as in torch."""
+    if dim is None or (isinstance(dim, (list, tuple)) and not dim):
         return list(range(rank))
     dims = dim if isinstance(dim, (list, tuple)) else [dim]
     return sorted(normalize_dim(int(d), rank) for d in dims)

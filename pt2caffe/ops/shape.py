@@ -4,6 +4,8 @@ No-ops (contiguous, clone, dropout in eval, float casts) vanish: their output is
 """
 from __future__ import annotations
 
+import torch
+
 from ..tracer import Value
 from .common import keep_range, normalize_dim, permute, reshape, slice_parts, tile_to
 from .registry import handles
@@ -16,11 +18,11 @@ def _sizes(args) -> list[int]:
     return [int(a) for a in args]
 
 
-@handles("contiguous", "clone", "detach", "float", "to", "type", "alias",
+@handles("contiguous", "clone", "detach", "float", "to", "type", "alias", "attr_data",
          lowering="nothing (no-op)")
 def no_op(op, ctx):
-    if not op.outputs[0].dtype.is_floating_point:
-        raise ctx.fail(f"casts to {op.outputs[0].dtype}; Caffe computes in float only")
+    if op.outputs[0].dtype != torch.float32:
+        raise ctx.fail(f"casts to {op.outputs[0].dtype}; Caffe computes in float32 only")
     return ctx.blob(op.arg(0, "input"))
 
 
@@ -52,12 +54,18 @@ def permute_op(op, ctx):
 def transpose(op, ctx):
     x = op.arg(0, "input")
     rank = len(x.shape)
-    first, second = (0, 1) if op.kind == "t" else (op.arg(1, "dim0"), op.arg(2, "dim1"))
+    first, second = (0, 1) if op.kind == "t" else (op.arg(1, "dim0", op.kwargs.get("axis0")),
+                                                   op.arg(2, "dim1", op.kwargs.get("axis1")))
     order = list(range(rank))
     if rank > 1:
         a, b = normalize_dim(first, rank), normalize_dim(second, rank)
         order[a], order[b] = order[b], order[a]
     return permute(ctx, ctx.blob(x), order)
+
+
+def _dim_arg(op) -> int:
+    """``dim`` of cat/stack, also spelt ``axis`` (torch.concatenate)."""
+    return op.arg(1, "dim", op.kwargs.get("axis", 0))
 
 
 def _traced_list(op, ctx, what: str):
@@ -71,7 +79,7 @@ def _traced_list(op, ctx, what: str):
 @handles("cat", lowering="Concat")
 def cat(op, ctx):
     tensors = _traced_list(op, ctx, "concatenation")
-    axis = normalize_dim(op.arg(1, "dim", 0), len(ctx.out_shape))
+    axis = normalize_dim(_dim_arg(op), len(ctx.out_shape))
     if len(tensors) == 1:
         return ctx.blob(tensors[0])
     return ctx.layer("Concat", [ctx.blob(t) for t in tensors], {"concat_param": {"axis": axis}})
@@ -80,7 +88,7 @@ def cat(op, ctx):
 @handles("stack", lowering="Reshape each + Concat")
 def stack(op, ctx):
     tensors = _traced_list(op, ctx, "stacking")
-    axis = normalize_dim(op.arg(1, "dim", 0), len(ctx.out_shape))
+    axis = normalize_dim(_dim_arg(op), len(ctx.out_shape))
     parts = [reshape(ctx, ctx.blob(t), t.shape[:axis] + (1,) + t.shape[axis:], role=f"unsqueeze{i}")
              for i, t in enumerate(tensors)]
     return ctx.layer("Concat", parts, {"concat_param": {"axis": axis}})
@@ -120,12 +128,13 @@ def getitem(op, ctx):
         size = x.shape[axis]
         if isinstance(item, int):
             start = item + size if item < 0 else item
-            start, stop = start, start + 1
+            stop = start + 1
         else:
             start, stop, step = item.indices(size)
             if step != 1:
                 raise ctx.fail(f"slicing with step {step} has no Caffe equivalent")
-            stop = max(stop, start)
+            if stop <= start:
+                raise ctx.fail(f"the slice {item} is empty on axis {axis}; Caffe has no empty blobs")
         blob = keep_range(ctx, blob, axis, start, stop, role=f"axis{axis}")
         axis += 1
     return reshape(ctx, blob, ctx.out_shape)
@@ -158,3 +167,17 @@ def constant(op, ctx):
     const = op.arg(0, "tensor")
     return ctx.layer("Parameter", [], {"parameter_param": {"shape": {"dim": list(const.shape)}}},
                      weights=[ctx.weight(const)])
+
+
+@handles("attr_T", lowering="Permute (all axes reversed)")
+def reversed_axes(op, ctx):
+    x = ctx.blob(op.arg(0, "input"))
+    return permute(ctx, x, list(range(len(x.shape)))[::-1])
+
+
+@handles("attr_mT", lowering="Permute (last two axes swapped)")
+def matrix_transpose(op, ctx):
+    x = ctx.blob(op.arg(0, "input"))
+    order = list(range(len(x.shape)))
+    order[-2:] = order[:-3:-1]
+    return permute(ctx, x, order)

@@ -22,11 +22,14 @@ FUNCTIONS = {
     "clamp": lambda x: torch.clamp(x, -0.5, 0.25),
     "clamp_min": lambda x: x.clamp(min=0.1),
     "clamp_max": lambda x: x.clamp(max=0.1),
+    "clamp_min_above_max": lambda x: torch.clamp(x, 0.5, 0.2),  # torch: max everywhere
+    "clamp_constant_bounds": lambda x: torch.clamp(x, min=torch.tensor(-0.5), max=torch.tensor([0.25])),
     "silu": F.silu,
     "hardswish": F.hardswish,
     "hardsigmoid": F.hardsigmoid,
     "softplus": F.softplus,
     "softplus_beta": lambda x: F.softplus(x, beta=2.0),
+    "softplus_threshold_17": lambda x: F.softplus(x, beta=3.0, threshold=17.0),  # beta·x reaches 24
     "mish": F.mish,
     "gelu_tanh": lambda x: F.gelu(x, approximate="tanh"),
     "softmax_channels": lambda x: torch.softmax(x, 1),
@@ -58,3 +61,25 @@ def test_relu6_on_fork_target_is_one_layer(tmp_path):
 def test_erf_gelu_is_refused_with_location():
     with pytest.raises(Pt2CaffeError, match=r"gelu in .*test_activation.py:\d+.*approximate='tanh'"):
         convert(Lambda(lambda self, x: F.gelu(x)), random_inputs([(1, 2, 3, 3)]))
+
+
+def test_softplus_below_threshold_17_is_refused():
+    """torch returns x itself above the threshold, BNLL log(1 + exp(x)): they differ in float32 below 17."""
+    with pytest.raises(Pt2CaffeError, match=r"softplus in .*threshold 1 makes torch return x .*≥ 17"):
+        convert(Lambda(lambda self, x: F.softplus(x, threshold=1.0)), random_inputs([(1, 2, 3, 3)]))
+
+
+def test_clamp_with_a_tensor_bound_is_refused():
+    with pytest.raises(Pt2CaffeError, match=r"clamp in .*a tensor min bound .*torch\.maximum\(x, min\)"):
+        convert(Lambda(lambda self, x: torch.clamp(x, min=torch.full((3, 1, 1), 0.1))), random_inputs([(1, 3, 2, 2)]))
+
+
+@pytest.mark.filterwarnings("ignore:Implicit dimension choice")
+@pytest.mark.parametrize("shape", [(5,), (2, 3, 4), (2, 3, 4, 5), (2, 3)])
+def test_softmax_without_dim_uses_torchs_implicit_dim(tmp_path, shape):
+    export_and_compare(Lambda(lambda self, x: F.softmax(x)), [t * 4 for t in random_inputs([shape])], tmp_path)
+
+
+def test_log_softmax_is_reported_as_not_exact():
+    notes = convert(Lambda(lambda self, x: F.log_softmax(x, 1)), random_inputs([(1, 3, 2, 2)])).net.notes
+    assert len(notes) == 1 and notes[0].startswith("log_softmax in ") and "not exact: Softmax + Log; −inf" in notes[0]

@@ -4,6 +4,8 @@ import torch
 import torch.nn as nn
 
 from helpers import Lambda, export_and_compare, random_inputs
+from pt2caffe.convert import convert
+from pt2caffe.errors import Pt2CaffeError
 
 TWO_INPUTS = {
     "add": lambda a, b: a + b,
@@ -33,6 +35,8 @@ SCALAR = {
     "imul": lambda x: x.clone().mul_(2), "neg": lambda x: -x, "pow": lambda x: x ** 2, "sqrt": lambda x: x.abs().sqrt(),
     "rsqrt": lambda x: (x.abs() + 1).rsqrt(), "rpow": lambda x: 2 ** x, "exp": torch.exp,
     "log": lambda x: torch.log(x.abs() + 0.1), "abs": torch.abs, "max_scalar": lambda x: torch.clamp_min(x, 0.3),
+    "maximum_constant": lambda x: torch.maximum(x, torch.tensor(0.3)),
+    "minimum_constant": lambda x: torch.minimum(torch.tensor(-0.2), x),
 }
 
 
@@ -40,6 +44,12 @@ SCALAR = {
 def test_with_scalar(tmp_path, name):
     fn = SCALAR[name]
     export_and_compare(Lambda(lambda self, x: fn(x)), random_inputs([(1, 3, 4, 5)]), tmp_path, opencv=True)
+
+
+@pytest.mark.parametrize("fn, text", [(lambda x: x / 0.0, "x / 0 is ±inf"), (lambda x: 0 / x, "0 / x is 0")])
+def test_division_with_a_zero_scalar_is_refused(fn, text):
+    with pytest.raises(Pt2CaffeError, match=f"div in .*zero scalar is not supported: in torch {text}"):
+        convert(Lambda(lambda self, x: fn(x)), random_inputs([(1, 3, 4, 5)]))
 
 
 class WithConstants(nn.Module):

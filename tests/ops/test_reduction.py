@@ -16,6 +16,10 @@ FUNCTIONS = {
     "amax_channels": lambda x: torch.amax(x, 1, keepdim=True),
     "amin_hw": lambda x: x.amin((2, 3)),
     "min_last": lambda x: x.min(-1).values,
+    "amax_empty_dim": lambda x: torch.amax(x, dim=()),  # an empty dim means every axis
+    "amin_empty_dim": lambda x: torch.amin(x, dim=[], keepdim=True),
+    "sum_empty_dim": lambda x: x.sum(dim=()),
+    "mean_empty_dim": lambda x: torch.mean(x, dim=[], keepdim=True),
 }
 
 
