@@ -145,11 +145,18 @@ def _raw_name(func: Callable) -> str:
     return getattr(func, "__name__", repr(func))
 
 
+_IN_PLACE_DUNDERS = {"__iadd__", "__isub__", "__imul__", "__itruediv__", "__ipow__", "__setitem__"}
+
+
+def _is_in_place_method(name: str) -> bool:
+    """``relu_``, ``add_``: torch's spelling of an in-place variant."""
+    return name.endswith("_") and not name.startswith("_")
+
+
 def _writes_in_place(func: Callable) -> bool:
     """``x.relu_()``, ``x += y``, ``x[i] = y``: the first argument's storage is changed."""
     name = _raw_name(func)
-    return (name.endswith("_") and not name.startswith("_")) or name == "__setitem__" or (
-        name.startswith("__i") and _DUNDER_NAMES.get(name, "") in ("add", "sub", "mul", "div", "pow"))
+    return _is_in_place_method(name) or name in _IN_PLACE_DUNDERS
 
 
 def canonical_name(func: Callable) -> str:
@@ -159,7 +166,7 @@ def canonical_name(func: Callable) -> str:
         return "attr_" + getattr(getattr(func, "__self__", None), "__name__", "unknown")
     if name in _DUNDER_NAMES:
         return _DUNDER_NAMES[name]
-    if name.endswith("_") and not name.startswith("_"):
+    if _is_in_place_method(name):
         name = name[:-1]  # in-place variant: same maths, new value
     return _SYNONYMS.get(name, name)
 

@@ -56,11 +56,16 @@ def transpose(op, ctx):
     rank = len(x.shape)
     first, second = (0, 1) if op.kind == "t" else (op.arg(1, "dim0", op.kwargs.get("axis0")),
                                                    op.arg(2, "dim1", op.kwargs.get("axis1")))
-    order = list(range(rank))
-    if rank > 1:
-        a, b = normalize_dim(first, rank), normalize_dim(second, rank)
-        order[a], order[b] = order[b], order[a]
+    order = _swapped(rank, first, second) if rank > 1 else list(range(rank))
     return permute(ctx, ctx.blob(x), order)
+
+
+def _swapped(rank: int, first: int, second: int) -> list[int]:
+    """The identity order of ``rank`` axes with axes ``first`` and ``second`` exchanged."""
+    order = list(range(rank))
+    a, b = normalize_dim(first, rank), normalize_dim(second, rank)
+    order[a], order[b] = order[b], order[a]
+    return order
 
 
 def _dim_arg(op) -> int:
@@ -178,6 +183,4 @@ def reversed_axes(op, ctx):
 @handles("attr_mT", lowering="Permute (last two axes swapped)")
 def matrix_transpose(op, ctx):
     x = ctx.blob(op.arg(0, "input"))
-    order = list(range(len(x.shape)))
-    order[-2:] = order[:-3:-1]
-    return permute(ctx, x, order)
+    return permute(ctx, x, _swapped(len(x.shape), -2, -1))
