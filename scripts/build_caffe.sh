@@ -1,53 +1,54 @@
 #!/usr/bin/env bash
-# Build the reference CPU Caffe (brocolli-caffe 9.0.2, which has the SSD layers) with pycaffe,
-# and cache the installed result outside the checkout.
+# Build the reference Caffe — stock SSD Caffe (github.com/weiliu89/caffe, branch `ssd`, commit
+# 4817bf8b) — CPU-only with pycaffe, and cache the result outside the checkout.
 #
 #   bash scripts/build_caffe.sh      # prints the Caffe home; `<home>/python` goes on PYTHONPATH
 #
-# Where it goes: $PT2CAFFE_CAFFE_HOME if set, else ~/.cache/pt2caffe/caffe-9.0.2-<key>, where
-# <key> hashes the recipe section below (patches and CMake flags) with the Python X.Y and NumPy
-# major version that _caffe.so is compiled for. A home whose stamp file holds the same key and
-# whose `import caffe` works is reused (a second run takes seconds). The build happens in
-# temporary directories and is moved into place only when complete, so an interrupted build
-# never looks finished. Every successful run writes the home's path to
-# ~/.cache/pt2caffe/current, which pt2caffe.runtime.caffe_pythonpath() reads when
-# PT2CAFFE_CAFFE_HOME is not set.
+# Source: $PT2CAFFE_CAFFE_SOURCE (a tarball) if set, else ../shared/vendor/caffe-ssd-<commit>.tar.gz
+# beside the checkout when it is there (machines without GitHub), else GitHub's archive of that
+# commit. Whatever the source, the extracted tree is verified before building: its top folder must
+# name the commit, and the sha256 of its file manifest (every regular file's sha256 with its path,
+# sorted) must equal CAFFE_TREE_SHA256 — so a tarball that is not byte-identical still passes when
+# the files are, and a tampered or different tree never builds.
+#
+# Where it goes: $PT2CAFFE_CAFFE_HOME if set, else ~/.cache/pt2caffe/caffe-ssd-<commit8>-<key>,
+# where <key> hashes the recipe section below (patches and CMake flags), the commit, and the
+# Python X.Y and NumPy major version that _caffe.so is compiled for. A home whose stamp file holds
+# the same key and whose `import caffe` works is reused (a second run takes about a second). The
+# build happens in a temporary directory and the home is moved into place only when complete, so
+# an interrupted build never looks finished. Every successful run writes the home's path to
+# ~/.cache/pt2caffe/current, which pt2caffe.runtime.caffe_home() reads when PT2CAFFE_CAFFE_HOME is
+# not set.
+#
+# The home holds python/caffe (pycaffe, with libcaffe.so beside _caffe.so, found through an
+# $ORIGIN rpath), caffe.proto (the build's schema), SOURCE (what was built) and build.log.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=scripts/lib.sh
 source "$here/lib.sh"
 
-CAFFE_VERSION=9.0.2
-CAFFE_SDIST_SHA256=c6410cc60bdd6db685d441b66be7df05410f8850ac88d6b75d48ef9b2315c08a
+CAFFE_COMMIT=4817bf8b4200b35ada8ed0dc378dceaf38c539e4
+CAFFE_TREE_SHA256=9898497f05faf93962d71efb7c89fc62c9bd426615db0471b1d07199fcfcf3e1
+CAFFE_URL="https://github.com/weiliu89/caffe/archive/$CAFFE_COMMIT.tar.gz"
+VENDORED="$here/../../shared/vendor/caffe-ssd-${CAFFE_COMMIT:0:8}.tar.gz"
 CACHE_ROOT="$HOME/.cache/pt2caffe"
 STAMP_NAME=.pt2caffe-build
 
 # >>> recipe (hashed into the cache key: any change here means a rebuild)
-# Patch the unpacked sdist in the current directory. $1 = Python version without dot (311).
+# Patch the verified source tree in the current directory.
 patch_sources() {
-  local pyver_nodot="$1"
-  # Stale generated protobuf code from an older protoc: regenerate with Debian's protoc.
-  rm -f include/caffe/proto/caffe.pb.h src/caffe/proto/caffe.pb.cc python/caffe/proto/caffe_pb2.py
-  # Debian names Boost.Python after the Python version.
-  sed -i "s/-lboost_python /-lboost_python${pyver_nodot} /" python/CMakeLists.txt
-  grep -q -- "-lboost_python${pyver_nodot} " python/CMakeLists.txt
-  # An unused include that needs gtest.
-  sed -i '\|#include "caffe/test/test_caffe_main.hpp"|d' src/caffe/net.cpp
-  if grep -q test_caffe_main src/caffe/net.cpp; then return 1; fi
-  # Read caffemodels up to INT_MAX bytes like upstream Caffe (VGG-16 is 528 MiB); protobuf
-  # 3.21 has the one-argument SetTotalBytesLimit(int).
-  sed -i 's/SetTotalBytesLimit(536870912)/SetTotalBytesLimit(INT_MAX)/' src/caffe/util/io.cpp
-  sed -i '0,/^#include <fcntl.h>/s//#include <climits>\n#include <fcntl.h>/' src/caffe/util/io.cpp
-  [ "$(grep -c 'SetTotalBytesLimit(INT_MAX)' src/caffe/util/io.cpp)" -eq 2 ]
-  grep -q '#include <climits>' src/caffe/util/io.cpp
+  # protobuf 3.21 has only the one-argument SetTotalBytesLimit; this branch's limit is INT_MAX.
+  sed -i 's/SetTotalBytesLimit(kProtoReadBytesLimit, 536870912)/SetTotalBytesLimit(kProtoReadBytesLimit)/' \
+    src/caffe/util/io.cpp
+  grep -q 'SetTotalBytesLimit(kProtoReadBytesLimit);' src/caffe/util/io.cpp
   # `import caffe` must work without scikit-image and SciPy: import them where they are used.
   "$PYTHON" - python/caffe/io.py <<'EOF'
 import sys
 path = sys.argv[1]
 src = open(path).read()
 edits = [
-    ("import skimage.io\nfrom scipy.ndimage import zoom\n", ""),
+    ("import skimage.io\nfrom scipy.ndimage import zoom\nfrom skimage.transform import resize\n", ""),
     ("    img = skimage.img_as_float(",
      "    import skimage\n    import skimage.io\n    img = skimage.img_as_float("),
     ("    if im.shape[-1] == 1 or im.shape[-1] == 3:\n",
@@ -61,34 +62,42 @@ open(path, "w").write(src)
 EOF
 }
 
-# Configure, build and install into $2 from the source directory $1.
-build_and_install() {
-  local src="$1" prefix="$2" multiarch py_inc np_inc base_prefix pyver
-  multiarch="$(gcc -print-multiarch)"
-  base_prefix="$("$PYTHON" -c 'import sys; print(sys.base_prefix)')"
-  pyver="$("$PYTHON" -c 'import sys; print("python%d.%d" % sys.version_info[:2])')"
-  py_inc="$("$PYTHON" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')"
-  np_inc="$("$PYTHON" -c 'import numpy; print(numpy.get_include())')"
+# Configure and build pycaffe in $1/build (only the targets pycaffe needs).
+build_pycaffe() {
+  local src="$1"
   cmake -S "$src" -B "$src/build" \
-    -DCMAKE_BUILD_TYPE=Release \
-    -DCPU_ONLY=ON -DUSE_OPENCV=OFF -DUSE_LEVELDB=OFF -DUSE_LMDB=OFF -DUSE_HDF5=OFF \
-    -DBUILD_python=ON -DBUILD_python_layer=OFF -DBUILD_docs=OFF \
-    -DANACONDA_HOME="$base_prefix" -DPYTHON_VERSION="$pyver" \
-    -DPYTHON_INCLUDE_DIRS="$py_inc" -DNUMPY_INCLUDE_DIR="$np_inc" \
-    -DCMAKE_CXX_FLAGS="-I/usr/include/hdf5/serial" \
-    -DCMAKE_SHARED_LINKER_FLAGS="-L/usr/lib/$multiarch/hdf5/serial" \
-    -DCMAKE_INSTALL_PREFIX="$prefix" -DCMAKE_SKIP_INSTALL_RPATH=ON
-  cmake --build "$src/build" -j "$(nproc)"
-  cmake --install "$src/build"
+    -DCMAKE_BUILD_TYPE=Release -DBLAS=Open -Dpython_version=3 \
+    -DCPU_ONLY=ON -DUSE_OPENCV=OFF -DUSE_LEVELDB=OFF -DUSE_LMDB=OFF \
+    -DBUILD_python=ON -DBUILD_python_layer=OFF -DBUILD_docs=OFF -DBUILD_matlab=OFF \
+    -DPYTHON_EXECUTABLE="$("$PYTHON" -c 'import sys; print(sys.executable)')" \
+    -DPYTHON_INCLUDE_DIR="$("$PYTHON" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')" \
+    -DPYTHON_LIBRARY="$("$PYTHON" -c 'import sysconfig as s; print(s.get_config_var("LIBDIR") + "/" + s.get_config_var("LDLIBRARY"))')" \
+    -DCMAKE_BUILD_RPATH="\$ORIGIN"
+  cmake --build "$src/build" --target pycaffe -j "$(nproc)"
+}
+
+# Copy what pycaffe needs from the built tree $1 into the new home $2.
+assemble_home() {
+  local src="$1" home="$2"
+  cp -r "$src/python/caffe" "$home/python/"
+  rm -rf "$home/python/caffe/test" "$home/python/caffe/_caffe.so"
+  cp -L "$src/build/lib/_caffe.so" "$home/python/caffe/_caffe.so"
+  cp -a "$src/build/lib/"libcaffe.so* "$home/python/caffe/"
+  cp "$src/src/caffe/proto/caffe.proto" "$home/caffe.proto"
 }
 # <<< recipe
 
 cache_key() {
   {
     sed -n '/^# >>> recipe/,/^# <<< recipe/p' "${BASH_SOURCE[0]}"
-    echo "caffe $CAFFE_VERSION $CAFFE_SDIST_SHA256"
+    echo "caffe $CAFFE_COMMIT $CAFFE_TREE_SHA256"
     "$PYTHON" -c 'import sys, numpy; print("python %d.%d numpy %s" % (sys.version_info[:2] + (numpy.__version__.split(".")[0],)))'
   } | sha256sum | cut -c1-12
+}
+
+# sha256 of the manifest of the tree in the current directory (paths and contents of its files).
+tree_sha256() {
+  find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1
 }
 
 # True when $1 is a finished build for key $2 whose pycaffe imports.
@@ -104,6 +113,21 @@ write_pointer() {
   mv -f "$CACHE_ROOT/current.tmp.$$" "$CACHE_ROOT/current"
 }
 
+# Put the source tarball at $1: the one named by PT2CAFFE_CAFFE_SOURCE, the vendored one, or GitHub's.
+fetch_source() {
+  local dest="$1"
+  if [ -n "${PT2CAFFE_CAFFE_SOURCE:-}" ]; then
+    log "source: $PT2CAFFE_CAFFE_SOURCE"
+    cp "$PT2CAFFE_CAFFE_SOURCE" "$dest"
+  elif [ -f "$VENDORED" ]; then
+    log "source: $(cd "$(dirname "$VENDORED")" && pwd)/$(basename "$VENDORED")"
+    cp "$VENDORED" "$dest"
+  else
+    log "source: $CAFFE_URL"
+    curl -fsSL --retry 3 -o "$dest" "$CAFFE_URL"
+  fi
+}
+
 main() {
   ensure_debian_packages "${CAFFE_BUILD_DEPS[@]}"
   ensure_python_module numpy numpy
@@ -111,7 +135,7 @@ main() {
 
   local key home
   key="$(cache_key)"
-  home="${PT2CAFFE_CAFFE_HOME:-$CACHE_ROOT/caffe-$CAFFE_VERSION-$key}"
+  home="${PT2CAFFE_CAFFE_HOME:-$CACHE_ROOT/caffe-ssd-${CAFFE_COMMIT:0:8}-$key}"
   home="$(mkdir -p "$(dirname "$home")" && cd "$(dirname "$home")" && pwd)/$(basename "$home")"
 
   # One build per home at a time; a concurrent run waits and then finds the cache.
@@ -119,7 +143,7 @@ main() {
   flock 9
   rm -rf "$home".partial.*  # left by a build that was killed
   if is_complete "$home" "$key"; then
-    log "reusing cached Caffe (key $key)"
+    log "reusing cached Caffe (stock SSD ${CAFFE_COMMIT:0:8}, key $key)"
   else
     build "$home" "$key"
   fi
@@ -128,25 +152,33 @@ main() {
 }
 
 build() {
-  local home="$1" key="$2" start=$SECONDS work staging pyver_nodot
+  local home="$1" key="$2" start=$SECONDS work staging src got
   work="$(mktemp -d "${TMPDIR:-/tmp}/pt2caffe-caffe-build.XXXXXX")"
   staging="$(mktemp -d "$home.partial.XXXXXX")"
   chmod 755 "$staging"  # mktemp makes it private; the build is for every user
   # shellcheck disable=SC2064
   trap "rm -rf '$work' '$staging'" EXIT
-  log "building Caffe $CAFFE_VERSION (key $key) in $work; log: $work/build.log"
+  log "building stock SSD Caffe ${CAFFE_COMMIT:0:8} (key $key) in $work; log: $work/build.log"
 
-  "$PYTHON" -m pip download -q --no-deps --no-binary :all: "brocolli-caffe==$CAFFE_VERSION" -d "$work"
-  echo "$CAFFE_SDIST_SHA256  $work/brocolli-caffe-$CAFFE_VERSION.tar.gz" | sha256sum -c --quiet
-  tar -xzf "$work/brocolli-caffe-$CAFFE_VERSION.tar.gz" -C "$work"
-  local src="$work/brocolli-caffe-$CAFFE_VERSION"
-  pyver_nodot="$("$PYTHON" -c 'import sys; print("%d%d" % sys.version_info[:2])')"
-  (cd "$src"; patch_sources "$pyver_nodot")
+  fetch_source "$work/caffe.tar.gz"
+  mkdir "$work/x"
+  tar -xzf "$work/caffe.tar.gz" -C "$work/x"
+  src="$work/x/caffe-$CAFFE_COMMIT"
+  if [ ! -d "$src" ] || [ "$(ls -A "$work/x" | wc -l)" -ne 1 ]; then
+    log "the Caffe source does not hold exactly caffe-$CAFFE_COMMIT/ (found: $(ls -A "$work/x" | head -3 | tr '\n' ' '))"
+    exit 1
+  fi
+  got="$(cd "$src" && tree_sha256)"
+  if [ "$got" != "$CAFFE_TREE_SHA256" ]; then
+    log "the Caffe source tree differs from commit ${CAFFE_COMMIT:0:8} (manifest sha256 $got, expected $CAFFE_TREE_SHA256)"
+    exit 1
+  fi
+  (cd "$src"; patch_sources)
 
   # `set -e` is ignored inside anything tested by if/||/&&: run the build as a plain command.
   local status
   set +e
-  (set -e; build_and_install "$src" "$staging") >"$work/build.log" 2>&1
+  (set -e; build_pycaffe "$src") >"$work/build.log" 2>&1
   status=$?
   set -e
   if [ "$status" -ne 0 ]; then
@@ -154,7 +186,10 @@ build() {
     log "Caffe build failed (above: the last 80 lines of its log)"
     exit 1
   fi
+  mkdir -p "$staging/python"
+  assemble_home "$src" "$staging"
   cp "$work/build.log" "$staging/build.log"
+  printf 'weiliu89/caffe ssd %s\n' "$CAFFE_COMMIT" >"$staging/SOURCE"
   echo "$key" >"$staging/$STAMP_NAME"
   if ! is_complete "$staging" "$key"; then
     PYTHONPATH="$staging/python" "$PYTHON" -c 'import caffe' || true
