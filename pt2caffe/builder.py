@@ -71,7 +71,7 @@ class NetBuilder:
         like the layer, the others ``<layer>/1``, ``<layer>/2``, …"""
         params = params or {}
         name = self.unique_name(hint)
-        self.dialect.validate(name, layer_type, params)
+        self.dialect.validate(name, layer_type)
         top_names = [name] + [self.unique_name(f"{name}/{i}") for i in range(1, len(top_shapes))]
         tops = [Blob(top, tuple(int(d) for d in shape)) for top, shape in zip(top_names, top_shapes)]
         self.layers.append(Layer(name, layer_type, [b.name for b in bottoms], [t.name for t in tops],

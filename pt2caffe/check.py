@@ -50,7 +50,6 @@ class Subject:
     non_strict: bool
     prototxt: str
     caffemodel: str
-    target: str
     report: dict | None  # NAME.json's content, None when the mapping is made in memory
     prefix: str  # PREFIX.check.svg is drawn here
 
@@ -71,8 +70,6 @@ def _from_report(path: str, args) -> Subject:
     if args.input_shape and [parse_shape(t) for t in args.input_shape] != [parse_shape(t) for t in recorded]:
         raise Pt2CaffeError(f"--input-shape {' '.join(args.input_shape)} differs from the export's "
                             f"{' '.join(recorded)}: export again with `pt2caffe run ... --input-shape`")
-    if args.target and args.target != report.get("target"):
-        raise Pt2CaffeError(f"--target {args.target} differs from the export's target {report.get('target')}")
     directory = os.path.dirname(os.path.abspath(path))
     files = report.get("files", {})
     return _existing(Subject(  # loading options from the command line only: a report cannot switch off safety
@@ -80,7 +77,7 @@ def _from_report(path: str, args) -> Subject:
         args.unsafe_pickle, args.non_strict,
         args.prototxt or os.path.join(directory, files.get("prototxt", "")),
         args.caffemodel or os.path.join(directory, files.get("caffemodel", "")),
-        report.get("target", "ssd"), report, os.path.splitext(os.path.abspath(path))[0]))
+        report, os.path.splitext(os.path.abspath(path))[0]))
 
 
 def subject_of(args) -> Subject:
@@ -94,7 +91,7 @@ def subject_of(args) -> Subject:
         raise Pt2CaffeError("check MODEL.py WEIGHTS.pth needs --prototxt and --caffemodel (or give NAME.json)")
     return _existing(Subject(
         sources[0], sources[1], args.entry, args.input_shape, args.unsafe_pickle, args.non_strict,
-        args.prototxt, args.caffemodel, args.target or "ssd", None,
+        args.prototxt, args.caffemodel, None,
         os.path.splitext(os.path.abspath(args.prototxt))[0]))
 
 
@@ -379,7 +376,7 @@ def load_model_and_inputs(subject: Subject, input_path: str | None, net: CaffeNe
 def trace_torch(subject: Subject, model, inputs, progress: Progress) -> TorchSide:
     """Run PyTorch once, capturing every traced op's output; the mapping from NAME.json or made now."""
     progress.step(f"running PyTorch ({type(model).__name__}) and tracing every op")
-    conversion = convert(model, inputs, capture=True, target=subject.target)
+    conversion = convert(model, inputs, capture=True)
     rows = subject.report["blobs"] if subject.report else conversion_report(conversion, {})["blobs"]
     return TorchSide(rows, reference_arrays(rows, conversion.graph, subject.prefix + ".json"))
 

@@ -47,8 +47,6 @@ def _run_parser(commands) -> None:
     _common_model_arguments(parser)
     parser.add_argument("-o", "--outdir", help="output directory (default: the directory of MODEL.py)")
     parser.add_argument("--name", help="file and net name (default: the model's class name)")
-    parser.add_argument("--target", default="ssd", choices=["ssd", "brocolli"],
-                        help="Caffe to emit for: stock SSD Caffe (default) or the brocolli fork")
     parser.add_argument("--ssd", metavar="SSD.yml", help="append PriorBox + DetectionOutput from this config")
     _graph_argument(parser, "also draw the net")
     parser.set_defaults(handler="pt2caffe.run_command:main")
@@ -65,8 +63,6 @@ def _check_parser(commands) -> None:
     parser.add_argument("--prototxt", help="the Caffe net (default: from NAME.json)")
     parser.add_argument("--caffemodel", help="the Caffe weights (default: from NAME.json)")
     parser.add_argument("--input", metavar="FILE.npy|IMAGE", help="input data (default: random, non-zero)")
-    parser.add_argument("--target", choices=["ssd", "brocolli"],
-                        help="the Caffe the net was exported for (default: from NAME.json, else ssd)")
     parser.add_argument("--backend", choices=BACKENDS,
                         help="Caffe runtime: the reference pycaffe (default when built), OpenCV's dnn, "
                              "or pycaffe inside the Docker image")

@@ -11,7 +11,7 @@ from torch import nn
 
 from . import __version__
 from .builder import Blob, NetBuilder
-from .dialect import target as target_dialect
+from .dialect import STOCK_SSD
 from .lowering import lower
 from .ops.registry import is_atomic
 from .serialize import atomic_files, prototxt_text, write_caffemodel
@@ -49,14 +49,13 @@ def _silence_dangling(net: NetBuilder, outputs: list[Blob]) -> None:
         net.layer(f"{name}/silence", "Silence", [Blob(name, ())], [])
 
 
-def convert(model: nn.Module, example_inputs, *, name: str | None = None, target: str = "ssd",
+def convert(model: nn.Module, example_inputs, *, name: str | None = None,
             capture: bool = False) -> Conversion:
     """Trace ``model`` on ``example_inputs`` and build the Caffe net (nothing is written; layers may still be
     appended, e.g. by pt2caffe.ssd, before write())."""
     model.eval()
-    dialect = target_dialect(target)
     graph = trace(model, example_inputs, capture=capture, is_atomic=is_atomic)
-    net = NetBuilder(name or type(model).__name__, dialect)
+    net = NetBuilder(name or type(model).__name__, STOCK_SSD)
     net.notes.extend(graph.notes)
     blobs = lower(graph, net, _input_names(model, len(graph.inputs)))
     return Conversion(net, graph, blobs, [blobs[value.index] for value in graph.outputs])
@@ -136,10 +135,10 @@ def write(conversion: Conversion, path_prefix: str, provenance: dict | None = No
     return result
 
 
-def export(model: nn.Module, example_inputs, path_prefix: str, *, target: str = "ssd",
+def export(model: nn.Module, example_inputs, path_prefix: str, *,
            name: str | None = None, provenance: dict | None = None) -> dict:
     """Export ``model`` to ``path_prefix``.prototxt/.caffemodel/.json and return the report (the JSON's content)."""
     if isinstance(example_inputs, torch.Tensor):
         example_inputs = [example_inputs]
-    conversion = convert(model, example_inputs, name=name, target=target)
+    conversion = convert(model, example_inputs, name=name)
     return write(conversion, path_prefix, provenance)

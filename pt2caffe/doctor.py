@@ -5,7 +5,7 @@ import shutil
 import subprocess
 import sys
 
-from .runtime import caffe_pythonpath, worker_environment
+from .runtime import caffe_description, caffe_pythonpath, worker_environment
 
 
 def _import_check() -> str:
@@ -31,6 +31,7 @@ def main(args) -> int:
     pythonpath = caffe_pythonpath()  # one clear error if Caffe is not built
     status = _import_check()
     print(f"reference Caffe: {pythonpath}")
+    print(f"built from:      {caffe_description()}")
     print(f"import caffe:    {status}")
     print(f"OpenCV dnn:      {_opencv_version()}")
     print(f"graphviz dot:    {shutil.which('dot') or 'not found (drawings are written as .dot)'}")

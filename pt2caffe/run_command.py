@@ -21,7 +21,7 @@ def _export(args, progress: Progress):
     model, shapes = load(args.model, args.weights, entry=args.entry, shapes=args.input_shape,
                          unsafe_pickle=args.unsafe_pickle, strict=not args.non_strict)
     progress.step(f"tracing {type(model).__name__} and lowering its ops")
-    conversion = convert(model, random_inputs(shapes), name=args.name or type(model).__name__, target=args.target)
+    conversion = convert(model, random_inputs(shapes), name=args.name or type(model).__name__)
     if args.ssd:
         from .ssd import append_from_config
         append_from_config(conversion, args.ssd)

@@ -1,10 +1,13 @@
 """Find the reference Caffe build and run nets in it (and in OpenCV's Caffe importer) safely.
 
-Where Caffe is: ``scripts/build_caffe.sh`` installs it into ``$PT2CAFFE_CAFFE_HOME`` if set,
-else into ``~/.cache/pt2caffe/caffe-9.0.2-<key>`` (the key hashes the build recipe), and on
-every successful run writes that directory's path to ``~/.cache/pt2caffe/current``. Here
+Where Caffe is: the reference is stock SSD Caffe (weiliu89/caffe, branch ssd, 4817bf8b).
+``scripts/build_caffe.sh`` installs it into ``$PT2CAFFE_CAFFE_HOME`` if set, else into
+``~/.cache/pt2caffe/caffe-ssd-4817bf8b-<key>`` (the key hashes the build recipe), and on every
+successful run writes that directory's path to ``~/.cache/pt2caffe/current``. Here
 ``PT2CAFFE_CAFFE_HOME`` wins, else that pointer file is read, so the last successful build is
 used; a home counts only if it has the build's stamp file and ``python/caffe/_caffe.so``.
+To run nets in another Caffe (a vendor's build, a fork), set ``PT2CAFFE_PYCAFFE`` to the directory
+that holds its ``caffe`` Python package: it is used instead of the reference.
 
 Why child processes: Caffe kills the whole process with SIGABRT on an unknown layer type or
 field, so every net runs in ``caffe_worker.py`` in a fresh interpreter, and a failure comes
@@ -54,8 +57,24 @@ def caffe_home() -> Path:
 
 
 def caffe_pythonpath() -> str:
-    """The directory to put on PYTHONPATH so that `import caffe` finds the reference pycaffe."""
+    """The directory to put on PYTHONPATH so that `import caffe` finds pycaffe: $PT2CAFFE_PYCAFFE
+    (the user's own Caffe) if set, else the reference build's. Raises Pt2CaffeError when neither is there."""
+    own = os.environ.get("PT2CAFFE_PYCAFFE")
+    if own:
+        if not (Path(own) / "caffe" / "__init__.py").is_file():
+            raise Pt2CaffeError(f"PT2CAFFE_PYCAFFE={own} holds no caffe package (expected {own}/caffe/__init__.py)")
+        return own
     return str(caffe_home() / "python")
+
+
+def caffe_description() -> str:
+    """Which Caffe runs the nets, in words: the reference build's SOURCE line, or the user's own pycaffe."""
+    if os.environ.get("PT2CAFFE_PYCAFFE"):
+        return "your own pycaffe (PT2CAFFE_PYCAFFE)"
+    try:
+        return "stock SSD Caffe, " + (caffe_home() / "SOURCE").read_text().strip()
+    except OSError:
+        return "unknown (the Caffe home has no SOURCE file: rebuild with scripts/build_caffe.sh)"
 
 
 def run_pycaffe(prototxt: str, caffemodel: str | None, inputs: dict[str, np.ndarray],

@@ -35,7 +35,7 @@ import numpy as np
 from google.protobuf import text_format
 
 from .builder import Blob, NetBuilder
-from .dialect import target as target_dialect
+from .dialect import STOCK_SSD
 from .errors import Pt2CaffeError
 from .serialize import layer_proto, read_prototxt, write_files
 
@@ -576,7 +576,7 @@ def main(args) -> int:
         check_feature_maps(config, [(name, shapes[name]) for name in config.sources])
         check_flat_sizes(config, (f"loc (blob {loc})", _flat_size(shapes[loc])),
                          (f"conf (blob {conf})", _flat_size(shapes[conf])))
-    net = NetBuilder(proto.name, target_dialect("ssd"))
+    net = NetBuilder(proto.name, STOCK_SSD)
     for name in [*inputs, *(layer.name for layer in proto.layer), *(top for layer in proto.layer for top in layer.top)]:
         net.unique_name(name)  # the new layers must not reuse a name
     data = next(iter(inputs))

@@ -8,7 +8,7 @@ export PIP_ROOT_USER_ACTION=ignore
 
 # Debian packages: what building the reference Caffe needs, and what the project itself needs.
 CAFFE_BUILD_DEPS=(
-  build-essential cmake protobuf-compiler libprotobuf-dev libgoogle-glog-dev libgflags-dev
+  build-essential cmake curl ca-certificates protobuf-compiler libprotobuf-dev libgoogle-glog-dev libgflags-dev
   libopenblas-dev libhdf5-dev libboost-dev libboost-python-dev libboost-thread-dev
   libboost-system-dev libboost-filesystem-dev libboost-regex-dev
 )

@@ -30,7 +30,7 @@ class Lambda(torch.nn.Module):
         return self.fn(self, *inputs)
 
 
-def export_and_compare(model, inputs, tmp_path, *, opencv: bool = False, target: str = "ssd",
+def export_and_compare(model, inputs, tmp_path, *, opencv: bool = False,
                        tolerance: float = TOLERANCE) -> dict:
     """Export ``model``; assert every compared blob (outputs included) matches in pycaffe (and OpenCV).
 
@@ -38,7 +38,7 @@ def export_and_compare(model, inputs, tmp_path, *, opencv: bool = False, target:
     """
     if isinstance(inputs, torch.Tensor):
         inputs = [inputs]
-    conversion = convert(model, inputs, capture=True, target=target)
+    conversion = convert(model, inputs, capture=True)
     report = write(conversion, str(tmp_path / "net"))
     feeds = {entry["name"]: tensor.numpy() for entry, tensor in zip(report["inputs"], inputs)}
     compared = {row["blob"]: conversion.graph.values[row["value"]].tensor.numpy() for row in report["blobs"]}

@@ -249,6 +249,7 @@ def test_doctor_imports_the_reference_caffe(capsys):
     code, out, _ = run_cli(["doctor"], capsys)
     assert code == 0
     assert "import caffe:    ok" in out and "export PYTHONPATH=" in out
+    assert "built from:      stock SSD Caffe, weiliu89/caffe ssd 4817bf8b4200b35ada8ed0dc378dceaf38c539e4" in out
 
 
 def test_doctor_imports_caffe_in_the_environment_run_pycaffe_gives_its_worker(capsys, monkeypatch):

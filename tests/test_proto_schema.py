@@ -1,11 +1,11 @@
 """Checks of proto/caffe.proto and of its generated bindings pt2caffe/caffe_pb2.py.
 
 * The committed module is exactly what scripts/gen_proto.sh generates.
-* Our schema agrees, field by field, with the reference build's pycaffe
-  ``caffe_pb2`` (brocolli-caffe: the SSD branch plus fork additions).  The
-  reference descriptors are read in a child process, so the two descriptor
-  sets never meet in this process.  Where the reference deliberately differs
-  from the SSD branch, the difference is listed below and asserted exactly.
+* Our schema agrees, field by field (name, number, type, label, default), with
+  the reference build's pycaffe ``caffe_pb2`` — stock SSD Caffe (weiliu89/caffe,
+  branch ssd, 4817bf8b), built by scripts/build_caffe.sh.  The reference
+  descriptors are read in a child process, so the two descriptor sets never meet
+  in this process.  What we declare beyond stock is listed (empty) and asserted.
 * A small SSD-style net survives text and binary round trips, and its bytes
   and text mean the same to the reference's bindings.
 
@@ -31,71 +31,9 @@ ROOT = Path(__file__).resolve().parents[1]
 GEN_SCRIPT = ROOT / "scripts" / "gen_proto.sh"
 COMMITTED_MODULE = ROOT / "pt2caffe" / "caffe_pb2.py"
 
-# ---------------------------------------------------------------------------
-# What is fork-only, and where the reference build departs from the SSD branch
-# ---------------------------------------------------------------------------
-
-# Declared in our FORK-ONLY section: they must match the reference exactly.
-FORK_ONLY_MESSAGES = {
-    "UpsampleParameter",
-    "HardSigmoidParameter",
-    "ReLU6Parameter",
-    "PadParameter",
-    "PixelShuffleParameter",
-}
-FORK_ONLY_FIELDS = {
-    ("PoolingParameter", "ceil_mode"),
-    ("LayerParameter", "upsample_param"),
-    ("LayerParameter", "hardsigmoid_param"),
-    ("LayerParameter", "relu6_param"),
-    ("LayerParameter", "pad_param"),
-    ("LayerParameter", "pixelshuffle_param"),
-}
-
-# LayerParameter fields of the reference that are fork additions we do not declare.
-REFERENCE_FORK_LAYER_FIELDS_NOT_DECLARED = {
-    "bn_param",
-    "inception_param",
-    "resize_param",  # the fork's own ResizeParameter layer, unrelated to SSD's
-    "unsqueeze_param",
-    "bilinear_interpolate_param",
-    "max_unpool_param",
-    "proposal_param",
-    "psroi_pooling_param",
-}
-
-# The reference renamed SSD's ResizeParameter (and moved its own resize layer's
-# parameters into a new message of that name); the SSD message lives on there as
-# OldResizeParameter, same fields minus height_scale/width_scale.
-REFERENCE_MESSAGE_RENAMES = {"ResizeParameter": "OldResizeParameter"}
-
-# SSD-branch messages that the reference (an older SSD snapshot) lacks.
-REFERENCE_MISSING_MESSAGES = {"DistortionParameter", "ExpansionParameter"}
-
-# (message, field) of ours -> how the reference differs: None = the reference
-# has no such field; a dict = the attributes whose reference value differs.
-REFERENCE_DEVIATIONS: dict[tuple[str, str], dict | None] = {
-    # Wire-compatible rename of field 8 (same number, same message layout).
-    ("TransformationParameter", "resize_param"): {"name": "old_resize_param"},
-    # Later SSD additions missing from the reference's older SSD snapshot.
-    ("TransformationParameter", "distort_param"): None,
-    ("TransformationParameter", "expand_param"): None,
-    ("ResizeParameter", "height_scale"): None,
-    ("ResizeParameter", "width_scale"): None,
-    ("DetectionEvaluateParameter", "resize_param"): None,
-    ("SaveOutputParameter", "resize_param"): None,
-    ("AnnotatedDataParameter", "anno_type"): None,
-    ("VideoDataParameter", "skip_frames"): None,
-    # The reference moved save_file to 13 and put `repeated float thresholds`
-    # on 12: never emit save_file for the fork target.
-    ("DetectionOutputParameter", "save_file"): {"number": 13},
-    # Default changed in the later SSD branch (false) vs the reference (true):
-    # the exporter must always write `clip` explicitly.
-    ("PriorBoxParameter", "clip"): {"default": True},
-    # The reference gives these a default of 1 (SSD: no default, i.e. 0).
-    ("ConvolutionParameter", "stride_h"): {"default": 1, "has_default": True},
-    ("ConvolutionParameter", "stride_w"): {"default": 1, "has_default": True},
-}
+# Fields and messages pt2caffe declares beyond stock SSD Caffe: none. The default (and only)
+# target is stock SSD Caffe, so a field it lacks can never be written.
+DECLARED_BEYOND_STOCK: set[str] = set()
 
 # ---------------------------------------------------------------------------
 # Descriptor → plain comparable data
@@ -164,13 +102,6 @@ def schema_of(file_proto: descriptor_pb2.FileDescriptorProto) -> tuple[dict, dic
     for enum in file_proto.enum_type:
         walk_enum(enum, "")
     return messages, enums
-
-
-def _reference_name(our_name: str) -> str:
-    for ours, theirs in REFERENCE_MESSAGE_RENAMES.items():
-        if our_name == ours or our_name.startswith(ours + "."):
-            return theirs + our_name[len(ours):]
-    return our_name
 
 
 def _our_file_proto() -> descriptor_pb2.FileDescriptorProto:
@@ -281,12 +212,8 @@ def test_declared_inventory():
         "LogParameter", "ArgMaxParameter", "EmbedParameter", "SPPParameter",
         "ParameterParameter", "SigmoidParameter", "TanHParameter", "AccuracyParameter",
         "DataParameter", "ImageDataParameter", "V1LayerParameter", "V0LayerParameter",
-    } | FORK_ONLY_MESSAGES
+    }
     assert required <= set(OUR_MESSAGES), sorted(required - set(OUR_MESSAGES))
-    for message, field in FORK_ONLY_FIELDS:
-        assert field in OUR_MESSAGES[message], (message, field)
-    for message, field in REFERENCE_DEVIATIONS:
-        assert field in OUR_MESSAGES[message], f"stale deviation entry {message}.{field}"
 
 
 # ---------------------------------------------------------------------------
@@ -294,79 +221,44 @@ def test_declared_inventory():
 # ---------------------------------------------------------------------------
 
 
+def beyond_stock(ours: dict, reference: dict) -> set[str]:
+    """Messages ("Name") and fields ("Name.field") declared by us but absent from the reference."""
+    extra = {message for message in ours if message not in reference}
+    extra |= {f"{message}.{field}" for message, fields in ours.items() if message in reference
+              for field in fields if field not in reference[message]}
+    return extra
+
+
+def test_declared_beyond_stock_is_exactly_the_list(reference_schema):
+    ref_messages, ref_enums = reference_schema
+    extra = beyond_stock(OUR_MESSAGES, ref_messages) | beyond_stock(OUR_ENUMS, ref_enums)
+    assert extra == DECLARED_BEYOND_STOCK
+
+
 def test_every_declared_field_matches_reference(reference_schema):
     ref_messages, _ = reference_schema
     problems = []
     for message, fields in sorted(OUR_MESSAGES.items()):
-        ref_message_name = _reference_name(message)
-        if message.split(".")[0] in REFERENCE_MISSING_MESSAGES:
-            if ref_message_name in ref_messages:
-                problems.append(f"{message}: listed as missing from the reference, but it exists there")
-            continue
-        if ref_message_name not in ref_messages:
-            problems.append(f"{message}: no message {ref_message_name} in the reference")
-            continue
-        ref_fields = ref_messages[ref_message_name]
         for name, ours in sorted(fields.items()):
-            key = (message, name)
-            deviation = REFERENCE_DEVIATIONS.get(key, {})
-            if key in REFERENCE_DEVIATIONS and deviation is None:
-                if name in ref_fields:
-                    problems.append(f"{message}.{name}: listed as absent from the reference, but present")
-                continue
-            expected = dict(ours, type_name=_reference_name(ours["type_name"]))
-            expected.update(deviation)
-            ref_field = ref_fields.get(expected["name"] if "name" in deviation else name)
-            if ref_field is None:
-                problems.append(f"{message}.{name}: missing from the reference")
-                continue
-            expected.pop("name", None)
-            if ref_field != expected:
-                diff = {k: (expected[k], ref_field[k]) for k in expected if expected[k] != ref_field[k]}
+            theirs = ref_messages.get(message, {}).get(name)
+            if theirs is not None and theirs != ours:
+                diff = {k: (ours[k], theirs[k]) for k in ours if ours[k] != theirs[k]}
                 problems.append(f"{message}.{name}: (ours, reference) differ in {diff}")
-    assert not problems, "schema differs from the reference build:\n" + "\n".join(problems)
+    assert not problems, "schema differs from stock SSD Caffe:\n" + "\n".join(problems)
 
 
 def test_every_declared_enum_matches_reference(reference_schema):
     _, ref_enums = reference_schema
-    problems = []
-    for enum, values in sorted(OUR_ENUMS.items()):
-        if enum.split(".")[0] in REFERENCE_MISSING_MESSAGES:
-            continue
-        ref_values = ref_enums.get(_reference_name(enum))
-        if ref_values is None:
-            problems.append(f"enum {enum}: missing from the reference")
-            continue
-        for name, number in values.items():
-            if ref_values.get(name) != number:
-                problems.append(f"enum {enum}.{name} = {number}: reference has {ref_values.get(name)}")
+    problems = [f"enum {enum}.{name} = {number}: reference has {ref_enums[enum].get(name)}"
+                for enum, values in sorted(OUR_ENUMS.items()) if enum in ref_enums
+                for name, number in values.items() if ref_enums[enum].get(name) != number]
     assert not problems, "\n".join(problems)
 
 
-def test_fork_only_part_is_exactly_the_reference(reference_schema):
-    ref_messages, _ = reference_schema
-    for message in FORK_ONLY_MESSAGES:
-        assert OUR_MESSAGES[message] == ref_messages[message], message
-    for message, field in FORK_ONLY_FIELDS:
-        assert OUR_MESSAGES[message][field] == ref_messages[message][field], (message, field)
-    # None of it may be a deviation from SSD or be missing from the reference.
-    assert not FORK_ONLY_MESSAGES & REFERENCE_MISSING_MESSAGES
-    assert not FORK_ONLY_FIELDS & set(REFERENCE_DEVIATIONS)
-
-
-def test_layer_parameter_covers_reference_ssd_fields(reference_schema):
-    """Our non-fork LayerParameter has every SSD layer field the reference has."""
-    ref_layer = reference_schema[0]["LayerParameter"]
-    ours_fork = {field for message, field in FORK_ONLY_FIELDS if message == "LayerParameter"}
-    ours_ssd = set(OUR_MESSAGES["LayerParameter"]) - ours_fork
-    unknown_fork = REFERENCE_FORK_LAYER_FIELDS_NOT_DECLARED - set(ref_layer)
-    assert not unknown_fork, f"listed as fork fields of the reference but absent there: {sorted(unknown_fork)}"
-    ref_ssd = set(ref_layer) - REFERENCE_FORK_LAYER_FIELDS_NOT_DECLARED - ours_fork
-    missing = ref_ssd - ours_ssd
-    assert not missing, (
-        f"reference LayerParameter fields not declared by us: {sorted(missing)} "
-        "(declare them, or list them as fork-only)"
-    )
+def test_layer_parameter_covers_every_stock_layer_field(reference_schema):
+    """Every LayerParameter field of stock SSD Caffe is declared, so any stock net parses."""
+    missing = set(reference_schema[0]["LayerParameter"]) - set(OUR_MESSAGES["LayerParameter"])
+    assert not missing, f"stock LayerParameter fields not declared by us: {sorted(missing)}"
 
 
 # ---------------------------------------------------------------------------
@@ -512,20 +404,6 @@ def test_foreign_deploy_prototxt_parses():
     assert det.detection_output_param.code_type == caffe_pb2.PriorBoxParameter.CENTER_SIZE
     assert net.layers[0].type == caffe_pb2.V1LayerParameter.RELU
     assert text_format.Parse(text_format.MessageToString(net), caffe_pb2.NetParameter()) == net
-
-
-def test_fork_fields_round_trip():
-    layer = caffe_pb2.LayerParameter(name="pool", type="Pooling")
-    layer.pooling_param.ceil_mode = False
-    assert caffe_pb2.PoolingParameter().ceil_mode is True  # the fork's default
-    pad = caffe_pb2.LayerParameter(name="pad", type="Pad")
-    pad.pad_param.pad_type = caffe_pb2.PadParameter.REFLECT
-    pad.pad_param.pad_l = 2
-    shuffle = caffe_pb2.LayerParameter(name="ps", type="PixelShuffle")
-    shuffle.pixelshuffle_param.upscale_factor = 2
-    for message in (layer, pad, shuffle):
-        assert text_format.Parse(text_format.MessageToString(message), caffe_pb2.LayerParameter()) == message
-        assert caffe_pb2.LayerParameter.FromString(message.SerializeToString()) == message
 
 
 _REFERENCE_READS_OUR_BYTES = f"""

@@ -210,6 +210,17 @@ def test_missing_build_says_how_to_build(tmp_path, monkeypatch):
         runtime.caffe_pythonpath()
 
 
+def test_own_pycaffe_replaces_the_reference(tmp_path, monkeypatch, ssd_inputs):
+    monkeypatch.setenv("PT2CAFFE_PYCAFFE", str(tmp_path))
+    with pytest.raises(Pt2CaffeError, match=r"PT2CAFFE_PYCAFFE=.* holds no caffe package"):
+        runtime.caffe_pythonpath()
+    reference = Path(runtime.caffe_home()) / "python"
+    monkeypatch.setenv("PT2CAFFE_PYCAFFE", str(reference))
+    assert runtime.caffe_pythonpath() == str(reference)
+    assert runtime.caffe_description() == "your own pycaffe (PT2CAFFE_PYCAFFE)"
+    assert "detection_out" in runtime.run_pycaffe(SSD_HEAD, None, ssd_inputs)
+
+
 def test_caffe_pythonpath_holds_pycaffe():
     path = Path(runtime.caffe_pythonpath())
     assert (path / "caffe" / "__init__.py").is_file() and (path / "caffe" / "_caffe.so").exists()

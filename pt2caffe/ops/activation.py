@@ -55,21 +55,15 @@ def tanh(op, ctx):
     return ctx.layer("TanH", [_input(op, ctx)])
 
 
-def _clamp_or_relu6(ctx, x, low: float | None, high: float | None):
-    if (low, high) == (0.0, 6.0) and ctx.dialect.has("ReLU6"):
-        return ctx.layer("ReLU6", [x])
-    return clamp(ctx, x, low, high)
-
-
-@handles("relu6", lowering="ReLU(x) − ReLU(x − 6) (ReLU6 on the brocolli target)")
+@handles("relu6", lowering="ReLU(x) − ReLU(x − 6)")
 def relu6(op, ctx):
-    return _clamp_or_relu6(ctx, _input(op, ctx), 0.0, 6.0)
+    return clamp(ctx, _input(op, ctx), 0.0, 6.0)
 
 
 @handles("hardtanh", lowering="min + ReLU(x − min) − ReLU(x − max)")
 def hardtanh(op, ctx):
     low, high = float(op.arg(1, "min_val", -1.0)), float(op.arg(2, "max_val", 1.0))
-    return _clamp_or_relu6(ctx, _input(op, ctx), low, high)
+    return clamp(ctx, _input(op, ctx), low, high)
 
 
 def _clamp_bound(op, ctx, index: int, name: str) -> float | None:
@@ -85,7 +79,7 @@ def _clamp_bound(op, ctx, index: int, name: str) -> float | None:
 @handles("clamp", lowering="ReLU compositions")
 def clamp_op(op, ctx):
     low, high = _clamp_bound(op, ctx, 1, "min"), _clamp_bound(op, ctx, 2, "max")
-    return _clamp_or_relu6(ctx, _input(op, ctx), low, high)
+    return clamp(ctx, _input(op, ctx), low, high)
 
 
 @handles("clamp_min", lowering="min + ReLU(x − min)")

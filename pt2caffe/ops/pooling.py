@@ -36,7 +36,7 @@ def _window_counts(size: int, out: int, kernel: int, stride: int, pad: int):
     return caffe_count, valid_count
 
 
-def _pool(op, ctx, method: str, kernel, stride, pad, ceil_mode: bool, correction=None):
+def _pool(op, ctx, method: str, kernel, stride, pad, correction=None):
     x = ctx.blob(op.arg(0, "input"))
     if len(x.shape) != 4:
         raise ctx.fail(f"expects a 4-D input, got shape {list(x.shape)}")
@@ -47,9 +47,6 @@ def _pool(op, ctx, method: str, kernel, stride, pad, ceil_mode: bool, correction
             raise ctx.fail(f"padding {p} is more than half the kernel {k}")
     wanted = ctx.out_shape[2:]
     caffe_out = tuple(caffe_pooled_size(x.shape[2 + i], kernel[i], stride[i], pad[i]) for i in range(2))
-    if ctx.dialect.pooling_ceil_field and not ceil_mode:
-        params[ctx.dialect.pooling_ceil_field] = False
-        caffe_out = wanted
     extra = [have - want for have, want in zip(caffe_out, wanted)]
     if any(e not in (0, 1) for e in extra):
         raise ctx.fail(f"Caffe would pool to {list(caffe_out)} where PyTorch gives {list(wanted)}")
@@ -69,7 +66,7 @@ def max_pool2d(op, ctx):
     stride = pair(op.arg(2, "stride") or kernel)
     if pair(op.arg(4, "dilation", 1)) != (1, 1):
         raise ctx.fail("Caffe's Pooling has no dilation")
-    return _pool(op, ctx, "MAX", kernel, stride, pair(op.arg(3, "padding", 0)), bool(op.arg(5, "ceil_mode", False)))
+    return _pool(op, ctx, "MAX", kernel, stride, pair(op.arg(3, "padding", 0)))
 
 
 @handles("avg_pool2d", lowering="Pooling AVE (+ Slice in floor mode, + Scale when padding is not counted)")
@@ -86,7 +83,7 @@ def avg_pool2d(op, ctx):
         caffe_w, valid_w = _window_counts(x.shape[3], out_w, kernel[1], stride[1], pad[1])
         factor = np.outer(caffe_h, caffe_w) / (divisor or np.outer(valid_h, valid_w))
         correction = None if np.all(factor == 1) else factor
-    return _pool(op, ctx, "AVE", kernel, stride, pad, bool(op.arg(4, "ceil_mode", False)), correction)
+    return _pool(op, ctx, "AVE", kernel, stride, pad, correction)
 
 
 def adaptive_windows(size: int, out: int) -> list[tuple[int, int]]:
@@ -148,7 +145,7 @@ def _adaptive(op, ctx, method: str):
     regular = [_regular(adaptive_windows(s, w)) for s, w in zip(size, wanted)]
     if None not in regular:  # e.g. 12 → 4 (k3 s3) or 13 → 6 (k3 s2): Caffe's Pooling without padding
         kernel, stride = zip(*regular)
-        return _pool(op, ctx, method, kernel, stride, (0, 0), True)
+        return _pool(op, ctx, method, kernel, stride, (0, 0))
     if method == "AVE":
         return apply_axis_matrices(ctx, x, {axis: _averaging_matrix(s, w) for axis, s, w in zip((2, 3), size, wanted)},
                                    "adaptive average pooling windows")

@@ -4,7 +4,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from helpers import Lambda, export_and_compare, layer_types, random_inputs
+from helpers import Lambda, export_and_compare, random_inputs
 from pt2caffe.convert import convert
 from pt2caffe.errors import Pt2CaffeError
 
@@ -50,12 +50,6 @@ def test_prelu(tmp_path, prelu):
     with torch.no_grad():
         prelu.weight.uniform_(0.05, 0.5)
     export_and_compare(nn.Sequential(prelu), random_inputs([(1, 4, 5, 6)]), tmp_path, opencv=True)
-
-
-def test_relu6_on_fork_target_is_one_layer(tmp_path):
-    export_and_compare(nn.Sequential(nn.ReLU6()), [t * 8 for t in random_inputs([(1, 2, 3, 3)])], tmp_path,
-                       target="brocolli")
-    assert layer_types(tmp_path) == ["Input", "ReLU6"]
 
 
 def test_erf_gelu_is_refused_with_location():

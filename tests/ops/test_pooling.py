@@ -50,16 +50,10 @@ def test_adaptive_pools(tmp_path, output):
     export_and_compare(model, random_inputs([(1, 4, 12, 12)]), tmp_path, opencv=True)
 
 
-def test_stock_target_has_no_ceil_mode_field(tmp_path):
+def test_floor_mode_is_a_crop_not_a_ceil_mode_field(tmp_path):
     export_and_compare(nn.Sequential(nn.MaxPool2d(3, 2)), random_inputs([(1, 2, 16, 16)]), tmp_path)
     assert "ceil_mode" not in (tmp_path / "net.prototxt").read_text()
     assert layer_types(tmp_path) == ["Input", "Pooling", "Slice", "Slice", "Silence", "Silence"]
-
-
-def test_fork_target_uses_ceil_mode(tmp_path):
-    export_and_compare(nn.Sequential(nn.MaxPool2d(3, 2)), random_inputs([(1, 2, 16, 16)]), tmp_path,
-                       target="brocolli")
-    assert "ceil_mode: false" in (tmp_path / "net.prototxt").read_text()
 
 
 UNEVEN_ADAPTIVE = [  # (input H×W, output): windows of unequal lengths on at least one axis
