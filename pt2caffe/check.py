@@ -359,6 +359,7 @@ def _timed(timings: dict, name: str):
 class TorchSide:
     rows: list[dict]  # the report's blob rows: Caffe blob ↔ traced value, in net order
     references: dict  # blob → the captured torch tensor as float32 array
+    graph: object = None  # the traced graph (SSD: the model's own priors output)
 
 
 def load_model_and_inputs(subject: Subject, input_path: str | None, net: CaffeNet, progress: Progress):
@@ -378,7 +379,7 @@ def trace_torch(subject: Subject, model, inputs, progress: Progress) -> TorchSid
     progress.step(f"running PyTorch ({type(model).__name__}) and tracing every op")
     conversion = convert(model, inputs, capture=True)
     rows = subject.report["blobs"] if subject.report else conversion_report(conversion, {})["blobs"]
-    return TorchSide(rows, reference_arrays(rows, conversion.graph, subject.prefix + ".json"))
+    return TorchSide(rows, reference_arrays(rows, conversion.graph, subject.prefix + ".json"), conversion.graph)
 
 
 def compare_all(torch_side: TorchSide, net: CaffeNet, caffe: CaffeRun, args, backend: str,
@@ -402,6 +403,8 @@ def print_outcome(outcome: dict, results: list[dict], first: dict | None, args) 
     if first:
         print(describe_first(first, outcome["first_divergence"]["suspects"]))
     print(summary(results, args, outcome["crash"]))
+    if outcome.get("ssd"):
+        print("\n".join(ssd_lines(outcome["ssd"])))
     print("time: " + ", ".join(f"{name} {seconds:.2f} s" for name, seconds in outcome["seconds"].items()))
 
 
@@ -414,6 +417,7 @@ def run_both(subject: Subject, net: CaffeNet, args, backend: str, progress: Prog
     with _timed(timings, "caffe"):
         feeds = {name: tensor.numpy() for name, tensor in zip(net.inputs, inputs)}
         present = [row["blob"] for row in torch_side.rows if row["blob"] in net.producer]
+        present += ssd_blobs(subject.report, net)
         caffe = run_caffe(subject, net, feeds, present, backend, args.docker_image, progress)
     return torch_side, caffe, input_note
 
@@ -430,9 +434,11 @@ def main(args) -> int:
         results = compare_all(torch_side, net, caffe, args, backend, progress)
     timings["total"] = time.perf_counter() - started
 
+    ssd = ssd_outcome(subject.report, torch_side, caffe)
     first = next((result for result in results if result["verdict"] in FAILING), None)
     verified = {result["blob"] for result in results if result["verdict"] == "ok"}
-    outcome = {"ok": all(result["verdict"] == "ok" for result in results), "backend": backend,
+    outcome = {"ok": all(result["verdict"] == "ok" for result in results) and (ssd is None or ssd["ok"]),
+               "backend": backend, "ssd": ssd,
                "input": input_note, "prototxt": os.path.abspath(subject.prototxt),
                "caffemodel": os.path.abspath(subject.caffemodel), "atol": args.atol, "rtol": args.rtol,
                "first_divergence": first and dict(first, suspects=suspects(first["blob"], net, verified)),
@@ -449,6 +455,33 @@ def main(args) -> int:
         for path in paths:
             print(f"wrote {path}")
     return 0 if outcome["ok"] else 1
+
+
+def ssd_blobs(report: dict | None, net: CaffeNet) -> list[str]:
+    """The SSD head's blobs to fetch too (an export made with --ssd)."""
+    from .ssd.compare import BLOBS
+
+    return [blob for blob in BLOBS if report and report.get("ssd") and blob in net.producer]
+
+
+def ssd_outcome(report: dict | None, torch_side: TorchSide, caffe: CaffeRun) -> dict | None:
+    """Priors and detection_out against the PyTorch decode + NMS (pt2caffe.ssd.compare), for --ssd exports."""
+    from .ssd.compare import BLOBS, compare
+
+    ssd = (report or {}).get("ssd")
+    if not ssd:
+        return None
+    if not all(blob in caffe.blobs for blob in BLOBS):
+        return {"ok": False, "error": "the runtime did not return mbox_priorbox and detection_out"}
+    index = ssd.get("priors_value")
+    priors = None if index is None else torch_side.graph.values[index].tensor.numpy()
+    return compare(ssd, torch_side.references, caffe.blobs, priors)
+
+
+def ssd_lines(ssd: dict) -> list[str]:
+    from .ssd.compare import describe
+
+    return [f"SSD FAIL: {ssd['error']}"] if "error" in ssd else describe(ssd)
 
 
 def _write_json(path: str, outcome: dict) -> None:

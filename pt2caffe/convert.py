@@ -24,6 +24,7 @@ class Conversion:
     graph: Graph
     blobs: dict[int, Blob]  # traced value index → Caffe blob
     output_blobs: list[Blob]
+    ssd: dict | None = None  # set by pt2caffe.ssd (run --ssd): what check needs to compare the detections
 
 
 def _input_names(model: nn.Module, count: int) -> list[str]:
@@ -89,6 +90,8 @@ def _outputs_report(conversion: Conversion) -> list[dict]:
     graph = conversion.graph
     traced = {}
     for value, path in zip(graph.outputs, graph.output_paths):
+        if value.index not in conversion.blobs:  # dropped: pt2caffe.ssd replaces a constant priors output
+            continue
         traced.setdefault(conversion.blobs[value.index].name, (list(value.shape), path))
     rows = []
     for blob in conversion.output_blobs:
@@ -116,6 +119,7 @@ def report(conversion: Conversion, files: dict, provenance: dict | None = None) 
         "blobs": _compared_blobs(conversion),
         "parameters": net.parameter_count(),
         "notes": net.notes,
+        **({"ssd": conversion.ssd} if conversion.ssd else {}),
     }
 
 
