@@ -49,8 +49,10 @@ def nms(boxes: np.ndarray, scores: np.ndarray, conf_thresh: float, nms_thresh: f
 
 
 def detections(loc: np.ndarray, conf: np.ndarray, priors: np.ndarray, variance: list[float], num_classes: int,
-               detection: dict) -> np.ndarray:
-    """(R, 7) rows for the (N, P·4) loc, (N, P·classes) conf logits and (P, 4) corner priors.
+               detection: dict, tie: float = 1e-4) -> tuple[np.ndarray, dict]:
+    """(R, 7) rows for the (N, P·4) loc, (N, P·classes) conf logits and (P, 4) corner priors, and the knife
+    edges: per (image, label), the candidate scores within ``tie`` of another candidate's, of the top_k cut
+    or of conf_thresh, where a float32 runtime may keep other rows (their order, or NMS, decides).
 
     ``detection`` holds conf_thresh, nms_thresh, top_k, keep_top_k (None: no cut), background_label.
     """
@@ -58,15 +60,27 @@ def detections(loc: np.ndarray, conf: np.ndarray, priors: np.ndarray, variance: 
     loc64 = torch.as_tensor(loc, dtype=torch.float64).reshape(-1, count, 4)
     scores = torch.softmax(torch.as_tensor(conf, dtype=torch.float64).reshape(-1, count, num_classes), -1).numpy()
     priors64 = torch.as_tensor(priors, dtype=torch.float64)
-    rows = []
+    rows, edges = [], {}
     for image in range(loc64.shape[0]):
         boxes = decode(loc64[image], priors64, variance).numpy()
         kept = {c: nms(boxes, scores[image, :, c], detection["conf_thresh"], detection["nms_thresh"],
                        detection["top_k"])
                 for c in range(num_classes) if c != detection["background_label"]}
+        for c in kept:
+            edges[(image, c)] = knife_edges(scores[image, :, c], detection, tie)
         kept = _keep_top_k(kept, scores[image], detection.get("keep_top_k"))
         rows += [[image, c, scores[image, i, c], *boxes[i]] for c in sorted(kept) for i in kept[c]]
-    return np.array(rows, dtype=np.float64).reshape(-1, 7)
+    return np.array(rows, dtype=np.float64).reshape(-1, 7), edges
+
+
+def knife_edges(scores: np.ndarray, detection: dict, tie: float) -> np.ndarray:
+    """Candidate scores of one class that a rounding difference can reorder, cut or drop."""
+    near = scores[np.abs(scores - detection["conf_thresh"]) <= tie]
+    candidates = np.sort(scores[scores > detection["conf_thresh"] - tie])[::-1]
+    close = np.diff(candidates) >= -tie  # descending: a step smaller than tie
+    tied = candidates[np.r_[False, close] | np.r_[close, False]] if len(candidates) else candidates
+    cut = candidates[detection["top_k"] - 1:detection["top_k"] + 1] if len(candidates) > detection["top_k"] else []
+    return np.concatenate([near, tied, cut])
 
 
 def _keep_top_k(kept: dict, scores: np.ndarray, keep: int | None) -> dict:

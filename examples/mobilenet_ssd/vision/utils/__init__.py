@@ -1,0 +1,1 @@
+"""pytorch-ssd's package layout (written for this example)."""
