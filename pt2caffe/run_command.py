@@ -17,14 +17,18 @@ def provenance(args, shapes) -> dict:
 
 
 def _export(args, progress: Progress):
+    ssd_config = None
+    if args.ssd:  # a config error is reported before the (slow) loading and tracing
+        from .ssd import load_config
+        ssd_config = load_config(args.ssd)
     progress.step(f"loading {args.model} and {args.weights}")
     model, shapes = load(args.model, args.weights, entry=args.entry, shapes=args.input_shape,
                          unsafe_pickle=args.unsafe_pickle, strict=not args.non_strict)
     progress.step(f"tracing {type(model).__name__} and lowering its ops")
     conversion = convert(model, random_inputs(shapes), name=args.name or type(model).__name__)
-    if args.ssd:
+    if ssd_config:
         from .ssd import append_from_config
-        append_from_config(conversion, args.ssd)
+        append_from_config(conversion, ssd_config)
     outdir = args.outdir or os.path.dirname(os.path.abspath(args.model))
     prefix = os.path.join(outdir, conversion.net.name)
     progress.step(f"writing {prefix}.prototxt/.caffemodel/.json")

@@ -83,7 +83,8 @@ BAD_CONFIGS = {
     "missing key": ({"steps": None}, "missing key steps"),
     "variance": ({"variance": [0.1]}, "variance must be two numbers"),
     "detection value": ({"detection": {"nms_thresh": 0}}, "detection.nms_thresh must be a number in (0, 1]"),
-    "clip that Caffe cannot reproduce": ({"clip": True}, "clip: true has no exact Caffe equivalent"),
+    "clip value": ({"clip": "corners"}, "clip must be true, false or 'caffe' (Caffe's corner clip), got 'corners'"),
+    "keep_top_k": ({"detection": {"keep_top_k": 0}}, "detection.keep_top_k must be -1 (no cut) or a positive integer"),
     "image size": ({"min_dim": 64}, "min_dim is 64, but the image input data is 32×32"),
 }
 
@@ -97,21 +98,12 @@ def test_bad_config_is_one_line_and_nothing_is_written(tmp_path, tiny_weights, c
     assert not out.exists()
 
 
-def test_clip_message_says_which_priors_differ_and_by_how_much(tmp_path):
+def test_clip_true_counts_the_priors_the_clamp_changes(tmp_path):
+    """ssd.pytorch's own VOC config: the clamp of (cx, cy, w, h) changes 134 of 8732 priors (w or h > 1)."""
+    from pt2caffe.ssd.priors import clamp_changes
     config = write_config(tmp_path / "voc.yml", yaml.safe_load((EXAMPLE / "ssd.yml").read_text()), clip=True)
-    with pytest.raises(Pt2CaffeError) as excinfo:
-        load_config(config)
-    message = str(excinfo.value)
-    assert "of 8732 priors differ (" in message and "on source 0 (38×38)" in message and "by up to " in message
-
-
-@pytest.mark.parametrize("min_sizes,max_sizes,clip", [
-    ([6, 12, 16, 20], [12, 16, 20, 24], False),  # boxes cross the border, none is wider than the image
-    ([2, 4, 8, 16], [3, 6, 12, 24], True),  # every box inside its cell: nothing to clamp either way
-])
-def test_clip_true_writes_the_caffe_clip_that_reproduces_ssd_pytorch(tmp_path, min_sizes, max_sizes, clip):
-    config = write_config(tmp_path / "ssd.yml", tiny.CONFIG, clip=True, min_sizes=min_sizes, max_sizes=max_sizes)
-    assert load_config(config).prior_clip is clip
+    changed, largest = clamp_changes(load_config(config))
+    assert changed == 134 and 0.1 < largest < 0.13
 
 
 def reference_priors(config: dict) -> np.ndarray:
@@ -133,12 +125,18 @@ def tiny_priors(prototxt: str, caffemodel: str, engine) -> np.ndarray:
     return engine(prototxt, caffemodel, feeds, ["mbox_priorbox"])["mbox_priorbox"].reshape(2, -1)[0]
 
 
-def test_clip_true_in_pycaffe_and_opencv(tmp_path, tiny_weights, capsys):
-    changes = {"min_sizes": [2, 4, 8, 16], "max_sizes": [3, 6, 12, 24], "clip": True}
+@pytest.mark.parametrize("clip", [True, "caffe"])
+def test_clip_in_pycaffe_and_opencv(tmp_path, tiny_weights, capsys, clip):
+    """clip: true is ssd.pytorch's clamp (PriorBox without clip + the exact clamp), clip: caffe PriorBox's own."""
+    changes = {"min_sizes": [6, 12, 20, 26], "max_sizes": [12, 20, 26, 40], "clip": clip}
     prototxt, caffemodel, _ = export_tiny(tmp_path, tiny_weights, capsys, **changes)
     params = [layer.prior_box_param for layer in read_prototxt(prototxt).layer if layer.type == "PriorBox"]
-    assert all(p.clip and not p.HasField("img_size") for p in params)
-    expected = reference_priors({**tiny.CONFIG, **changes})
+    assert all(p.clip is (clip == "caffe") and not p.HasField("img_size") for p in params)
+    if clip is True:
+        expected = reference_priors({**tiny.CONFIG, **changes})
+    else:
+        unclamped = tiny.example.PriorBox({**tiny.CONFIG, **changes, "clip": False}).forward()
+        expected = tiny.example.point_form(unclamped).clamp(0, 1).numpy().reshape(-1)
     for engine in (run_pycaffe, run_opencv):
         assert np.abs(tiny_priors(prototxt, caffemodel, engine) - expected).max() <= 1e-6
 

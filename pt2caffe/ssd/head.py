@@ -93,10 +93,8 @@ def check_flat_sizes(config: SsdConfig, loc: tuple[str, int], conf: tuple[str, i
         if conf_size % count or conf_size // count < 2:
             raise config.error(f"{conf_name} has {conf_size} values per image, not {count} priors × num_classes")
         config.num_classes = conf_size // count
+    check_not_swapped(config, loc, conf)
     per_prior = loc_values_per_prior(config)
-    if loc_size == count * config.num_classes and conf_size == count * per_prior and per_prior != config.num_classes:
-        raise config.error(f"loc and conf look swapped: {loc_name} has {loc_size} = {count} × {config.num_classes} "
-                           f"values per image, {conf_name} {conf_size} = {count} × {per_prior}")
     if loc_size != count * per_prior:
         raise config.error(f"{loc_name} has {loc_size} values per image, but the {count} priors of the config need "
                            f"{count} × {per_prior} = {count * per_prior}")
@@ -104,6 +102,15 @@ def check_flat_sizes(config: SsdConfig, loc: tuple[str, int], conf: tuple[str, i
         found = f" ({conf_size // count} per prior)" if conf_size % count == 0 else ""
         raise config.error(f"num_classes {config.num_classes} does not match {conf_name}: it has {conf_size} values "
                            f"per image{found}, not {count} priors × {config.num_classes}")
+
+
+def check_not_swapped(config: SsdConfig, loc: tuple[str, int], conf: tuple[str, int]) -> None:
+    """One line with the numbers when loc has conf's size and conf loc's."""
+    count, per_prior, classes = config.prior_count, loc_values_per_prior(config), config.num_classes
+    (loc_name, loc_size), (conf_name, conf_size) = loc, conf
+    if classes and per_prior != classes and loc_size == count * classes and conf_size == count * per_prior:
+        raise config.error(f"loc and conf look swapped: {loc_name} has {loc_size} = {count} × {classes} values per "
+                           f"image, {conf_name} {conf_size} = {count} × {per_prior}")
 
 
 def check_feature_maps(config: SsdConfig, shapes: list[tuple[str, tuple[int, ...]]]) -> None:

@@ -16,12 +16,14 @@ Found by what they compute, not by their names:
 """
 from __future__ import annotations
 
-from ..builder import Blob
-from .config import SsdConfig, load_config
-from .head import (HeadInputs, append_head, check_feature_maps, check_flat_sizes, flat_size, keep_top_k,
-                   loc_values_per_prior)
+import os
+
 import numpy as np
 
+from ..builder import Blob
+from .config import SsdConfig, load_config, split_spec
+from .head import (HeadInputs, append_head, check_feature_maps, check_flat_sizes, check_not_swapped, flat_size,
+                   keep_top_k, loc_values_per_prior)
 from .priors import PRIOR_TOLERANCE, clamp_changes, corners, expected_caffe_priors
 
 PASS_THROUGH = {"view", "reshape", "flatten", "permute", "transpose", "contiguous", "clone", "unsqueeze", "squeeze",
@@ -234,11 +236,14 @@ def _check_model_priors(config: SsdConfig, model_priors) -> None:
                            "is clip (or a size) the one the model was built with?")
 
 
-def append_from_config(conversion, spec: str) -> None:
-    """Validate the config against the traced model and append the SSD head; the net's only output
-    becomes detection_out. Raises a one-line Pt2CaffeError (nothing is written) on any mismatch."""
-    config = load_config(spec)
+def append_from_config(conversion, config: SsdConfig | str) -> None:
+    """Validate the config (an SsdConfig, or its spec for load_config) against the traced model and append the
+    SSD head; the net's only output becomes detection_out. Raises a one-line Pt2CaffeError (nothing is
+    written) on any mismatch."""
+    config = load_config(config) if isinstance(config, str) else config
     loc_value, conf_value = find_loc_conf(config, conversion)
+    check_not_swapped(config, (f"loc (blob {conversion.blobs[loc_value.index].name})", flat_size(loc_value.shape)),
+                      (f"conf (blob {conversion.blobs[conf_value.index].name})", flat_size(conf_value.shape)))
     loc_heads, conf_heads = _heads_4d(loc_value), _heads_4d(conf_value)
     sources = _sources(config, conversion, loc_heads)
     check_feature_maps(config, [(name, value.shape) for name, value in sources])
@@ -252,6 +257,8 @@ def append_from_config(conversion, spec: str) -> None:
                         loc, conf)
     conversion.output_blobs = [append_head(conversion.net, config, inputs)]
     conversion.ssd = summary(config, loc, conf, priors_value)
+    path, name = split_spec(config.path)
+    conversion.ssd["config"] = os.path.abspath(path) + (f":{name}" if name else "")  # check may run elsewhere
 
 
 def summary(config: SsdConfig, loc: Blob, conf: Blob, priors_value: int | None) -> dict:

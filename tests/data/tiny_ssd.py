@@ -26,7 +26,7 @@ CONFIG = {
 
 
 class TinySSD(nn.Module):
-    def __init__(self, phase: str = "export", num_classes: int = 4):
+    def __init__(self, phase: str = "export", num_classes: int = 4, clip: bool = False):
         super().__init__()
         self.phase, self.num_classes = phase, num_classes
         self.vgg = nn.ModuleList([nn.Conv2d(3, 8, 3, 2, 1), nn.ReLU(inplace=True),
@@ -35,7 +35,7 @@ class TinySSD(nn.Module):
         self.extras = nn.ModuleList([nn.Conv2d(16, 16, 3, 2, 1), nn.Conv2d(16, 16, 3, 2, 1), nn.Conv2d(16, 16, 2)])
         self.loc = nn.ModuleList([nn.Conv2d(16, a * 4, 3, padding=1) for a in MBOX])
         self.conf = nn.ModuleList([nn.Conv2d(16, a * num_classes, 3, padding=1) for a in MBOX])
-        self.priors = example.PriorBox(CONFIG).forward()  # a plain attribute, as in ssd.pytorch
+        self.priors = example.PriorBox({**CONFIG, "clip": clip}).forward()  # a plain attribute, as in ssd.pytorch
 
     def forward(self, x):
         for layer in self.vgg:
@@ -54,10 +54,15 @@ class TinySSD(nn.Module):
         return loc.view(n, -1, 4), conf.view(n, -1, self.num_classes), self.priors
 
 
-def build_model(phase: str = "export") -> TinySSD:
+def build_model(phase: str = "export", clip: bool = False) -> TinySSD:
     torch.manual_seed(0)
-    return TinySSD(phase).eval()
+    return TinySSD(phase, clip=clip).eval()
 
 
 def build_train_phase() -> TinySSD:
     return build_model("train")
+
+
+def build_train_phase_clip() -> TinySSD:
+    """Priors clamped in (cx, cy, w, h) as ssd.pytorch's ``clip: True`` does."""
+    return build_model("train", clip=True)
