@@ -68,7 +68,7 @@ VOC_CFG: Dict = {
     "max_sizes": [60, 111, 162, 213, 264, 315],
     "aspect_ratios": [[2], [2, 3], [2, 3], [2, 3], [2], [2]],
     "variance": [0.1, 0.2],
-    "clip": False,
+    "clip": True,
     "sources": ["L2Norm", "vgg.34", "extras.1", "extras.3", "extras.5", "extras.7"],
     "detection": {
         "conf_thresh": 0.01,
@@ -478,3 +478,9 @@ def build_ssd(phase: str, size: int = 300, num_classes: int = 21,
 def build_model(phase: str = "export") -> SSD:
     """VGG16-SSD300 for VOC (21 classes), input INPUT_SHAPE, eval mode, default init."""
     return build_ssd(phase, 300, VOC_CFG["num_classes"]).eval()
+
+
+def build_train_model() -> SSD:
+    """The same net in ssd.pytorch's "train" phase: forward returns (loc, conf, priors); ``--ssd`` replaces
+    the constant priors output by the PriorBox head (after checking that they are the config's)."""
+    return build_ssd("train", 300, VOC_CFG["num_classes"]).eval()
