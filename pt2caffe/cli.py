@@ -47,7 +47,9 @@ def _run_parser(commands) -> None:
     _common_model_arguments(parser)
     parser.add_argument("-o", "--outdir", help="output directory (default: the directory of MODEL.py)")
     parser.add_argument("--name", help="file and net name (default: the model's class name)")
-    parser.add_argument("--ssd", metavar="SSD.yml", help="append PriorBox + DetectionOutput from this config")
+    parser.add_argument("--ssd", metavar="CONFIG",
+                        help="append PriorBox + DetectionOutput from an SSD config: ssd.yml, config.py:voc (a dict "
+                             "with ssd.pytorch keys) or a pytorch-ssd config module config.py")
     _graph_argument(parser, "also draw the net")
     parser.set_defaults(handler="pt2caffe.run_command:main")
 
@@ -81,7 +83,7 @@ def _priorbox_parser(commands) -> None:
         "add-priorbox", help="append PriorBox + DetectionOutput (SSD) to an existing prototxt",
         description="Read an SSD config (ssd.pytorch keys) and append one PriorBox per source, the conf "
                     "Softmax and DetectionOutput to a deploy prototxt. The caffemodel needs no change.")
-    parser.add_argument("config", metavar="SSD.yml")
+    parser.add_argument("config", metavar="CONFIG", help="ssd.yml, config.py:NAME or a pytorch-ssd config module")
     parser.add_argument("--prototxt", help="input prototxt (default: 'prototxt' in the config)")
     parser.add_argument("--loc", help="blob with the flat box regressions (default: from the config)")
     parser.add_argument("--conf", help="blob with the flat class scores (default: from the config)")

@@ -113,7 +113,8 @@ def center_clamp(net: NetBuilder, priors: Blob, count: int, meta: dict) -> Blob:
 
     Slice (coordinates | variances) → Reshape (1, P, 4, 1) → Permute (1, 4, P, 1) → 1×1 Convolution
     to 8 channels [c, c − 1] with c = (cx, cy, w, h) → ReLU → 1×1 Convolution [M, −M] → Permute →
-    Reshape (1, 1, 4P) → Concat with the variances. clamp(c, 0, 1) = ReLU(c) − ReLU(c − 1) exactly
+    Reshape (1, 1, 4P, 1) → Concat with the variances (as (1, 1, 4P, 1): MNN's converter refuses the
+    3-D Concat) → Reshape (1, 2, 4P). clamp(c, 0, 1) = ReLU(c) − ReLU(c − 1) exactly
     for c ≤ 2 (Sterbenz), and M maps it back to corners. Every layer is one pycaffe, OpenCV and MNN
     all run (no Eltwise coefficients, no Reduction/Tile/Parameter).
     """
@@ -135,10 +136,13 @@ def center_clamp(net: NetBuilder, priors: Blob, count: int, meta: dict) -> Blob:
                         [_constant(back, "ReLU(c) − ReLU(c − 1) → corners")], **meta)[0]
     rows = net.layer("mbox_priorbox_clamped_rows", "Permute", [clamped], [(1, count, 4, 1)],
                      {"permute_param": {"order": [0, 2, 1, 3]}}, **meta)[0]
-    flat = net.layer("mbox_priorbox_clamped_flat", "Reshape", [rows], [(1, 1, 4 * count)],
-                     {"reshape_param": {"shape": {"dim": [1, 1, 4 * count]}}}, **meta)[0]
-    return net.layer("mbox_priorbox", "Concat", [flat, variances], [(1, 2, 4 * count)],
-                     {"concat_param": {"axis": 1}}, **meta)[0]
+    parts = [net.layer(f"mbox_priorbox_{what}_4d", "Reshape", [blob], [(1, 1, 4 * count, 1)],
+                       {"reshape_param": {"shape": {"dim": [1, 1, 4 * count, 1]}}}, **meta)[0]
+             for what, blob in (("clamped", rows), ("variances", variances))]
+    joined = net.layer("mbox_priorbox_4d", "Concat", parts, [(1, 2, 4 * count, 1)], {"concat_param": {"axis": 1}},
+                       **meta)[0]
+    return net.layer("mbox_priorbox", "Reshape", [joined], [(1, 2, 4 * count)],
+                     {"reshape_param": {"shape": {"dim": [1, 2, 4 * count]}}}, **meta)[0]
 
 
 def _constant(array: np.ndarray, what: str) -> Weight:
