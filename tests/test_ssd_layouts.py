@@ -299,3 +299,23 @@ def test_swapped_loc_and_conf_names_are_one_line(tmp_path, capsys):
     assert code == 1 and len(err) == 1
     assert "loc and conf look swapped: loc (blob cat_1) has 1860 = 372 × 5 values per image, conf (blob cat) " \
            "1488 = 372 × 4" in err[0]
+
+
+def test_container_sources_are_their_last_ops_output(mobile_example, tmp_path, capsys):
+    """pytorch-ssd's heads read whole Sequentials: sources may name them (base_net.11 = its last op's output)."""
+    containers = ["base_net.11", "base_net.13", "extras.0", "extras.1", "extras.2", "extras.3"]
+    path = unclamped_config_module(tmp_path / "with_sources.py", mobile_example["config"])
+    with open(path, "a") as handle:
+        handle.write(f"sources = {containers!r}\n")
+    run_ok(["run", MOBILE / "model.py", mobile_example["dir"] / "weights.pth", "--ssd", path, "-o", tmp_path / "ok"])
+    layers = read_prototxt(str(tmp_path / "ok" / "SSD.prototxt")).layer
+    assert [layer.name for layer in layers if layer.type == "PriorBox"][:2] == \
+        ["base_net.11_mbox_priorbox", "base_net.13_mbox_priorbox"]
+    with open(path, "a") as handle:
+        handle.write(f"sources = {['base_net.10', *containers[1:]]!r}\n")
+    code = cli(["run", str(MOBILE / "model.py"), str(mobile_example["dir"] / "weights.pth"), "--ssd", path,
+                "-o", str(tmp_path / "bad")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and len(err) == 1
+    assert "sources[0] 'base_net.10' is not the feature map that regression_headers.0.2 reads" in err[0], err
+    assert not (tmp_path / "bad").exists()

@@ -79,7 +79,7 @@ def match(reference: np.ndarray, got: np.ndarray, edges: dict | None = None) -> 
             "out_of_order": int(out_of_order)}
 
 
-def reference_priors(ssd: dict, config, torch_priors: np.ndarray | None) -> np.ndarray:
+def reference_priors(config, torch_priors: np.ndarray | None) -> np.ndarray:
     """The corner priors the net must hold: the model's own (center form) if forward returned them."""
     if torch_priors is not None:
         return corners(np.asarray(torch_priors, dtype=np.float64))
@@ -90,7 +90,7 @@ def compare(ssd: dict, references: dict, runtime: dict, torch_priors: np.ndarray
     """Priors and detections of one runtime run; ``ok`` when both agree (see the module docstring)."""
     config = load_config(ssd["config"])
     config.num_classes = ssd["num_classes"]
-    priors = reference_priors(ssd, config, torch_priors)
+    priors = reference_priors(config, torch_priors)
     got = np.asarray(runtime["mbox_priorbox"], dtype=np.float64).reshape(2, -1)
     prior_diff = float(np.abs(got[0] - priors.reshape(-1)).max())
     variances = np.tile(np.repeat(config.variance, 2), config.prior_count)

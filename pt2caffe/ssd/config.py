@@ -79,8 +79,7 @@ class SsdConfig:
 
     def key(self, name: str, k: int | None = None) -> str:
         """``name`` (an ssd.pytorch key) as the user's config spells it, for source ``k``."""
-        spelled = self.names.get(name if k is None else f"{name}[]", name if k is None else f"{name}[{{k}}]")
-        return spelled.format(k=k)
+        return spelled(self.names, name, k)
 
     def priors_per_cell(self, k: int) -> int:
         """The min-size box, the √(min·max) box, and each aspect ratio with its flip."""
@@ -89,6 +88,13 @@ class SsdConfig:
     @property
     def prior_count(self) -> int:
         return sum(f * f * self.priors_per_cell(k) for k, f in enumerate(self.feature_maps))
+
+
+def spelled(names: dict, key: str, k: int | None = None) -> str:
+    """An ssd.pytorch ``key`` (of source ``k``) in the user's spelling: ``names`` maps ``key`` and ``key[]``."""
+    if k is None:
+        return names.get(key, key)
+    return names.get(f"{key}[]", f"{key}[{{k}}]").format(k=k)
 
 
 # --- where the config comes from -----------------------------------------------------------------
@@ -280,9 +286,7 @@ class _Checker:
         self.path, self.names = path, names
 
     def name(self, key: str, k: int | None = None) -> str:
-        if k is None:
-            return self.names.get(key, key)
-        return self.names.get(f"{key}[]", f"{key}[{{k}}]").format(k=k)
+        return spelled(self.names, key, k)
 
     def fail(self, message: str) -> Pt2CaffeError:
         return Pt2CaffeError(f"{self.path}: {message}")

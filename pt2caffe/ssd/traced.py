@@ -198,8 +198,8 @@ def _sources(config: SsdConfig, conversion, loc_heads: list | None) -> list[tupl
                                "them from: list the source feature maps by module path or Caffe blob name")
         return [(name, resolve(config, name, conversion)) for name in config.sources]
     feeds = [head_source(graph, head, loc_heads) for head in loc_heads]
-    if config.sources is None:
-        return [(_names_of(value, blobs)[1 if len(_names_of(value, blobs)) > 1 else 0], value) for value in feeds]
+    if config.sources is None:  # named by the module that made them (PriorBox layer names), else the blob
+        return [(_names_of(value, blobs)[min(1, len(_names_of(value, blobs)) - 1)], value) for value in feeds]
     if len(feeds) != len(config.sources):
         raise config.error(f"sources has {len(config.sources)} entries, but loc is concatenated from {len(feeds)} heads")
     for k, (name, value) in enumerate(zip(config.sources, feeds)):
@@ -257,14 +257,14 @@ def append_from_config(conversion, config: SsdConfig | str) -> None:
                         loc, conf)
     conversion.output_blobs = [append_head(conversion.net, config, inputs)]
     conversion.ssd = summary(config, loc, conf, priors_value)
-    path, name = split_spec(config.path)
-    conversion.ssd["config"] = os.path.abspath(path) + (f":{name}" if name else "")  # check may run elsewhere
 
 
 def summary(config: SsdConfig, loc: Blob, conf: Blob, priors_value: int | None) -> dict:
     """What ``check`` needs to decode and compare the detections (the report's "ssd" entry)."""
     changed, largest = clamp_changes(config)
-    return {"config": config.path, "dialect": config.dialect, "loc": loc.name, "conf": conf.name,
+    path, name = split_spec(config.path)
+    absolute = os.path.abspath(path) + (f":{name}" if name else "")  # check may run in another directory
+    return {"config": absolute, "dialect": config.dialect, "loc": loc.name, "conf": conf.name,
             "priors_value": priors_value, "num_classes": config.num_classes, "prior_count": config.prior_count,
             "clip": config.clip, "clamp_changes": changed, "clamp_max_change": largest,
             "detection": {**config.detection, "keep_top_k": keep_top_k(config)}}
