@@ -479,6 +479,7 @@ def ssd_outcome(report: dict | None, torch_side: TorchSide, caffe: CaffeRun) -> 
 
 
 def ssd_lines(ssd: dict) -> list[str]:
+    """What check prints about the SSD head (pt2caffe.ssd.compare.describe)."""
     from .ssd.compare import describe
 
     return [f"SSD FAIL: {ssd['error']}"] if "error" in ssd else describe(ssd)

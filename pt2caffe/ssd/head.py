@@ -37,6 +37,7 @@ def keep_top_k(config: SsdConfig) -> int:
 
 
 def loc_values_per_prior(config: SsdConfig) -> int:
+    """4 box offsets per prior, per class when locations are not shared."""
     return 4 if config.detection["share_location"] else 4 * config.num_classes
 
 
@@ -76,6 +77,7 @@ def append_head(net: NetBuilder, config: SsdConfig, inputs: HeadInputs) -> Blob:
 
 
 def detection_output_param(config: SsdConfig) -> dict:
+    """DetectionOutput's fields: CENTER_SIZE decoding, NMS always, keep_top_k finite (see :func:`keep_top_k`)."""
     det = config.detection
     return {"num_classes": config.num_classes, "share_location": det["share_location"],
             "background_label_id": det["background_label"],
