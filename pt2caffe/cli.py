@@ -14,7 +14,8 @@ from .errors import Pt2CaffeError
 
 def _common_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--input-shape", action="append", metavar="N,C,H,W",
-                        help="shape of one model input; repeat for several inputs (default: INPUT_SHAPE in MODEL.py)")
+                        help="shape of one model input; repeat for several inputs (default: INPUT_SHAPE in MODEL.py); "
+                             "for 'run', more groups of one shape per input write one net per group")
     parser.add_argument("--entry", default="build_model", help="function in MODEL.py that returns the nn.Module")
     parser.add_argument("--unsafe-pickle", action="store_true",
                         help="allow WEIGHTS.pth to be a whole pickled model (runs code from the file: trust it)")

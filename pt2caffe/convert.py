@@ -4,7 +4,7 @@ from __future__ import annotations
 import inspect
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
@@ -14,7 +14,9 @@ from .builder import Blob, NetBuilder
 from .dialect import STOCK_SSD
 from .lowering import lower
 from .ops.registry import is_atomic
+from .loading import random_inputs
 from .serialize import atomic_files, prototxt_text, write_caffemodel
+from .sizes import InputSizes, add_guards, find_valid_sizes, header_comment
 from .tracer import Graph, trace
 
 
@@ -24,6 +26,7 @@ class Conversion:
     graph: Graph
     blobs: dict[int, Blob]  # traced value index → Caffe blob
     output_blobs: list[Blob]
+    sizes: list[InputSizes] = field(default_factory=list)  # per net input: the sizes the net is valid for ([] when not probed)
     ssd: dict | None = None  # set by pt2caffe.ssd (run --ssd): what check needs to compare the detections
 
 
@@ -51,15 +54,31 @@ def _silence_dangling(net: NetBuilder, outputs: list[Blob]) -> None:
 
 
 def convert(model: nn.Module, example_inputs, *, name: str | None = None,
-            capture: bool = False) -> Conversion:
+            capture: bool = False, probe_sizes: bool = True) -> Conversion:
     """Trace ``model`` on ``example_inputs`` and build the Caffe net (nothing is written; layers may still be
-    appended, e.g. by pt2caffe.ssd, before write())."""
+    appended, e.g. by pt2caffe.ssd, before write()).
+
+    With ``probe_sizes`` (the default) the model is also lowered at other input shapes to find which
+    axes the net is valid for (pt2caffe.sizes); guards after the inputs make other sizes fail loudly.
+    """
     model.eval()
+    graph, net, blobs = _lower(model, example_inputs, name, capture)
+    sizes = []
+    if probe_sizes:
+        shapes = [tuple(value.shape) for value in graph.inputs]
+        sizes = find_valid_sizes(lambda probe: _lower(model, random_inputs(probe, seed=3), name, False)[1],
+                                 net, shapes)
+        add_guards(net, sizes)
+    return Conversion(net, graph, blobs, [blobs[value.index] for value in graph.outputs], sizes)
+
+
+def _lower(model: nn.Module, example_inputs, name: str | None, capture: bool):
+    """(graph, net, blobs): one trace of ``model`` and its lowering."""
     graph = trace(model, example_inputs, capture=capture, is_atomic=is_atomic)
     net = NetBuilder(name or type(model).__name__, STOCK_SSD)
     net.notes.extend(graph.notes)
     blobs = lower(graph, net, _input_names(model, len(graph.inputs)))
-    return Conversion(net, graph, blobs, [blobs[value.index] for value in graph.outputs])
+    return graph, net, blobs
 
 
 def _weights_report(net: NetBuilder) -> list[dict]:
@@ -111,6 +130,7 @@ def report(conversion: Conversion, files: dict, provenance: dict | None = None) 
         "files": files,
         "source": provenance or {},
         "inputs": [{"name": blob.name, "shape": list(blob.shape)} for blob in net.inputs],
+        "input_sizes": [entry.as_report() for entry in conversion.sizes],
         "outputs": _outputs_report(conversion),
         "layers": [{"name": layer.name, "type": layer.type, "bottoms": layer.bottoms, "tops": layer.tops,
                     "module": layer.module, "source": layer.source} for layer in net.layers],
@@ -131,6 +151,7 @@ def write(conversion: Conversion, path_prefix: str, provenance: dict | None = No
     result = report(conversion, files, provenance)
     with atomic_files(list(paths.values())) as (prototxt, caffemodel, report_path):
         with open(prototxt, "w", encoding="utf-8") as handle:
+            handle.write(header_comment(conversion.sizes) if conversion.sizes else "")
             handle.write(prototxt_text(conversion.net))
         with open(caffemodel, "wb") as handle:
             write_caffemodel(conversion.net, handle)

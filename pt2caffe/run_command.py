@@ -1,12 +1,15 @@
 """``pt2caffe run``: load MODEL.py and WEIGHTS.pth, export, print a summary."""
 from __future__ import annotations
 
+import inspect
 import os
 import sys
 
 from .convert import convert, write
+from .errors import Pt2CaffeError
 from .loading import load, random_inputs
 from .progress import Progress
+from .sizes import InputSizes
 
 
 def provenance(args, shapes) -> dict:
@@ -16,16 +19,32 @@ def provenance(args, shapes) -> dict:
             "non_strict": args.non_strict, "ssd": os.path.abspath(args.ssd) if args.ssd else None}
 
 
-def _export(args, progress: Progress):
-    ssd_config = None
-    if args.ssd:  # a config error is reported before the (slow) loading and tracing
-        from .ssd import load_config
-        ssd_config = load_config(args.ssd)
-    progress.step(f"loading {args.model} and {args.weights}")
-    model, shapes = load(args.model, args.weights, entry=args.entry, shapes=args.input_shape,
-                         unsafe_pickle=args.unsafe_pickle, strict=not args.non_strict)
-    progress.step(f"tracing {type(model).__name__} and lowering its ops")
-    conversion = convert(model, random_inputs(shapes), name=args.name or type(model).__name__)
+def shape_sets(model, shapes: list[tuple[int, ...]]) -> list[list[tuple[int, ...]]]:
+    """--input-shape values as one set per net: one shape per input of ``model.forward``, or several
+    sets in a row (``--input-shape A --input-shape B`` on a one-input model: one net at A, one at B)."""
+    try:
+        parameters = inspect.signature(model.forward).parameters.values()
+    except (TypeError, ValueError):
+        return [shapes]
+    if any(p.kind is p.VAR_POSITIONAL for p in parameters):
+        return [shapes]
+    count = sum(1 for p in parameters if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD))
+    if count <= 0 or len(shapes) <= count:
+        return [shapes]
+    if len(shapes) % count:
+        raise Pt2CaffeError(f"{len(shapes)} --input-shape values for a model with {count} inputs: give "
+                            f"{count} per net (one net per group of {count})")
+    return [shapes[i:i + count] for i in range(0, len(shapes), count)]
+
+
+def size_suffix(shapes: list[tuple[int, ...]]) -> str:
+    """``_1x3x224x224`` (inputs joined by ``_``): what tells the nets of several sizes apart."""
+    return "".join("_" + "x".join(map(str, shape)) for shape in shapes)
+
+
+def _export(args, model, shapes, suffix: str, ssd_config, progress: Progress):
+    progress.step(f"tracing {type(model).__name__} at {' and '.join('x'.join(map(str, s)) for s in shapes)}")
+    conversion = convert(model, random_inputs(shapes), name=(args.name or type(model).__name__) + suffix)
     if ssd_config:
         from .ssd import append_from_config
         append_from_config(conversion, ssd_config)
@@ -38,19 +57,36 @@ def _export(args, progress: Progress):
 def main(args) -> int:
     progress = Progress()
     try:
-        report, outdir, prefix = _export(args, progress)
+        ssd_config = None
+        if args.ssd:  # a config error is reported before the (slow) loading and tracing
+            from .ssd import load_config
+            ssd_config = load_config(args.ssd)
+        progress.step(f"loading {args.model} and {args.weights}")
+        model, shapes = load(args.model, args.weights, entry=args.entry, shapes=args.input_shape,
+                             unsafe_pickle=args.unsafe_pickle, strict=not args.non_strict)
+        sets = shape_sets(model, shapes)
+        for shape_set in sets:
+            suffix = size_suffix(shape_set) if len(sets) > 1 else ""
+            _summarise(args, *_export(args, model, shape_set, suffix, ssd_config, progress), progress)
     finally:
         progress.clear()  # before any result or error line
+    return 0
+
+
+def _summarise(args, report: dict, outdir: str, prefix: str, progress: Progress) -> None:
+    progress.clear()
     for output in report["outputs"]:
         origin = f"torch output {output['torch']}" if output["torch"] else "appended output"
         print(f"{origin}: {output['shape']} -> caffe blob {output['name']}")
     print(f"{len(report['layers'])} layers, {report['parameters']:,} weight values, target {report['target']}")
     for ext in ("prototxt", "caffemodel", "json"):
         print(f"wrote {os.path.join(outdir, report['files'][ext])}")
+    for entry in report["input_sizes"]:
+        sizes = InputSizes(entry["name"], tuple(entry["shape"]), entry["fixed_axes"], entry["why"])
+        print(f"valid input sizes: {sizes.describe()}" + (f" (fixed by {sizes.reasons[0]})" if sizes.reasons else ""))
     for note in report["notes"]:
         print(f"pt2caffe: note: {note}", file=sys.stderr)
     if args.graph:
         from .drawing import draw_report
         for path in draw_report(report, prefix, formats=args.graph_format):
             print(f"wrote {path}")
-    return 0

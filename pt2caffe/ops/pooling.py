@@ -5,10 +5,14 @@ is one Pooling. Other windows: average = one averaging matrix per axis (row i ho
 its window), applied by InnerProducts; max is separable too: per axis a stride-1 Pooling per
 window length, and a 0/1 matrix picks each output's window among them.
 
-Stock SSD Caffe's Pooling always rounds up. When PyTorch's floor mode gives
-one window fewer, the trailing row/column of Caffe's output is dropped (a
-Slice): the windows that remain are the same ones. Moving the padding instead
-would shift every window.
+Stock SSD Caffe's Pooling always rounds up. When PyTorch's floor mode can give
+one window fewer (a stride above 1), the trailing row/column of Caffe's output
+is dropped by a Crop to the shape of a reference blob: a one-channel Convolution
+with the pooling's kernel, stride and padding and zero weights, since Caffe's
+Convolution rounds down exactly as PyTorch's floor mode does (conv_layer.cpp:
+(H + 2p − k) / s + 1). The windows that remain are the same ones, and the crop
+follows the input's size, so the net stays valid at every input size. Moving the
+padding instead would shift every window.
 """
 from __future__ import annotations
 
@@ -16,7 +20,7 @@ import math
 
 import numpy as np
 
-from .common import apply_axis_matrices, keep_range, pair
+from .common import apply_axis_matrices, pair
 from .registry import handles
 
 
@@ -36,7 +40,19 @@ def _window_counts(size: int, out: int, kernel: int, stride: int, pad: int):
     return caffe_count, valid_count
 
 
-def _pool(op, ctx, method: str, kernel, stride, pad, correction=None):
+def _crop_to_floor_mode(ctx, x, pooled, kernel, stride, pad):
+    """Crop Caffe's (ceil-mode) pooled blob to PyTorch's floor-mode size, whatever the input size."""
+    conv = {"num_output": 1, "bias_term": False, "kernel_h": kernel[0], "kernel_w": kernel[1],
+            "stride_h": stride[0], "stride_w": stride[1], "pad_h": pad[0], "pad_w": pad[1]}
+    zeros = ctx.constant(np.zeros((1, x.shape[1]) + tuple(kernel)), "zeros: only the output's shape is used")
+    reference = ctx.layer("Convolution", [x], {"convolution_param": conv}, role="floor_mode_shape",
+                          shape=(x.shape[0], 1) + ctx.out_shape[2:], weights=[zeros])
+    return ctx.layer("Crop", [pooled, reference], {"crop_param": {"axis": 2, "offset": [0]}})
+
+
+def _pool(op, ctx, method: str, kernel, stride, pad, correction=None, *, floor_mode: bool):
+    """One Pooling with these windows; ``floor_mode`` (PyTorch's default rounding) adds the crop to
+    PyTorch's output size when a stride above 1 can make Caffe's rounding up give one window more."""
     x = ctx.blob(op.arg(0, "input"))
     if len(x.shape) != 4:
         raise ctx.fail(f"expects a 4-D input, got shape {list(x.shape)}")
@@ -50,26 +66,28 @@ def _pool(op, ctx, method: str, kernel, stride, pad, correction=None):
     extra = [have - want for have, want in zip(caffe_out, wanted)]
     if any(e not in (0, 1) for e in extra):
         raise ctx.fail(f"Caffe would pool to {list(caffe_out)} where PyTorch gives {list(wanted)}")
-    y = ctx.layer("Pooling", [x], {"pooling_param": params}, shape=ctx.out_shape[:2] + caffe_out)
-    for axis, drop in ((2, extra[0]), (3, extra[1])):
-        if drop:
-            y = keep_range(ctx, y, axis, 0, wanted[axis - 2], role=f"floor_mode_axis{axis}")
+    floor_mode = floor_mode and (stride[0] > 1 or stride[1] > 1)
+    y = ctx.layer("Pooling", [x], {"pooling_param": params}, shape=ctx.out_shape[:2] + caffe_out,
+                  role="rounded_up" if floor_mode else None)
+    if floor_mode:
+        y = _crop_to_floor_mode(ctx, x, y, kernel, stride, pad)
     if correction is not None:
         y = ctx.layer("Scale", [y], {"scale_param": {"axis": 2, "num_axes": 2}}, role="divisor",
                       weights=[ctx.constant(correction, "average pooling divisor correction")])
     return [y] + [None] * (len(op.outputs) - 1)  # no blob for pooling indices
 
 
-@handles("max_pool2d", lowering="Pooling MAX (+ Slice of the trailing row/column in floor mode)")
+@handles("max_pool2d", lowering="Pooling MAX (+ in floor mode, a Crop to a zero Convolution's shape, any input size)")
 def max_pool2d(op, ctx):
     kernel = pair(op.arg(1, "kernel_size"))
     stride = pair(op.arg(2, "stride") or kernel)
     if pair(op.arg(4, "dilation", 1)) != (1, 1):
         raise ctx.fail("Caffe's Pooling has no dilation")
-    return _pool(op, ctx, "MAX", kernel, stride, pair(op.arg(3, "padding", 0)))
+    return _pool(op, ctx, "MAX", kernel, stride, pair(op.arg(3, "padding", 0)),
+                 floor_mode=not op.arg(5, "ceil_mode", False))
 
 
-@handles("avg_pool2d", lowering="Pooling AVE (+ Slice in floor mode, + Scale when padding is not counted)")
+@handles("avg_pool2d", lowering="Pooling AVE (+ floor-mode Crop as for max, + Scale when padding is not counted)")
 def avg_pool2d(op, ctx):
     x = op.arg(0, "input")
     kernel = pair(op.arg(1, "kernel_size"))
@@ -83,7 +101,7 @@ def avg_pool2d(op, ctx):
         caffe_w, valid_w = _window_counts(x.shape[3], out_w, kernel[1], stride[1], pad[1])
         factor = np.outer(caffe_h, caffe_w) / (divisor or np.outer(valid_h, valid_w))
         correction = None if np.all(factor == 1) else factor
-    return _pool(op, ctx, "AVE", kernel, stride, pad, correction)
+    return _pool(op, ctx, "AVE", kernel, stride, pad, correction, floor_mode=not op.arg(4, "ceil_mode", False))
 
 
 def adaptive_windows(size: int, out: int) -> list[tuple[int, int]]:
@@ -145,7 +163,7 @@ def _adaptive(op, ctx, method: str):
     regular = [_regular(adaptive_windows(s, w)) for s, w in zip(size, wanted)]
     if None not in regular:  # e.g. 12 → 4 (k3 s3) or 13 → 6 (k3 s2): Caffe's Pooling without padding
         kernel, stride = zip(*regular)
-        return _pool(op, ctx, method, kernel, stride, (0, 0))
+        return _pool(op, ctx, method, kernel, stride, (0, 0), floor_mode=False)  # sizes match exactly
     if method == "AVE":
         return apply_axis_matrices(ctx, x, {axis: _averaging_matrix(s, w) for axis, s, w in zip((2, 3), size, wanted)},
                                    "adaptive average pooling windows")

@@ -36,7 +36,7 @@ def test_stem_pool_is_cropped_not_repadded(tmp_path):
     assert caffe_pooled_size(112, 3, 2, 1) == 57
     export_and_compare(nn.Sequential(nn.MaxPool2d(3, 2, 1)), random_inputs([(1, 2, 112, 112)]), tmp_path)
     text = (tmp_path / "net.prototxt").read_text()
-    assert "pad_h: 1" in text and "Slice" in text
+    assert "pad_h: 1" in text and 'type: "Crop"' in text
 
 
 def test_divisor_override(tmp_path):
@@ -53,7 +53,7 @@ def test_adaptive_pools(tmp_path, output):
 def test_floor_mode_is_a_crop_not_a_ceil_mode_field(tmp_path):
     export_and_compare(nn.Sequential(nn.MaxPool2d(3, 2)), random_inputs([(1, 2, 16, 16)]), tmp_path)
     assert "ceil_mode" not in (tmp_path / "net.prototxt").read_text()
-    assert layer_types(tmp_path) == ["Input", "Pooling", "Slice", "Slice", "Silence", "Silence"]
+    assert layer_types(tmp_path) == ["Input", "Reshape", "Pooling", "Convolution", "Crop"]
 
 
 UNEVEN_ADAPTIVE = [  # (input H×W, output): windows of unequal lengths on at least one axis
