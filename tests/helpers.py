@@ -85,5 +85,7 @@ def _assert_outputs_follow_new_input(model, inputs, report, tmp_path, tolerance)
 
 
 def layer_types(tmp_path) -> list[str]:
+    """The net's layer types in order, without the input-size guards (pt2caffe.sizes)."""
     from pt2caffe.serialize import read_prototxt
-    return [layer.type for layer in read_prototxt(str(tmp_path / "net.prototxt")).layer]
+    return [layer.type for layer in read_prototxt(str(tmp_path / "net.prototxt")).layer
+            if "/size_guard_axis" not in layer.name]

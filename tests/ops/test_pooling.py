@@ -53,7 +53,7 @@ def test_adaptive_pools(tmp_path, output):
 def test_floor_mode_is_a_crop_not_a_ceil_mode_field(tmp_path):
     export_and_compare(nn.Sequential(nn.MaxPool2d(3, 2)), random_inputs([(1, 2, 16, 16)]), tmp_path)
     assert "ceil_mode" not in (tmp_path / "net.prototxt").read_text()
-    assert layer_types(tmp_path) == ["Input", "Reshape", "Pooling", "Convolution", "Crop"]
+    assert layer_types(tmp_path) == ["Input", "Pooling", "Convolution", "Crop"]
 
 
 UNEVEN_ADAPTIVE = [  # (input H×W, output): windows of unequal lengths on at least one axis

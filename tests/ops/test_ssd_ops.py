@@ -31,7 +31,8 @@ def conv_l2norm(eps: float = 1e-10) -> nn.Module:
 def test_l2norm_becomes_one_normalize(tmp_path):
     export_and_compare(conv_l2norm(), random_inputs([(2, 3, 6, 7)]), tmp_path, opencv=True)
     assert layer_types(tmp_path) == ["Input", "Convolution", "Normalize"]
-    param = read_prototxt(str(tmp_path / "net.prototxt")).layer[2].norm_param
+    layers = read_prototxt(str(tmp_path / "net.prototxt")).layer
+    param = next(layer for layer in layers if layer.type == "Normalize").norm_param
     assert (param.across_spatial, param.channel_shared) == (False, False)
     assert param.eps == pytest.approx(1e-20)  # eps² (see pt2caffe/ops/ssd.py)
 
