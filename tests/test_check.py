@@ -127,7 +127,7 @@ def test_correct_export_passes(export, capsys, tmp_path):
     assert code == 0, out + err
     assert outcome["ok"] and outcome["first_divergence"] is None
     compared = {row["layer"] for row in outcome["blobs"]}
-    assert {"conv1", "conv2", "pool", "conv3", "head"} <= compared
+    assert {"conv1", "conv2", "pool/floor_mode", "conv3", "head"} <= compared
     assert all(row["verdict"] == "ok" and row["cosine"] > 0.999999 for row in outcome["blobs"])
     assert f"OK: all {len(outcome['blobs'])} blobs within tolerance" in out
     assert "random uniform in [-1, 1)" in out
@@ -157,12 +157,14 @@ def test_altered_blob_is_the_first_divergence(export, capsys, tmp_path):
 
 
 def test_wrong_pooling_stride_names_the_pooling_layer(export, capsys, tmp_path):
+    """A floor-mode pooling is a Pooling cropped to PyTorch's size: the crop's blob diverges first,
+    and the Pooling that computed it is named."""
     code, out, err, outcome = check(broken_variants(export, tmp_path)["stride"], capsys, tmp_path)
     assert code == 1, err
     first = outcome["first_divergence"]
-    assert (first["layer"], first["type"], first["verdict"]) == ("pool", "Pooling", "shape")
-    assert first["caffe_shape"] == [1, 16, 15, 15] and first["shape"] == [1, 16, 8, 8]
-    assert "shape: caffe 1x16x15x15, torch 1x16x8x8" in out
+    assert (first["layer"], first["type"], first["module"]) == ("pool/floor_mode", "Crop", "pool")
+    assert "pool (Pooling)" in first["suspects"]
+    assert "computed from verified blobs by: pool (Pooling)" in out
 
 
 def test_wrong_stride_of_a_cropped_pooling_names_it_among_the_suspects(export, capsys, tmp_path):
@@ -232,7 +234,7 @@ def test_unknown_layer_is_named_and_the_layers_before_it_are_compared(export, ca
     assert outcome["crash"] == "Caffe cannot set up layer 'conv3' (NoSuchLayer): Unknown layer type: NoSuchLayer"
     assert outcome["crash"] in out
     by_layer = {row["layer"]: row["verdict"] for row in outcome["blobs"]}
-    assert by_layer["conv2"] == by_layer["pool"] == "ok" and by_layer["conv3"] == "not run"
+    assert by_layer["conv2"] == by_layer["pool/floor_mode"] == "ok" and by_layer["conv3"] == "not run"
 
 
 def test_a_corrupt_caffemodel_is_one_clear_error(export, capsys, tmp_path):

@@ -47,7 +47,7 @@ def _crop_to_floor_mode(ctx, x, pooled, kernel, stride, pad):
     zeros = ctx.constant(np.zeros((1, x.shape[1]) + tuple(kernel)), "zeros: only the output's shape is used")
     reference = ctx.layer("Convolution", [x], {"convolution_param": conv}, role="floor_mode_shape",
                           shape=(x.shape[0], 1) + ctx.out_shape[2:], weights=[zeros])
-    return ctx.layer("Crop", [pooled, reference], {"crop_param": {"axis": 2, "offset": [0]}})
+    return ctx.layer("Crop", [pooled, reference], {"crop_param": {"axis": 2, "offset": [0]}}, role="floor_mode")
 
 
 def _pool(op, ctx, method: str, kernel, stride, pad, correction=None, *, floor_mode: bool):
@@ -67,8 +67,7 @@ def _pool(op, ctx, method: str, kernel, stride, pad, correction=None, *, floor_m
     if any(e not in (0, 1) for e in extra):
         raise ctx.fail(f"Caffe would pool to {list(caffe_out)} where PyTorch gives {list(wanted)}")
     floor_mode = floor_mode and (stride[0] > 1 or stride[1] > 1)
-    y = ctx.layer("Pooling", [x], {"pooling_param": params}, shape=ctx.out_shape[:2] + caffe_out,
-                  role="rounded_up" if floor_mode else None)
+    y = ctx.layer("Pooling", [x], {"pooling_param": params}, shape=ctx.out_shape[:2] + caffe_out)
     if floor_mode:
         y = _crop_to_floor_mode(ctx, x, y, kernel, stride, pad)
     if correction is not None:
