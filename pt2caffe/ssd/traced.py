@@ -21,6 +21,7 @@ import os
 import numpy as np
 
 from ..builder import Blob
+from ..sizes import add_guards, fix_axes
 from .config import SsdConfig, load_config, split_spec
 from .head import (HeadInputs, append_head, check_feature_maps, check_flat_sizes, check_not_swapped, flat_size,
                    keep_top_k, loc_values_per_prior)
@@ -257,6 +258,10 @@ def append_from_config(conversion, config: SsdConfig | str) -> None:
                         loc, conf)
     conversion.output_blobs = [append_head(conversion.net, config, inputs)]
     conversion.ssd = summary(config, loc, conf, priors_value)
+    image = conversion.net.inputs[0]
+    conversion.sizes = fix_axes(conversion.sizes, range(2, len(image.shape)),
+                                f"the SSD head from {config.path} is laid out for {'×'.join(map(str, image.shape[2:]))} images")
+    add_guards(conversion.net, conversion.sizes)
 
 
 def summary(config: SsdConfig, loc: Blob, conf: Blob, priors_value: int | None) -> dict:
