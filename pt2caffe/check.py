@@ -371,28 +371,33 @@ def load_model_and_inputs(subject: Subject, input_path: str | None, net: CaffeNe
     if len(net.inputs) != len(shapes):
         raise Pt2CaffeError(f"{subject.prototxt} has {len(net.inputs)} inputs ({', '.join(net.inputs)}), "
                             f"the model takes {len(shapes)}")
-    inputs, input_note = load_inputs(input_path, shapes, net.inputs)
-    refuse_invalid_sizes(subject, [tuple(tensor.shape) for tensor in inputs])
+    valid = [InputSizes(entry["name"], tuple(entry["shape"]), entry["fixed_axes"], entry["why"])
+             for entry in (subject.report or {}).get("input_sizes", [])]
+    inputs, input_note = load_inputs(input_path, shapes, net.inputs,
+                                     (lambda index, shape: refuse_invalid_size(subject, valid[index], shape))
+                                     if valid else None)
     return model, inputs, input_note
 
 
-def refuse_invalid_sizes(subject: Subject, shapes: list[tuple[int, ...]]) -> None:
-    """Raise Pt2CaffeError when an input's shape changes an axis the report says is fixed
-    (pt2caffe.sizes): the net would stop in its guard, or was never exact at that size."""
-    for entry, shape in zip((subject.report or {}).get("input_sizes", []), shapes):
-        sizes = InputSizes(entry["name"], tuple(entry["shape"]), entry["fixed_axes"], entry["why"])
-        if not sizes.accepts(shape):
-            why = f" (fixed by {sizes.reasons[0]})" if sizes.reasons else ""
-            raise Pt2CaffeError(f"{subject.prototxt} is valid only for {sizes.describe()}{why}; the input "
-                                f"is {'×'.join(map(str, shape))}: export again with --input-shape "
-                                f"{','.join(map(str, shape))}")
+def refuse_invalid_size(subject: Subject, sizes: InputSizes, shape: tuple[int, ...]) -> None:
+    """Raise Pt2CaffeError when ``shape`` changes an axis the report says is fixed (pt2caffe.sizes):
+    the net would stop in its guard, or was never exact at that size."""
+    if not sizes.accepts(shape):
+        why = f" (fixed by {sizes.reasons[0]})" if sizes.reasons else ""
+        raise Pt2CaffeError(f"{subject.prototxt} is valid only for {sizes.describe()}{why}; the input "
+                            f"is {'×'.join(map(str, shape))}: export again with --input-shape "
+                            f"{','.join(map(str, shape))}")
 
 
 def trace_torch(subject: Subject, model, inputs, progress: Progress) -> TorchSide:
-    """Run PyTorch once, capturing every traced op's output; the mapping from NAME.json or made now."""
+    """Run PyTorch once, capturing every traced op's output; the mapping from NAME.json, or made now when
+    there is no report or the input has another (valid) size than the export: a net valid at both sizes
+    lowers to the same layers and blob names (pt2caffe.sizes), only the shapes differ."""
     progress.step(f"running PyTorch ({type(model).__name__}) and tracing every op")
     conversion = convert(model, inputs, capture=True, probe_sizes=False)
-    rows = subject.report["blobs"] if subject.report else conversion_report(conversion, {})["blobs"]
+    exported = [entry["shape"] for entry in subject.report["inputs"]] if subject.report else None
+    same_size = exported == [list(tensor.shape) for tensor in inputs]
+    rows = subject.report["blobs"] if same_size else conversion_report(conversion, {})["blobs"]
     return TorchSide(rows, reference_arrays(rows, conversion.graph, subject.prefix + ".json"), conversion.graph)
 
 

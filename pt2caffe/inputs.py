@@ -28,9 +28,13 @@ def _shape_text(shape) -> str:
     return "x".join(str(d) for d in shape)
 
 
-def load_inputs(path: str | None, shapes: list[tuple[int, ...]], names: list[str]
+def load_inputs(path: str | None, shapes: list[tuple[int, ...]], names: list[str], refuse_shape=None
                 ) -> tuple[list[torch.Tensor], str]:
-    """The model inputs (one tensor per shape) and a one-line note of how they were made."""
+    """The model inputs (one tensor per shape) and a one-line note of how they were made.
+
+    An input file's arrays must have ``shapes``, unless ``refuse_shape(index, shape)`` is given: then
+    it decides (it raises Pt2CaffeError for a shape the net cannot take, e.g. pt2caffe.sizes').
+    """
     if path is None:
         return random_inputs(shapes, CHECK_SEED), RANDOM_NOTE
     if not os.path.isfile(path):
@@ -45,8 +49,10 @@ def load_inputs(path: str | None, shapes: list[tuple[int, ...]], names: list[str
         arrays = [array]
     else:
         raise Pt2CaffeError(f"--input {path}: expected .npy, .npz or an image ({', '.join(IMAGE_EXTENSIONS)})")
-    for array, shape, name in zip(arrays, shapes, names):
-        if tuple(array.shape) != tuple(shape):
+    for index, (array, shape, name) in enumerate(zip(arrays, shapes, names)):
+        if refuse_shape is not None:
+            refuse_shape(index, tuple(array.shape))
+        elif tuple(array.shape) != tuple(shape):
             raise Pt2CaffeError(f"--input {path}: input {name} has shape {_shape_text(array.shape)}, "
                                 f"the model takes {_shape_text(shape)}")
     return [torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32)) for array in arrays], note

@@ -4,6 +4,9 @@ Each zoo net is exported at its own shape, then fed a larger batch and a larger 
 Where the report says the axis is free, the outputs must equal PyTorch's at that size; where it says
 fixed, the runtime must refuse the input (the guard Reshape layers).
 """
+import json
+
+import numpy as np
 import pytest
 import torch
 
@@ -52,3 +55,64 @@ def test_other_size_is_exact_or_refused(exported, runtime, change):
     else:
         with pytest.raises(Pt2CaffeError, match=r"count|srcTotal == dstTotal"):
             run(str(path / "net.prototxt"), str(path / "net.caffemodel"), feeds, names)
+
+
+FULLY_CONVOLUTIONAL = '''
+import torch.nn as nn
+
+INPUT_SHAPE = (1, 3, 20, 20)
+
+
+def build_model():
+    return nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(3, 2, 1),
+                         nn.AdaptiveAvgPool2d((3, 3)))
+'''
+
+
+@pytest.fixture
+def project(tmp_path):
+    (tmp_path / "model.py").write_text(FULLY_CONVOLUTIONAL)
+    namespace = {}
+    exec(compile(FULLY_CONVOLUTIONAL, str(tmp_path / "model.py"), "exec"), namespace)
+    torch.save(namespace["build_model"]().state_dict(), tmp_path / "weights.pth")
+    return tmp_path
+
+
+def test_one_net_per_input_shape_group_each_saying_its_sizes(project, capsys):
+    from pt2caffe.cli import main
+    code = main(["run", str(project / "model.py"), str(project / "weights.pth"), "-o", str(project / "out"),
+                 "--input-shape", "1,3,20,20", "--input-shape", "2,3,27,27"])
+    out = capsys.readouterr().out
+    assert code == 0
+    for suffix, size in (("1x3x20x20", "20×20"), ("2x3x27x27", "27×27")):
+        report = json.loads((project / "out" / f"Sequential_{suffix}.json").read_text())
+        (sizes,) = report["input_sizes"]
+        assert sizes["fixed_axes"] == [1, 2, 3] and sizes["free_axes"] == [0]
+        assert " (3, " in sizes["why"][0]  # the adaptive pooling, module 3 of the Sequential
+        header = (project / "out" / f"Sequential_{suffix}.prototxt").read_text().splitlines()[:2]
+        assert header[0].startswith("# pt2caffe: valid input sizes")
+        assert f"C×H×W = 3×{size} fixed" in header[1]
+    assert out.count("valid input sizes: data") == 2
+
+
+def test_check_refuses_an_input_size_the_net_is_not_valid_for(project, capsys):
+    from pt2caffe.cli import main
+    assert main(["run", str(project / "model.py"), str(project / "weights.pth"), "-o", str(project)]) == 0
+    np.save(project / "big.npy", np.ones((1, 3, 24, 24), np.float32))
+    capsys.readouterr()
+    code = main(["check", str(project / "Sequential.json"), "--input", str(project / "big.npy")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and len(err) == 1
+    assert "is valid only for data 1×3×20×20: batch free; C×H×W = 3×20×20 fixed" in err[0]
+    assert "--input-shape 1,3,24,24" in err[0]
+    np.save(project / "batch.npy", np.ones((3, 3, 20, 20), np.float32))
+    assert main(["check", str(project / "Sequential.json"), "--input", str(project / "batch.npy")]) == 0
+
+
+def test_a_size_free_net_is_reported_free_and_unguarded_but_for_its_channels(tmp_path):
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, stride=2), torch.nn.MaxPool2d(2))
+    conversion = convert(model, random_inputs([(1, 3, 17, 17)]))
+    (sizes,) = conversion.sizes
+    assert sizes.fixed == [1] and sizes.reasons == []
+    guards = [layer for layer in conversion.net.layers if "/size_guard_axis" in layer.name]
+    assert [layer.params["reshape_param"]["shape"]["dim"] for layer in guards] == [[0, 3, 0, 0]]
