@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import math
 
-from .common import ELTWISE_PROD, ELTWISE_SUM, clamp, eltwise, normalize_dim, power, relu, scalar_of
+from .common import (ELTWISE_PROD, ELTWISE_SUM, NATURAL_LOG, clamp, eltwise, normalize_dim, power, relu, reshape,
+                     scalar_of)
 from .registry import handles
 
 
@@ -161,7 +162,13 @@ def _softmax(op, ctx, role=None):
     x, dim = op.arg(0, "input"), op.arg(1, "dim")
     rank = len(x.shape)
     axis = normalize_dim(int(dim), rank) if dim is not None else 0 if rank in (0, 1, 3) else 1
-    return ctx.layer("Softmax", [ctx.blob(x)], {"softmax_param": {"axis": axis}}, role=role)
+    if rank != 1:
+        return ctx.layer("Softmax", [ctx.blob(x)], {"softmax_param": {"axis": axis}}, role=role)
+    # MNN 3.6.1 miscomputes (or aborts on) a Softmax over a 1-D blob: run it on a (1, N) view
+    row = reshape(ctx, ctx.blob(x), (1,) + tuple(x.shape), role=f"{role or 'softmax'}/row")
+    values = ctx.layer("Softmax", [row], {"softmax_param": {"axis": 1}}, role=f"{role or 'softmax'}/on_row",
+                       shape=row.shape)
+    return reshape(ctx, values, tuple(x.shape), role=role)
 
 
 @handles("softmax", lowering="Softmax (axis)")
@@ -172,4 +179,4 @@ def softmax(op, ctx):
 @handles("log_softmax", exact=False,
          lowering="Softmax + Log; −inf where the softmax underflows (logit gaps above about 87)")
 def log_softmax(op, ctx):
-    return ctx.layer("Log", [_softmax(op, ctx, role="softmax")])
+    return ctx.layer("Log", [_softmax(op, ctx, role="softmax")], NATURAL_LOG)

@@ -1,9 +1,9 @@
 """Matrix products with one constant operand (matmul, mm, bmm, addmm, @) as InnerProduct.
 
-InnerProduct computes x · Wᵀ over the trailing axes from ``axis``. So x @ C (C of shape (K, M))
-is InnerProduct with weight Cᵀ on x's last axis, and C @ x (C of shape (M, K), x of shape
-(..., K, L)) is computed transposed, (C @ x)ᵀ = xᵀ @ Cᵀ: Permute the last two axes, InnerProduct
-with weight C, Permute back. A product of two traced tensors has no stock Caffe layer and is
+InnerProduct computes x · Wᵀ. So x @ C (C of shape (K, M)) is ``common.inner_product`` with
+weight Cᵀ on x's last axis (an InnerProduct for 2-D x, else a 1×1 Convolution on a (−1, K, 1, 1)
+view), and C @ x (C of shape (M, K), x of shape (..., K, L)) is computed transposed,
+(C @ x)ᵀ = xᵀ @ Cᵀ: Permute the last two axes, the product with weight C, Permute back. A product of two traced tensors has no stock Caffe layer and is
 refused.
 """
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 
 from ..tracer import Const, Value
-from .common import permute, reshape, scalar_of
+from .common import inner_product, permute, reshape, scalar_of
 from .registry import handles
 
 
@@ -64,15 +64,14 @@ def _inner_product(ctx, x: Value, weight, bias, const_on_left: bool):
     product_shape = blob.shape[:-1] + (features,)
     result_shape = tuple(product_shape[axis] for axis in order) if transposed else product_shape
     last = "product" if transposed or result_shape != ctx.out_shape else None
-    params = {"num_output": features, "bias_term": bias is not None, "axis": len(blob.shape) - 1}
-    y = ctx.layer("InnerProduct", [blob], {"inner_product_param": params},
-                  weights=[weight] + ([bias] if bias is not None else []), shape=product_shape, role=last)
+    y = inner_product(ctx, blob, [weight] + ([bias] if bias is not None else []), features, role=last)
     if transposed:
         y = permute(ctx, y, order, role="transpose_back" if result_shape != ctx.out_shape else None)
     return reshape(ctx, y, ctx.out_shape)
 
 
-@handles("matmul", "rmatmul", "mm", "bmm", lowering="InnerProduct (weight Cᵀ; Permute around it for C @ x)")
+@handles("matmul", "rmatmul", "mm", "bmm", lowering="InnerProduct (2-D) or 1×1 Convolution on a (−1, K, 1, 1) view, "
+                                                      "weight Cᵀ; Permute around it for C @ x")
 def matmul(op, ctx):
     names = ("input", "mat2") if op.kind in ("mm", "bmm") else ("input", "other")
     x, const, const_on_left = _operands(op, ctx, 0, names)
@@ -95,7 +94,7 @@ def _bias_vector(ctx, addend, out_shape: tuple[int, ...], const_on_left: bool, b
                       (f", times {beta}" if beta != 1.0 else ""))
 
 
-@handles("addmm", lowering="InnerProduct with bias (beta · input must be one value per output feature)")
+@handles("addmm", lowering="as matmul, with bias (beta · input must be one value per output feature)")
 def addmm(op, ctx):
     x, const, const_on_left = _operands(op, ctx, 1, ("mat1", "mat2"))
     beta, alpha = float(op.arg(3, "beta", 1)), float(op.arg(4, "alpha", 1))

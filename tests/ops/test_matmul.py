@@ -45,7 +45,7 @@ FUNCTIONS = {
 @pytest.mark.parametrize("name", FUNCTIONS)
 def test_product_with_constant(tmp_path, name):
     shape, fn = FUNCTIONS[name]
-    export_and_compare(WithMatrices(fn), random_inputs([shape]), tmp_path, opencv=len(shape) >= 2)
+    export_and_compare(WithMatrices(fn), random_inputs([shape]), tmp_path)
 
 
 def test_product_of_two_traced_tensors_is_refused():
