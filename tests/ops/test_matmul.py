@@ -48,12 +48,6 @@ def test_product_with_constant(tmp_path, name):
     export_and_compare(WithMatrices(fn), random_inputs([shape]), tmp_path)
 
 
-def test_product_of_two_traced_tensors_is_refused():
-    model = Lambda(lambda self, a, b: a @ b.transpose(1, 2))
-    with pytest.raises(Pt2CaffeError, match="both operands are computed from the inputs"):
-        convert(model, random_inputs([(1, 3, 4), (1, 5, 4)]))
-
-
 def test_batched_constant_is_refused():
     model = Lambda(lambda self, x: torch.bmm(x, self.w.weight.view(2, 3, 3)), w=nn.Linear(3, 6))
     with pytest.raises(Pt2CaffeError, match="not one matrix"):
