@@ -52,11 +52,6 @@ def test_prelu(tmp_path, prelu):
     export_and_compare(nn.Sequential(prelu), random_inputs([(1, 4, 5, 6)]), tmp_path)
 
 
-def test_erf_gelu_is_refused_with_location():
-    with pytest.raises(Pt2CaffeError, match=r"gelu in .*test_activation.py:\d+.*approximate='tanh'"):
-        convert(Lambda(lambda self, x: F.gelu(x)), random_inputs([(1, 2, 3, 3)]))
-
-
 def test_softplus_below_threshold_17_is_refused():
     """torch returns x itself above the threshold, BNLL log(1 + exp(x)): they differ in float32 below 17."""
     with pytest.raises(Pt2CaffeError, match=r"softplus in .*threshold 1 makes torch return x .*≥ 17"):
