@@ -85,10 +85,10 @@ def _affine(ctx, y, weight, bias, axis: int):
 
 
 def _normalize(ctx, x, view: tuple[int, ...], eps: float, weight, bias, param_axis: int):
-    """Standardise every (a, b) slice of ``x`` seen as the 4-D ``view``, undo the view, apply the affine."""
+    """Standardise every (a, b) slice of the blob ``x`` seen as the 4-D ``view``, undo the view, apply the affine."""
     affine = weight is not None or bias is not None
     viewed = view != tuple(x.shape)
-    blob = reshape(ctx, ctx.blob(x), view, role="view")
+    blob = reshape(ctx, x, view, role="view")
     blob = _standardize(ctx, blob, float(eps), role="standardize" if affine or viewed else None)
     blob = reshape(ctx, blob, tuple(x.shape), role="unview" if affine else None)
     return _affine(ctx, blob, weight, bias, param_axis) if affine else blob
@@ -100,7 +100,7 @@ def group_norm(op, ctx):
     x, groups = op.arg(0, "input"), int(op.arg(1, "num_groups"))
     batch, channels = x.shape[0], x.shape[1]
     view = (batch, groups, channels // groups, math.prod(x.shape[2:]))
-    return _normalize(ctx, x, view, op.arg(4, "eps", 1e-5), op.arg(2, "weight"), op.arg(3, "bias"), 1)
+    return _normalize(ctx, ctx.blob(x), view, op.arg(4, "eps", 1e-5), op.arg(2, "weight"), op.arg(3, "bias"), 1)
 
 
 @handles("instance_norm", lowering="as group_norm with one channel per group; BatchNorm + Scale with running stats")
@@ -110,14 +110,21 @@ def instance_norm(op, ctx):
     if not op.arg(5, "use_input_stats", True):
         return _running_stats_norm(ctx, x, mean, var, weight, bias, eps)
     view = tuple(x.shape) if len(x.shape) == 4 else (x.shape[0], x.shape[1], 1, math.prod(x.shape[2:]))
-    return _normalize(ctx, x, view, eps, weight, bias, 1)
+    return _normalize(ctx, ctx.blob(x), view, eps, weight, bias, 1)
 
 
 @handles("layer_norm", lowering="as group_norm over the trailing normalized_shape axes; Scale (per element)")
 def layer_norm(op, ctx):
     x, normalized = op.arg(0, "input"), op.arg(1, "normalized_shape")
     normalized = tuple(normalized) if isinstance(normalized, (list, tuple)) else (int(normalized),)
-    kept = x.shape[:len(x.shape) - len(normalized)]
-    view = (kept[0] if kept else 1, math.prod(kept[1:]), 1, math.prod(normalized))
-    return _normalize(ctx, x, view, op.arg(4, "eps", 1e-5), op.arg(2, "weight"), op.arg(3, "bias"), len(kept))
+    return layer_norm_blob(ctx, ctx.blob(x), len(normalized), op.arg(4, "eps", 1e-5), op.arg(2, "weight"),
+                           op.arg(3, "bias"))
+
+
+def layer_norm_blob(ctx, x, normalized_axes: int, eps: float, weight, bias):
+    """torch.nn.functional.layer_norm of the blob ``x`` over its last ``normalized_axes`` axes; ``weight`` and
+    ``bias`` are Const (or None)."""
+    kept = x.shape[:len(x.shape) - normalized_axes]
+    view = (kept[0] if kept else 1, math.prod(kept[1:]), 1, math.prod(x.shape[len(kept):]))
+    return _normalize(ctx, x, view, eps, weight, bias, len(kept))
 
