@@ -16,7 +16,7 @@ setup(
         "graphviz",
     ],
     extras_require={
-        "test": ["pytest", "opencv-python-headless<5", "six"],
+        "test": ["pytest", "opencv-python-headless<5", "six", "mnn==3.6.1"],
     },
     entry_points={"console_scripts": ["pt2caffe = pt2caffe.cli:main"]},
 )

@@ -1,9 +1,12 @@
-"""The Caffe side of ``pt2caffe check``: run a net in pycaffe, OpenCV or Docker, get blobs by name.
+"""The Caffe side of ``pt2caffe check``: run a net in pycaffe, OpenCV, MNN or Docker, get blobs by name.
 
 - ``pycaffe``: the reference build, via :func:`pt2caffe.runtime.run_pycaffe` (a child process).
 - ``opencv``: ``cv2.dnn`` via :func:`pt2caffe.runtime.run_opencv`, which finds each blob's last
-  writer itself; OpenCV folds Input layers away, so an input blob that is asked for is read
+  writer itself (a net whose DetectionOutput has ``keep_top_k: -1`` is refused: OpenCV crashes on it); OpenCV folds Input layers away, so an input blob that is asked for is read
   through an identity ``Power`` probe added to a copy of the prototxt.
+- ``mnn``: MNN's Caffe converter and CPU runtime via :func:`pt2caffe.runtime.run_mnn`. MNN fuses
+  layers while converting (a Convolution absorbs its BatchNorm, Scale and ReLU), so only the
+  blobs its converted graph still holds come back; check reports the others as "not kept".
 - ``docker``: the same ``run_pycaffe`` inside the project's image. The container runs the hidden
   sub-command ``pt2caffe _caffe-worker REQUEST.json INPUTS.npz OUTPUT.npz`` (:func:`worker_main`),
   with the request and the net files mounted read-only and an output directory mounted
@@ -21,9 +24,9 @@ import numpy as np
 
 from . import caffe_worker
 from .errors import Pt2CaffeError
-from .runtime import caffe_home, run_opencv, run_pycaffe
+from .runtime import caffe_home, run_mnn, run_opencv, run_pycaffe
 
-BACKENDS = ("pycaffe", "opencv", "docker")
+BACKENDS = ("pycaffe", "opencv", "mnn", "docker")
 DEFAULT_IMAGE = "pt2caffe:latest"
 MOUNT = "/pt2caffe"  # where the container sees the request (in/), the net (net/) and the output (out/)
 WORKER_COMMAND = "_caffe-worker"
@@ -46,11 +49,13 @@ def default_backend() -> str:
 
 def run_net(backend: str, prototxt: str, caffemodel: str | None, inputs: dict[str, np.ndarray],
             blobs: list[str], *, docker_image: str = DEFAULT_IMAGE) -> dict[str, np.ndarray]:
-    """The named blobs after one forward pass on ``inputs``, keyed by blob name."""
+    """The named blobs after one forward pass on ``inputs``, keyed by blob name (for "mnn", those it kept)."""
     if backend == "pycaffe":
         return run_pycaffe(prototxt, caffemodel, inputs, blobs)
     if backend == "opencv":
         return _run_opencv_blobs(prototxt, caffemodel, inputs, blobs)
+    if backend == "mnn":
+        return run_mnn(prototxt, caffemodel, inputs, blobs)
     if backend == "docker":
         return run_docker(prototxt, caffemodel, inputs, blobs, image=docker_image)
     raise Pt2CaffeError(f"unknown backend {backend!r} (choose from {', '.join(BACKENDS)})")
@@ -77,6 +82,11 @@ def _run_opencv_blobs(prototxt: str, caffemodel: str | None, inputs: dict[str, n
     from .serialize import read_prototxt
 
     net = read_prototxt(prototxt)
+    uncut = [layer.name for layer in net.layer
+             if layer.type == "DetectionOutput" and layer.detection_output_param.keep_top_k < 0]
+    if uncut:  # OpenCV 4.14 returns one row and then corrupts the heap: refuse before it crashes
+        raise Pt2CaffeError(f"OpenCV cannot run DetectionOutput '{uncut[0]}' with keep_top_k -1 in {prototxt}: "
+                            "set keep_top_k to top_k × classes (the same detections) or export it again")
     wanted = list(blobs) or list(inputs)[:1]
     unreachable = _input_only_blobs(net)
     probes = {blob: f"{blob}/pt2caffe_probe" for blob in wanted if blob in unreachable}

@@ -34,6 +34,7 @@ class Layer:
     weights: list[Weight] = field(default_factory=list)
     module: str = ""
     source: str = ""
+    top_shapes: list[tuple[int, ...]] = field(default_factory=list)  # one per top, when known
 
 
 _INVALID = re.compile(r"[^A-Za-z0-9_./\-]")
@@ -75,7 +76,7 @@ class NetBuilder:
         top_names = [name] + [self.unique_name(f"{name}/{i}") for i in range(1, len(top_shapes))]
         tops = [Blob(top, tuple(int(d) for d in shape)) for top, shape in zip(top_names, top_shapes)]
         self.layers.append(Layer(name, layer_type, [b.name for b in bottoms], [t.name for t in tops],
-                                 params, list(weights), module, source))
+                                 params, list(weights), module, source, [t.shape for t in tops]))
         return tops
 
     def parameter_count(self) -> int:

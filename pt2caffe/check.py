@@ -10,6 +10,10 @@ the export (or the edited prototxt / caffemodel) goes wrong.
 When Caffe cannot even set the net up (an unknown layer, a shape it refuses), the net is cut
 before the layer it dies on (found by bisection over prefixes of the net) so that everything
 before it is still compared, and the crash is reported with that layer's name.
+
+With ``--backend mnn`` a blob that MNN's converter fused away (its layer merged into another)
+cannot be read: it is "not kept", which does not fail the check unless it is a net output
+(a blob no layer reads), which must be there.
 """
 from __future__ import annotations
 
@@ -37,6 +41,8 @@ from .sizes import InputSizes
 NEIGHBOURS = 2  # rows shown before and after the first divergence
 NAME_WIDTH = 36  # longer layer / module names are cut from the left (the tail is the specific part)
 FAILING = ("fail", "shape")
+PASSING = ("ok", "not kept")
+LENIENT_SHAPES = ("opencv", "mnn")  # runtimes that keep or drop unit axes their own way
 
 
 @dataclass
@@ -187,7 +193,7 @@ def _run_before_crash(subject, net, feeds, blobs, backend, docker_image, error, 
                 bad, last_failure = middle, failure
     layer = layers[bad - 1]
     reason = str(last_failure).split(": ", 1)[-1]
-    engine = "OpenCV" if backend == "opencv" else "Caffe"
+    engine = {"opencv": "OpenCV", "mnn": "MNN"}.get(backend, "Caffe")
     return CaffeRun(best, f"{engine} cannot set up layer '{layer.name}' ({layer.type}): {reason}", layer.name)
 
 
@@ -210,8 +216,11 @@ def measure(caffe: np.ndarray, reference: np.ndarray) -> dict:
 
 
 def compare_row(row: dict, net: CaffeNet, reference: np.ndarray, caffe: np.ndarray | None,
-                atol: float, rtol: float, backend: str) -> dict:
-    """One line of the result: the blob, where it comes from, its numbers and the verdict."""
+                atol: float, rtol: float, backend: str, crashed: bool = False) -> dict:
+    """One line of the result: the blob, where it comes from, its numbers and the verdict.
+
+    A blob the backend did not return is "not run" (after a crash, or MNN lost a net output)
+    or, for MNN without a crash and a blob some layer reads, "not kept" (fused away)."""
     layer = net.producer.get(row["blob"])
     result = {"blob": row["blob"], "layer": layer.name if layer else row["layer"],
               "type": layer.type if layer else row["type"], "module": row["module"], "source": row["source"],
@@ -220,11 +229,12 @@ def compare_row(row: dict, net: CaffeNet, reference: np.ndarray, caffe: np.ndarr
     if layer is None:
         return dict(result, verdict="missing")
     if caffe is None:
-        return dict(result, verdict="not run")
+        fused = backend == "mnn" and not crashed and any(row["blob"] in other.bottom for other in net.proto.layer)
+        return dict(result, verdict="not kept" if fused else "not run")
     result["caffe_shape"] = list(caffe.shape)
     if caffe.shape != reference.shape:
         # OpenCV keeps or drops unit axes differently from Caffe; the values are what matter there
-        if not (backend == "opencv" and caffe.size == reference.size):
+        if not (backend in LENIENT_SHAPES and caffe.size == reference.size):
             return dict(result, verdict="shape")
         caffe = caffe.reshape(reference.shape)
     result.update(measure(caffe, reference))
@@ -271,7 +281,8 @@ def _number(value, digits: int = 1) -> str:
 def _verdict_text(result: dict, first: dict | None) -> str:
     if result["verdict"] == "shape":
         return "SHAPE caffe " + "x".join(map(str, result["caffe_shape"]))
-    text = {"ok": "ok", "fail": "FAIL", "missing": "MISSING", "not run": "not run"}[result["verdict"]]
+    text = {"ok": "ok", "fail": "FAIL", "missing": "MISSING", "not run": "not run",
+            "not kept": "not kept (fused)"}[result["verdict"]]
     return text + ("  <- first divergence" if result is first else "")
 
 
@@ -312,12 +323,13 @@ def describe_first(first: dict, culprits: list[str]) -> str:
 
 def summary(results: list[dict], args, crash: str | None) -> str:
     counts = {verdict: sum(r["verdict"] == verdict for r in results)
-              for verdict in ("ok", "fail", "shape", "missing", "not run")}
+              for verdict in ("ok", "fail", "shape", "missing", "not run", "not kept")}
     tolerance = f"atol {args.atol:g}, rtol {args.rtol:g}"
-    if counts["ok"] == len(results):
-        worst = max(results, key=lambda r: r["rel"], default=None)
+    if counts["ok"] + counts["not kept"] == len(results):
+        worst = max((r for r in results if r["verdict"] == "ok"), key=lambda r: r["rel"], default=None)
         tail = f"; worst: {worst['layer']} rel {worst['rel']:.1e}" if worst else ""
-        return f"OK: all {len(results)} blobs within tolerance ({tolerance}){tail}"
+        kept = f" ({counts['not kept']} more fused away by the runtime)" if counts["not kept"] else ""
+        return f"OK: all {counts['ok']} blobs within tolerance ({tolerance}){kept}{tail}"
     compared = counts["ok"] + counts["fail"] + counts["shape"]
     parts = [crash] if crash else []
     parts.append(f"{counts['fail'] + counts['shape']} of {compared} compared blobs out of tolerance ({tolerance})")
@@ -407,7 +419,7 @@ def compare_all(torch_side: TorchSide, net: CaffeNet, caffe: CaffeRun, args, bac
     for index, row in enumerate(torch_side.rows):
         progress.count("comparing blobs", index + 1, len(torch_side.rows))
         result = compare_row(row, net, torch_side.references[row["blob"]], caffe.blobs.get(row["blob"]),
-                             args.atol, args.rtol, backend)
+                             args.atol, args.rtol, backend, caffe.crash is not None)
         results.append(dict(result, index=index))
     progress.clear()
     return results
@@ -456,7 +468,7 @@ def main(args) -> int:
     ssd = ssd_outcome(subject.report, torch_side, caffe)
     first = next((result for result in results if result["verdict"] in FAILING), None)
     verified = {result["blob"] for result in results if result["verdict"] == "ok"}
-    outcome = {"ok": all(result["verdict"] == "ok" for result in results) and (ssd is None or ssd["ok"]),
+    outcome = {"ok": all(result["verdict"] in PASSING for result in results) and (ssd is None or ssd["ok"]),
                "backend": backend, "ssd": ssd,
                "input": input_note, "prototxt": os.path.abspath(subject.prototxt),
                "caffemodel": os.path.abspath(subject.caffemodel), "atol": args.atol, "rtol": args.rtol,

@@ -13,6 +13,7 @@ from . import __version__
 from .builder import Blob, NetBuilder
 from .dialect import STOCK_SSD
 from .lowering import lower
+from .outputs import settle_outputs
 from .ops.registry import is_atomic
 from .loading import random_inputs
 from .serialize import atomic_files, prototxt_text, write_caffemodel
@@ -38,19 +39,6 @@ def _input_names(model: nn.Module, count: int) -> list[str]:
     except (TypeError, ValueError):
         names = []
     return names[:count] if len(names) >= count else [f"data{i}" for i in range(count)]
-
-
-def _silence_dangling(net: NetBuilder, outputs: list[Blob]) -> None:
-    """Tops nobody reads (unused Slice parts, pooling crops) would become extra net outputs.
-
-    Done by write(), not convert(), so that layers appended in between (pt2caffe.ssd's head)
-    count as readers and the Silence layers come last.
-    """
-    consumed = {bottom for layer in net.layers for bottom in layer.bottoms}
-    consumed.update(blob.name for blob in outputs)
-    dangling = [top for layer in net.layers for top in layer.tops if top not in consumed]
-    for name in dangling:  # one Silence per blob: OpenCV mishandles a multi-bottom Silence after fused layers
-        net.layer(f"{name}/silence", "Silence", [Blob(name, ())], [])
 
 
 def convert(model: nn.Module, example_inputs, *, name: str | None = None,
@@ -93,8 +81,8 @@ def _compared_blobs(conversion: Conversion) -> list[dict]:
     seen, rows = set(), []
     for value in conversion.graph.values:
         blob = conversion.blobs.get(value.index)
-        if blob is None or blob.name in seen or value.producer is None:
-            continue
+        if blob is None or blob.name in seen or value.producer is None or blob.name not in producer_of:
+            continue  # (no producer: a dropped dead layer's blob)
         seen.add(blob.name)
         layer = producer_of[blob.name]
         rows.append({"blob": blob.name, "value": value.index, "layer": layer.name, "type": layer.type,
@@ -147,7 +135,7 @@ def write(conversion: Conversion, path_prefix: str, provenance: dict | None = No
     """Write PREFIX.prototxt, PREFIX.caffemodel and PREFIX.json, all or nothing; return the report."""
     paths = {ext: f"{path_prefix}.{ext}" for ext in ("prototxt", "caffemodel", "json")}
     files = {ext: os.path.basename(path) for ext, path in paths.items()}
-    _silence_dangling(conversion.net, conversion.output_blobs)
+    settle_outputs(conversion.net, conversion.output_blobs)  # after pt2caffe.ssd appended its layers
     result = report(conversion, files, provenance)
     with atomic_files(list(paths.values())) as (prototxt, caffemodel, report_path):
         with open(prototxt, "w", encoding="utf-8") as handle:

@@ -18,11 +18,22 @@ from .tracer import Const, Graph, Op, Value
 
 
 class OpContext:
-    def __init__(self, op: Op, builder: NetBuilder, blobs: dict[int, Blob]):
+    def __init__(self, op: Op, builder: NetBuilder, blobs: dict[int, Blob], used: set[int] | None = None):
         self.op = op
         self.builder = builder
         self.dialect = builder.dialect
         self._blobs = blobs
+        self._used = used
+
+    def is_used(self, output: int | Value) -> bool:
+        """Whether a later op or a model output reads an output of this op: ``output`` is its position in
+        the op's outputs or the traced value itself (e.g. pooling indices for MaxUnpool). True when unknown.
+
+        A handler may skip the layers of an unused output (return None for it) rather than
+        leave a dangling blob (which OpenCV and MNN would show as an output).
+        """
+        value = self.op.outputs[output] if isinstance(output, int) else output
+        return self._used is None or value.index in self._used
 
     # failing -------------------------------------------------------------------------
     def fail(self, problem: str) -> Pt2CaffeError:
@@ -93,6 +104,7 @@ def describe(ref) -> str:
 def lower(graph: Graph, builder: NetBuilder, input_names: list[str]) -> dict[int, Blob]:
     """Emit the net for ``graph``; return the blob of every traced value that has one."""
     blobs: dict[int, Blob] = {}
+    used = {value.index for op in graph.ops for value in op.inputs} | {value.index for value in graph.outputs}
     for name, value in zip(input_names, graph.inputs):
         blobs[value.index] = builder.input(name, value.shape)
     for op in graph.ops:
@@ -100,7 +112,7 @@ def lower(graph: Graph, builder: NetBuilder, input_names: list[str]) -> dict[int
         if handler is None:
             raise Pt2CaffeError(f"unsupported op {op.kind} in {op.where()}: pt2caffe has no lowering for it")
         try:
-            result = handler.fn(op, OpContext(op, builder, blobs))
+            result = handler.fn(op, OpContext(op, builder, blobs, used))
         except Pt2CaffeError:
             raise
         except Exception as error:  # a case the handler did not foresee: still say where

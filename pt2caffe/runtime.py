@@ -1,4 +1,4 @@
-"""Find the reference Caffe build and run nets in it (and in OpenCV's Caffe importer) safely.
+"""Find the reference Caffe build and run nets in it (and in OpenCV's and MNN's Caffe importers) safely.
 
 Where Caffe is: the reference is stock SSD Caffe (weiliu89/caffe, branch ssd, 4817bf8b).
 ``scripts/build_caffe.sh`` installs it into ``$PT2CAFFE_CAFFE_HOME`` if set, else into
@@ -101,6 +101,20 @@ def run_opencv(prototxt: str, caffemodel: str | None, inputs: dict[str, np.ndarr
     return _run_worker("opencv", prototxt, caffemodel, inputs, blobs)
 
 
+def run_mnn(prototxt: str, caffemodel: str, inputs: dict[str, np.ndarray],
+            blobs: list[str] | None = None) -> dict[str, np.ndarray]:
+    """Convert the net with MNN's Caffe converter and run it with MNN's CPU backend (high
+    precision, one thread) in a child process.
+
+    ``blobs`` None returns MNN's session outputs, which MNN takes to be the model's outputs.
+    With a list, returns those named blobs that survive in MNN's converted graph: MNN fuses
+    layers (a Convolution absorbs its BatchNorm, Scale and ReLU) and their blobs disappear, so
+    callers must check which names came back. Arrays are NCHW. A converter or run failure
+    (including a crash) raises Pt2CaffeError.
+    """
+    return _run_worker("mnn", prototxt, caffemodel, inputs, blobs)
+
+
 def _join_path(first: str, rest: str | None) -> str:
     return first + os.pathsep + rest if rest else first
 
@@ -118,7 +132,7 @@ def worker_environment(engine: str) -> dict[str, str]:
 def _run_worker(engine: str, prototxt: str, caffemodel: str | None,
                 inputs: dict[str, np.ndarray], blobs: list[str] | None) -> dict[str, np.ndarray]:
     """Write the request to a temp dir, run caffe_worker.py there, read its outputs back."""
-    label = "Caffe" if engine == "caffe" else "OpenCV"
+    label = {"caffe": "Caffe", "opencv": "OpenCV", "mnn": "MNN"}[engine]
     for kind, path in (("prototxt", prototxt), ("caffemodel", caffemodel)):
         if path is not None and not os.path.isfile(path):
             raise Pt2CaffeError(f"{label}: {kind} not found: {path}")

@@ -188,6 +188,53 @@ def test_opencv_and_pycaffe_agree(export, capsys, tmp_path, case):
     assert opencv["backend"] == "opencv"
 
 
+@pytest.mark.parametrize("case", ["correct", "altered", "stride"])
+def test_mnn_agrees_with_pycaffe_on_the_blobs_it_keeps(export, capsys, tmp_path, case):
+    """MNN fuses e.g. a Convolution's ReLU into it: those blobs are 'not kept', the others judged alike."""
+    args = broken_variants(export, tmp_path)[case]
+    code, _, _, pycaffe = check(args + ["--backend", "pycaffe"], capsys, tmp_path)
+    mnn_code, out, _, mnn = check(args + ["--backend", "mnn"], capsys, tmp_path)
+    assert mnn["backend"] == "mnn" and code == mnn_code == (0 if case == "correct" else 1), out
+    kept = dict((blob, verdict) for blob, verdict in verdicts(mnn) if verdict != "not kept")
+    assert kept == {blob: verdict for blob, verdict in verdicts(pycaffe) if blob in kept}
+    assert "head" in kept and len(kept) >= len(verdicts(mnn)) // 2
+
+
+CHUNK_PY = textwrap.dedent('''
+    import torch
+    import torch.nn as nn
+
+    INPUT_SHAPE = (2, 4, 6, 6)
+
+
+    class Halves(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(4, 8, 3, padding=1)
+
+        def forward(self, x):
+            first, second = self.conv(x).chunk(2, 1)  # a two-top Slice, both tops read
+            return torch.sigmoid(second) * 2 - first
+
+
+    def build_model():
+        return Halves()
+''')
+
+
+@pytest.mark.parametrize("backend", ["opencv", "mnn"])
+def test_second_top_of_a_slice_is_compared_truly(tmp_path, capsys, backend):
+    """OpenCV and MNN address a Slice's second top (chunk/1) by the layer and output index: no false FAIL."""
+    (tmp_path / "model.py").write_text(CHUNK_PY)
+    model = randomize(load_module(str(tmp_path / "model.py")).build_model(), seed=2)
+    torch.save(model.state_dict(), tmp_path / "weights.pth")
+    assert main(["run", str(tmp_path / "model.py"), str(tmp_path / "weights.pth"), "-o", str(tmp_path / "out")]) == 0
+    code, out, err, outcome = check([tmp_path / "out" / "Halves.json", "--backend", backend], capsys, tmp_path)
+    assert code == 0, out + err
+    rows = {row["blob"]: row["verdict"] for row in outcome["blobs"]}
+    assert rows["chunk/1"] == "ok" or (backend == "mnn" and rows["chunk/1"] == "not kept"), rows
+
+
 def test_default_backend_is_pycaffe_else_opencv(monkeypatch, tmp_path):
     assert backends.default_backend() == "pycaffe"
     monkeypatch.setenv("PT2CAFFE_CAFFE_HOME", str(tmp_path))  # no build there

@@ -255,3 +255,14 @@ def test_failure_reason_prefers_the_parse_error_then_the_fatal_line():
               "error) Can't create layer \"bad\" of type \"Foo\" in function 'f'\n")
     assert runtime.failure_reason(opencv) == "Can't create layer \"bad\" of type \"Foo\" in function 'f'"
     assert runtime.failure_reason("nothing useful\n") == ""
+
+
+def test_opencv_backend_refuses_an_uncut_detection_output(tmp_path):
+    """keep_top_k -1 makes OpenCV 4.14 corrupt its heap: the check backend says so instead of crashing."""
+    from pt2caffe import backends
+
+    net = tmp_path / "uncut.prototxt"
+    net.write_text(Path(SSD_HEAD).read_text().replace("keep_top_k: 20", "keep_top_k: -1"))
+    assert "keep_top_k: -1" in net.read_text()
+    with pytest.raises(Pt2CaffeError, match="keep_top_k -1"):
+        backends.run_net("opencv", str(net), None, {}, ["detection_out"])

@@ -1,4 +1,5 @@
 """Op handlers, one module per op family; importing this package registers them all."""
 from . import activation, conv, elementwise, linear, matmul, normalization, pooling, reduction, shape  # noqa: F401
 from . import padding, resize  # noqa: F401
+from . import attention  # noqa: F401
 from . import ssd  # noqa: F401

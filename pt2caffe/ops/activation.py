@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import math
 
-from .common import ELTWISE_PROD, ELTWISE_SUM, clamp, eltwise, normalize_dim, power, relu, scalar_of
+from .common import (ELTWISE_PROD, ELTWISE_SUM, NATURAL_LOG, clamp, eltwise, normalize_dim, power, relu, reshape,
+                     scalar_of)
 from .registry import handles
 
 
@@ -143,12 +144,49 @@ def mish(op, ctx):
     return eltwise(ctx, [x, gate], ELTWISE_PROD)
 
 
-@handles("gelu", lowering="tanh form: 0.5·x·(1 + TanH(√(2/π)(x + 0.044715x³))); erf form refused")
+# erfc(z) ≈ t·exp(−z² + Σ cᵢ tⁱ), t = 1 / (1 + z/2), z ≥ 0: Numerical Recipes' erfcc (Press, Teukolsky,
+# Vetterling, Flannery, "Numerical Recipes in C", 2nd ed., 1992, §6.2, a Chebyshev fit), fractional
+# error below 1.2e-7 everywhere (measured here against math.erfc in float64: 1.05e-7 on [0, 12]).
+ERFC_COEFFS = (-1.26551223, 1.00002368, 0.37409196, 0.09678418, -0.18628806, 0.27886807, -1.13520398,
+               1.48851587, -0.82215223, 0.17087277)
+
+
+def gelu_erf(ctx, x, role=None):
+    """GELU with erf, x·Φ(x) = 0.5·x·(1 + erf(x/√2)), as ReLU(x) − ½·|x|·erfc(|x|/√2).
+
+    The identity holds for both signs (x ≥ 0: x − ½x·erfc; x < 0: ½x·erfc(−x/√2) rewritten with
+    erfc(−z) = 2 − erfc(z)), so no sign selection is needed, and the approximated part
+    ½|x|·erfc(|x|/√2) is small (≤ 0.17) with the relative error of erfcc (< 1.2e-7): the
+    absolute error of GELU is below 2e-8 in exact arithmetic (max over x, measured in
+    float64), plus float32 rounding of the layers (≈ 1e-7 near |x| ≈ 1). The ½ is ln ½ added
+    to the exponent (MNN 3.6.1 computed a wrong Eltwise SUM with coefficients (1, −0.5)). Far out, exp
+    underflows to 0 and the result is ReLU(x) exactly, as in torch. Layers: AbsVal, Power
+    (t = (1 + |x|/(2√2))⁻¹), Horner's rule in t (9 × Eltwise PROD + Power shift), Power (x²/2),
+    Eltwise SUM, Exp, Eltwise PROD, ReLU, Eltwise SUM: 25 layers, all elementwise.
+    """
+    tag = role or "gelu"
+    magnitude = ctx.layer("AbsVal", [x], role=f"{tag}/abs", shape=x.shape)
+    t = power(ctx, magnitude, power=-1.0, scale=1.0 / (2.0 * math.sqrt(2.0)), shift=1.0, role=f"{tag}/t")
+    poly = power(ctx, t, scale=ERFC_COEFFS[-1], shift=ERFC_COEFFS[-2], role=f"{tag}/horner8")
+    for i in range(len(ERFC_COEFFS) - 3, -1, -1):
+        poly = eltwise(ctx, [poly, t], ELTWISE_PROD, role=f"{tag}/horner{i}_times_t")
+        shift = ERFC_COEFFS[i] + (math.log(0.5) if i == 0 else 0.0)  # the ½ of ½|x|·erfc, inside the exp
+        poly = power(ctx, poly, shift=shift, role=f"{tag}/horner{i}")
+    half_square = power(ctx, magnitude, power=2.0, scale=1.0 / math.sqrt(2.0), role=f"{tag}/half_square")
+    exponent = eltwise(ctx, [poly, half_square], ELTWISE_SUM, coeffs=[1.0, -1.0], role=f"{tag}/exponent")
+    decay = ctx.layer("Exp", [exponent], role=f"{tag}/exp", shape=x.shape)
+    tail = eltwise(ctx, [magnitude, t, decay], ELTWISE_PROD, role=f"{tag}/half_abs_times_erfc")
+    positive = relu(ctx, x, role=f"{tag}/relu")
+    return eltwise(ctx, [positive, tail], ELTWISE_SUM, coeffs=[1.0, -1.0], role=role)
+
+
+@handles("gelu", lowering="erf form: ReLU(x) − ½·abs(x)·erfc(abs(x)/√2), erfc by Numerical Recipes' erfcc (rel. "
+                          "error < 1.2e-7) with AbsVal/Power/Eltwise/Exp/ReLU (25 layers); tanh form: "
+                          "0.5·x·(1 + TanH(√(2/π)(x + 0.044715x³)))")
 def gelu(op, ctx):
-    if op.arg(1, "approximate", "none") != "tanh":
-        raise ctx.fail("GELU with erf has no exact construction in Caffe (no erf layer); "
-                       "use approximate='tanh' in the model")
     x = _input(op, ctx)
+    if op.arg(1, "approximate", "none") != "tanh":  # torch itself accepts only 'none' and 'tanh'
+        return gelu_erf(ctx, x)
     cube = power(ctx, x, power=3.0, scale=1.0, role="cube")
     inner = eltwise(ctx, [x, cube], ELTWISE_SUM, coeffs=[1.0, 0.044715], role="inner")
     gate = ctx.layer("TanH", [power(ctx, inner, scale=math.sqrt(2.0 / math.pi), role="scaled")], role="tanh")
@@ -161,7 +199,13 @@ def _softmax(op, ctx, role=None):
     x, dim = op.arg(0, "input"), op.arg(1, "dim")
     rank = len(x.shape)
     axis = normalize_dim(int(dim), rank) if dim is not None else 0 if rank in (0, 1, 3) else 1
-    return ctx.layer("Softmax", [ctx.blob(x)], {"softmax_param": {"axis": axis}}, role=role)
+    if rank != 1:
+        return ctx.layer("Softmax", [ctx.blob(x)], {"softmax_param": {"axis": axis}}, role=role)
+    # MNN 3.6.1 miscomputes (or aborts on) a Softmax over a 1-D blob: run it on a (1, N) view
+    row = reshape(ctx, ctx.blob(x), (1,) + tuple(x.shape), role=f"{role or 'softmax'}/row")
+    values = ctx.layer("Softmax", [row], {"softmax_param": {"axis": 1}}, role=f"{role or 'softmax'}/on_row",
+                       shape=row.shape)
+    return reshape(ctx, values, tuple(x.shape), role=role)
 
 
 @handles("softmax", lowering="Softmax (axis)")
@@ -172,4 +216,4 @@ def softmax(op, ctx):
 @handles("log_softmax", exact=False,
          lowering="Softmax + Log; −inf where the softmax underflows (logit gaps above about 87)")
 def log_softmax(op, ctx):
-    return ctx.layer("Log", [_softmax(op, ctx, role="softmax")])
+    return ctx.layer("Log", [_softmax(op, ctx, role="softmax")], NATURAL_LOG)

@@ -6,14 +6,22 @@ and returns the resulting blob. ``role`` names helper layers
 """
 from __future__ import annotations
 
+import math
+from dataclasses import replace
 from numbers import Number
 
 import numpy as np
 
-from ..builder import Blob
+from ..builder import Blob, Weight
 from ..tracer import Const
 
 ELTWISE_PROD, ELTWISE_SUM, ELTWISE_MAX = "PROD", "SUM", "MAX"
+
+
+# Log's default base (-1, meaning e) is turned into the identity by MNN 3.6.1's Caffe converter
+# (its LogTransform returns scale·x + shift and forgets the log when base == -1). Writing base e
+# gives ln in every runtime; Caffe multiplies by 1/ln(float32(e)) = 1 + 6e-8 (log_layer.cpp).
+NATURAL_LOG = {"log_param": {"base": math.e}}
 
 
 def normalize_dim(dim: int, ndim: int) -> int:
@@ -50,9 +58,16 @@ def relu(ctx, x: Blob, *, role: str | None = None, negative_slope: float = 0.0) 
 
 def eltwise(ctx, bottoms: list[Blob], operation: str, *, coeffs: list[float] | None = None,
             role: str | None = None) -> Blob:
+    """Eltwise over same-shape ``bottoms``. A SUM coefficient other than ±1 scales its bottom by a
+    Power first (MNN 3.6.1's forward fails on such coefficients): the same sum up to one float
+    rounding of c·x (Caffe's Eltwise adds c·x with caffe_axpy)."""
     params = {"operation": operation}
     if coeffs:
-        params["coeff"] = [float(c) for c in coeffs]
+        scaled = [b if abs(c) == 1 else power(ctx, b, scale=abs(float(c)), role=f"{role or 'eltwise'}/coeff{i}")
+                  for i, (b, c) in enumerate(zip(bottoms, coeffs))]
+        bottoms, coeffs = scaled, [1.0 if c >= 0 else -1.0 for c in coeffs]
+        if any(c != 1.0 for c in coeffs):
+            params["coeff"] = coeffs
     return ctx.layer("Eltwise", bottoms, {"eltwise_param": params}, role=role, shape=bottoms[0].shape)
 
 
@@ -78,14 +93,36 @@ def clamp(ctx, x: Blob, low: float | None, high: float | None, *, role: str | No
 
 
 def add_constant(ctx, x: Blob, bias, axis: int, num_axes: int, *, role: str | None = None) -> Blob:
-    """x + b for a constant weight ``b`` spanning axes [axis, axis + num_axes).
+    """x + b for a constant weight ``b`` spanning axes [axis, axis + num_axes): ``scale_axes`` with no scale."""
+    return scale_axes(ctx, x, None, bias, axis, axis + num_axes, role=role)
 
-    A Scale with a unit scale and ``bias_term`` rather than a Bias layer: exact (×1), and
-    OpenCV's Caffe importer, the second opinion, has no Bias layer.
+
+def scale_axes(ctx, x: Blob, scale: Weight | None, bias: Weight | None, start: int, stop: int, *,
+               role: str | None = None) -> Blob:
+    """x · scale + bias, constant weights spanning x's axes [start, stop) (either may be None).
+
+    One Scale layer on axis 1 (``bias_term`` for the bias; a unit scale when only adding, which is
+    exact, and OpenCV has no Bias layer). MNN computes Scale right only on the channels of a 4-D
+    blob (measured: axis 2 with num_axes 2 gives 0.69 relative error), so any other block is first
+    viewed as (−1, block, rest, 1), which Reshape does without moving data, and viewed back after.
     """
-    ones = ctx.constant(np.ones(bias.array.shape), "unit scale")
-    params = {"scale_param": {"axis": axis, "num_axes": num_axes, "bias_term": True}}
-    return ctx.layer("Scale", [x], params, role=role, shape=x.shape, weights=[ones, bias])
+    block = tuple(x.shape[start:stop])
+    count = int(np.prod(block))
+    if scale is None:
+        scale = ctx.constant(np.ones(count), "unit scale")
+    weights = [_flat(scale, count)] + ([_flat(bias, count)] if bias is not None else [])
+    params = {"scale_param": {"axis": 1, "num_axes": 1, "bias_term": bias is not None}}
+    if len(x.shape) == 4 and (start, stop) == (1, 2):
+        return ctx.layer("Scale", [x], params, role=role, shape=x.shape, weights=weights)
+    tag = role or "scale"
+    viewed = _reshape_any_batch(ctx, x, (count, int(np.prod(x.shape[stop:])), 1), role=f"{tag}/as_channels")
+    scaled = ctx.layer("Scale", [viewed], params, role=f"{tag}/scale", shape=viewed.shape, weights=weights)
+    return _reshape_any_batch(ctx, scaled, x.shape[1:], role=role) if x.shape else reshape(ctx, scaled, (), role=role)
+
+
+def _flat(weight: Weight, count: int) -> Weight:
+    """``weight`` as the 1-D blob (count,) a Scale on one axis needs (same values, same order)."""
+    return replace(weight, array=weight.array.reshape(count))
 
 
 def reshape(ctx, x: Blob, shape: tuple[int, ...], *, role: str | None = None) -> Blob:
@@ -130,22 +167,67 @@ def keep_range(ctx, x: Blob, axis: int, start: int, stop: int, *, role: str | No
     return parts[1] if start > 0 else parts[0]
 
 
-def scale_or_bias(ctx, layer_type: str, x: Blob, operand: Blob, axis: int, *, role: str | None = None) -> Blob:
-    """Multiply (Scale) or add (Bias) ``operand``, a second bottom matching ``x``'s axes from ``axis`` on,
-    broadcast over the remaining axes."""
-    key = "scale_param" if layer_type == "Scale" else "bias_param"
-    return ctx.layer(layer_type, [x, operand], {key: {"axis": axis}}, role=role, shape=x.shape)
+def window(kernel, stride=(1, 1), pad=(0, 0), *, repeated: bool) -> dict:
+    """Convolution/Pooling window fields from (h, w) pairs: ``kernel_size``/``stride``/``pad`` where both axes
+    agree (x2paddle reads only those), else ``kernel_h``/``kernel_w`` etc. ``repeated``: ConvolutionParameter
+    spells them as lists, PoolingParameter as numbers (caffe.proto)."""
+    params = {}
+    for name, (h, w) in (("kernel", pair(kernel)), ("stride", pair(stride)), ("pad", pair(pad))):
+        if h == w:
+            key = "kernel_size" if name == "kernel" else name
+            params[key] = [h] if repeated else h
+        else:
+            params[f"{name}_h"], params[f"{name}_w"] = h, w
+    return params
 
 
-def tile_to(ctx, x: Blob, shape: tuple[int, ...], *, role: str | None = None) -> Blob:
-    """Repeat the size-1 axes of ``x`` (same rank as ``shape``) up to ``shape`` with Tile layers."""
-    axes = [axis for axis, (have, want) in enumerate(zip(x.shape, shape)) if have != want]
-    for i, axis in enumerate(axes):
-        target = x.shape[:axis] + (shape[axis],) + x.shape[axis + 1:]
-        is_last = i == len(axes) - 1
-        x = ctx.layer("Tile", [x], {"tile_param": {"axis": axis, "tiles": int(shape[axis])}},
-                      role=role if is_last else f"{role or 'tile'}/axis{axis}", shape=target)
+def broadcast_to(ctx, x: Blob, shape: tuple[int, ...], *, role: str | None = None) -> Blob:
+    """Repeat the size-1 axes of ``x`` (same rank as ``shape``) up to ``shape``: every value copied (×1), exact.
+
+    Layers every runtime accepts (Tile fails in OpenCV, a two-bottom Scale crashes MNN's converter):
+    on a 4-D blob whose H and/or W grow, one depthwise Deconvolution with stride 1 and a kernel of
+    ones as large as the growth (out[h, w] = Σ x[i, j]·1 over the one input position in reach).
+    Otherwise each run of adjacent growing axes [i, j) is the channel axis of a (−1, 1, rest, 1)
+    view and a 1×1 Convolution of ones makes it prod(shape[i:j]) long (Reshapes move no data).
+    """
+    shape = tuple(int(d) for d in shape)
+    grows = [have != want for have, want in zip(x.shape, shape)]
+    if not any(grows):
+        return x
+    if len(shape) == 4 and not any(grows[:2]):
+        kernel = tuple(shape[axis] if grows[axis] else 1 for axis in (2, 3))
+        channels = shape[1]
+        params = {"num_output": channels, "group": channels, "bias_term": False, **window(kernel, repeated=True)}
+        ones = ctx.constant(np.ones((channels, 1) + kernel), "broadcast: each value copied to its block")
+        return ctx.layer("Deconvolution", [x], {"convolution_param": params}, role=role, shape=shape, weights=[ones])
+    runs = [axis for axis in range(len(shape)) if grows[axis] and (axis == 0 or not grows[axis - 1])]
+    for n, start in enumerate(runs):
+        stop = next((axis for axis in range(start, len(shape)) if not grows[axis]), len(shape))
+        target = x.shape[:start] + shape[start:stop] + x.shape[stop:]
+        x = copy_blocks(ctx, x, start, int(np.prod(shape[start:stop])), target,
+                        role=role if n == len(runs) - 1 else f"{role or 'broadcast'}/axis{start}")
     return x
+
+
+def copy_blocks(ctx, x: Blob, axis: int, count: int, target: tuple[int, ...], *, role: str | None = None) -> Blob:
+    """Each block x[i₀, …, i_axis−1, :, …, :] written ``count`` times in a row, viewed as ``target``.
+
+    ``x`` is viewed as (outer, 1, block, 1) and a 1×1 Convolution with ``count`` outputs and weights
+    1 copies it (exact). Broadcasting size-1 axes and ``repeat`` are both this.
+    """
+    tag = role or f"copies/axis{axis}"
+    outer, block = int(np.prod(x.shape[:axis])), int(np.prod(x.shape[axis:]))
+    if len(x.shape) == 4 and axis == 1 and x.shape[1] == 1:  # (N, 1, H, W) is such a view already
+        viewed = x
+    else:
+        viewed = reshape(ctx, x, (outer, 1, block, 1), role=f"{tag}/as_channels")
+    params = {"num_output": int(count), "bias_term": False, "kernel_size": [1]}
+    ones = ctx.constant(np.ones((count, 1, 1, 1)), "copies: each block written count times")
+    target = tuple(int(d) for d in target)
+    copied_shape = (outer, count) + viewed.shape[2:]
+    copied = ctx.layer("Convolution", [viewed], {"convolution_param": params},
+                       role=role if copied_shape == target else f"{tag}/copies", shape=copied_shape, weights=[ones])
+    return reshape(ctx, copied, target, role=role)
 
 
 # Largest two-axis (Kronecker) matrix applied by one InnerProduct instead of a separable pass.
@@ -156,13 +238,13 @@ def apply_axis_matrices(ctx, x: Blob, matrices: dict[int, np.ndarray], what: str
                         role: str | None = None) -> Blob:
     """Mix ``x`` along axes: y[.., i, ..] = Σ_j M[i, j]·x[.., j, ..] for each ``axis: M`` (M is out × in).
 
-    The last axis: an InnerProduct with ``axis: last`` (it contracts only that axis; weights (out,
-    in)). Any other axis: Reshape to (−1, in, rest, 1) so that it becomes the channels, a 1×1
-    Convolution with weights (out, in, 1, 1), Reshape back; Caffe's Reshape shares memory, so no
-    element is moved (a Permute is slow in Caffe). When only the last two axes change and
-    kron(M_rows, M_cols) is small, one InnerProduct on both plus a Reshape does it all. Otherwise
-    the axes that shrink go first. An all-zero row of M yields ``fill`` (a bias of the layer, 0
-    elsewhere): what a padding constant needs, on the union of the borders. 0/1 matrices
+    Each axis becomes the channels of a view: Reshape to (−1, in, rest, 1), a 1×1 Convolution with
+    weights (out, in, 1, 1), Reshape back (for the last axis, rest = 1: see ``inner_product``).
+    Caffe's Reshape shares memory, so no element is moved (a Permute is slow in Caffe), and no
+    InnerProduct on a spatial axis is needed (MNN gives empty outputs for it). When only the last
+    two axes change and kron(M_rows, M_cols) is small, one such Convolution on both does it all.
+    Otherwise the axes that shrink go first. An all-zero row of M yields ``fill`` (a bias of the
+    layer, 0 elsewhere): what a padding constant needs, on the union of the borders. 0/1 matrices
     (selection) are exact in float; others cost one rounding per product, as PyTorch's kernels do.
     """
     matrices = {axis: m for axis, m in matrices.items() if not _is_identity(m)}
@@ -172,9 +254,8 @@ def apply_axis_matrices(ctx, x: Blob, matrices: dict[int, np.ndarray], what: str
     if last - 1 >= 1 and last - 1 in matrices and set(matrices) <= {last - 1, last}:
         rows, cols = matrices[last - 1], matrices.get(last, np.eye(x.shape[last]))
         if rows.size * cols.size <= KRONECKER_LIMIT:
-            flat = _inner_product(ctx, x, np.kron(rows, cols), last - 1, f"{what} (both axes)", fill,
-                                  role=f"{role or 'axes'}/matrix")
-            return reshape(ctx, flat, x.shape[:-2] + (rows.shape[0], cols.shape[0]), role=role)
+            return _inner_product(ctx, x, np.kron(rows, cols), last - 1, f"{what} (both axes)", fill, role=role,
+                                  shape=x.shape[:-2] + (rows.shape[0], cols.shape[0]))
     order = sorted(matrices, key=lambda axis: matrices[axis].shape[0] / matrices[axis].shape[1])
     for i, axis in enumerate(order):
         is_final = i == len(order) - 1
@@ -222,9 +303,33 @@ def _reshape_any_batch(ctx, x: Blob, tail: tuple[int, ...], *, role: str | None)
 
 
 def _inner_product(ctx, x: Blob, matrix: np.ndarray, axis: int, what: str, fill: float, *,
-                   role: str | None) -> Blob:
-    """InnerProduct contracting axes ``axis``… of ``x`` with ``matrix`` (out × their element count)."""
-    bias_term, weights = _matrix_weights(ctx, matrix, what, fill, matrix.shape)
-    params = {"num_output": matrix.shape[0], "bias_term": bias_term, "axis": axis}
-    return ctx.layer("InnerProduct", [x], {"inner_product_param": params}, role=role,
-                     shape=x.shape[:axis] + (matrix.shape[0],), weights=weights)
+                   role: str | None, shape: tuple[int, ...] | None = None) -> Blob:
+    """``inner_product`` contracting axes ``axis``… of ``x`` with ``matrix`` (out × their element count)."""
+    _, weights = _matrix_weights(ctx, matrix, what, fill, matrix.shape)
+    return inner_product(ctx, x, weights, matrix.shape[0], axis=axis, role=role, shape=shape)
+
+
+def inner_product(ctx, x: Blob, weights: list[Weight], num_output: int, *, axis: int | None = None,
+                  role: str | None = None, shape: tuple[int, ...] | None = None) -> Blob:
+    """y = x · Wᵀ (+ b) over x's axes from ``axis`` (default: the last), W (num_output, their element count).
+
+    Output shape x.shape[:axis] + (num_output,), or ``shape`` (same element count, e.g. the two axes a
+    Kronecker matrix fills); a second weight is the bias. ``axis`` 1: one
+    InnerProduct. Caffe's InnerProduct takes any ``axis``, but MNN returns empty outputs for
+    axis ≠ 1 and also after a Reshape to (−1, count) (measured, MNN 3.6.1), so otherwise x is viewed
+    as (−1, count, 1, 1) (Reshape moves no data), a 1×1 Convolution with weights (num_output, count,
+    1, 1) contracts the channels, and the result is viewed back.
+    """
+    axis = len(x.shape) - 1 if axis is None else axis
+    out_shape = tuple(shape) if shape is not None else x.shape[:axis] + (int(num_output),)
+    if axis == 1 and len(out_shape) == 2:
+        params = {"inner_product_param": {"num_output": int(num_output), "bias_term": len(weights) > 1}}
+        return ctx.layer("InnerProduct", [x], params, role=role, shape=out_shape, weights=weights)
+    tag = role or "inner_product"
+    count = int(np.prod(x.shape[axis:]))
+    kernel = replace(weights[0], array=weights[0].array.reshape(int(num_output), count, 1, 1))
+    params = {"convolution_param": {"num_output": int(num_output), "bias_term": len(weights) > 1, "kernel_size": [1]}}
+    rows = _reshape_any_batch(ctx, x, (count, 1, 1), role=f"{tag}/rows")
+    product = ctx.layer("Convolution", [rows], params, role=f"{tag}/product",
+                        shape=rows.shape[:1] + (int(num_output), 1, 1), weights=[kernel, *weights[1:]])
+    return _reshape_any_batch(ctx, product, out_shape[1:], role=role)

@@ -5,7 +5,7 @@ ConvTranspose2d/1d (output_padding included).
 """
 from __future__ import annotations
 
-from .common import add_constant, keep_range, pair, power, reshape
+from .common import add_constant, keep_range, pair, power, reshape, window
 from .registry import handles
 
 
@@ -20,11 +20,13 @@ def _padding(padding, kernel: tuple[int, int], dilation: tuple[int, int]):
 
 
 def _params(num_output: int, has_bias: bool, kernel, stride, pad, dilation, groups: int) -> dict:
-    params = {"num_output": num_output, "bias_term": has_bias,
-              "kernel_h": kernel[0], "kernel_w": kernel[1], "stride_h": stride[0], "stride_w": stride[1],
-              "pad_h": pad[0], "pad_w": pad[1], "group": groups}
+    params = {"num_output": num_output, "bias_term": has_bias, **window(kernel, stride, pad, repeated=True),
+              "group": groups}
+    # Along an axis of kernel size 1 the dilation changes nothing (nor the output size): take the
+    # other axis's, so that one value is written. MNN 3.6.1's forward fails on two different values.
+    dilation = tuple(dilation[1 - axis] if kernel[axis] == 1 else dilation[axis] for axis in (0, 1))
     if dilation != (1, 1):
-        params["dilation"] = list(dilation)
+        params["dilation"] = [dilation[0]] if dilation[0] == dilation[1] else list(dilation)
     return params
 
 

@@ -1,17 +1,19 @@
 """Arithmetic: add/sub/mul/div/max/min with tensors, constants and scalars (with broadcasting), and unary maths.
 
-Caffe's Eltwise does not broadcast. A broadcast operand whose non-1 axes form
-one contiguous block becomes the second bottom of a Scale (multiply) or Bias
-(add) layer with ``axis`` at that block; constants become Scale/Bias blobs;
-anything else is tiled to the full shape first.
+Caffe's Eltwise does not broadcast. A traced operand smaller than the output (a
+squeeze-excite gate (N, C, 1, 1), a spatial attention map (N, 1, H, W), both sides at
+once) is first repeated to the full shape by ``common.broadcast_to`` (Deconvolution or
+1×1 Convolution of ones: exact copies), then Eltwise combines same-shape blobs. Not a
+two-bottom Scale (MNN's converter crashes on it) nor Tile (OpenCV cannot load it).
+Constant operands become the weights of one Scale layer (``common.scale_axes``).
 """
 from __future__ import annotations
 
 import torch
 
 from ..tracer import Const, Value
-from .common import (ELTWISE_MAX, ELTWISE_PROD, ELTWISE_SUM, add_constant, clamp, eltwise, power, reshape, scalar_of,
-                     scale_or_bias, tile_to)
+from .common import (ELTWISE_MAX, ELTWISE_PROD, ELTWISE_SUM, NATURAL_LOG, add_constant, broadcast_to, clamp, eltwise,
+                     power, reshape, scalar_of, scale_axes)
 from .registry import handles
 
 _REVERSED = {"radd": "add", "rsub": "sub", "rmul": "mul", "rdiv": "div"}
@@ -37,38 +39,16 @@ def _compact(const: Const) -> torch.Tensor:
     return tensor
 
 
-def _as_operand(ctx, x, full: tuple[int, ...], role: str):
-    """A traced operand as (blob, axis) for the second bottom of Scale/Bias, tiling where needed."""
-    start, stop = _block(x.shape, full)
+def _full(ctx, x: Value, full: tuple[int, ...], role: str):
+    """The blob of a traced operand repeated to the output shape ``full``."""
     padded = (1,) * (len(full) - len(x.shape)) + tuple(x.shape)
-    blob = reshape(ctx, ctx.blob(x), padded, role=f"{role}/rank")
-    wanted = padded[:start] + full[start:stop] + padded[stop:]
-    blob = tile_to(ctx, blob, wanted, role=f"{role}/tile")
-    return reshape(ctx, blob, full[start:stop], role=f"{role}/block"), start
-
-
-def _broadcast_to_full(ctx, x, full: tuple[int, ...], role: str):
-    padded = (1,) * (len(full) - len(x.shape)) + tuple(x.shape)
-    return tile_to(ctx, reshape(ctx, ctx.blob(x), padded, role=f"{role}/rank"), full, role=f"{role}/tile")
+    return broadcast_to(ctx, reshape(ctx, ctx.blob(x), padded, role=f"{role}/rank"), full, role=f"{role}/broadcast")
 
 
 def _two_values(ctx, kind: str, a: Value, b: Value):
     full = ctx.out_shape
-    if kind in ("add", "mul") and a.shape != full and b.shape == full:
-        a, b = b, a  # commutative: keep the full-shape operand first
-    if kind == "sub" and a.shape != full and b.shape == full:  # a − b = (−b) + a
-        negated = power(ctx, ctx.blob(b), scale=-1.0, role="negate")
-        small, axis = _as_operand(ctx, a, full, "lhs")
-        return scale_or_bias(ctx, "Bias", negated, small, axis)
-    if a.shape == full and b.shape != full and kind in ("add", "sub", "mul", "div"):
-        small, axis = _as_operand(ctx, b, full, "rhs")
-        if kind == "sub":
-            small = power(ctx, small, scale=-1.0, role="negate")
-        if kind == "div":
-            small = power(ctx, small, power=-1.0, role="reciprocal")
-        return scale_or_bias(ctx, "Scale" if kind in ("mul", "div") else "Bias", ctx.blob(a), small, axis)
-    lhs = _broadcast_to_full(ctx, a, full, "lhs") if a.shape != full else ctx.blob(a)
-    rhs = _broadcast_to_full(ctx, b, full, "rhs") if b.shape != full else ctx.blob(b)
+    lhs = _full(ctx, a, full, "lhs") if tuple(a.shape) != full else ctx.blob(a)
+    rhs = _full(ctx, b, full, "rhs") if tuple(b.shape) != full else ctx.blob(b)
     return _same_shape(ctx, kind, lhs, rhs)
 
 
@@ -122,8 +102,7 @@ def _with_const(ctx, kind: str, x: Value, const: Const, reverse: bool):
         if kind == "div" and reverse:  # c / x
             blob = power(ctx, blob, power=-1.0, role="reciprocal")
         array, how = (1.0 / block, "reciprocal") if kind == "div" and not reverse else (block, None)
-        return ctx.layer("Scale", [blob], {"scale_param": {"axis": start, "num_axes": stop - start}},
-                         weights=[ctx.weight(const, array, how)])
+        return scale_axes(ctx, blob, ctx.weight(const, array, how), None, start, stop)
     if kind not in ("add", "sub"):
         raise ctx.fail(f"{kind} with a constant tensor is not supported")
     if kind == "sub" and reverse:
@@ -133,7 +112,8 @@ def _with_const(ctx, kind: str, x: Value, const: Const, reverse: bool):
 
 
 @handles("add", "sub", "mul", "div", "radd", "rsub", "rmul", "rdiv", "maximum", "minimum",
-         lowering="Eltwise / Scale / Bias / Power; Tile for two-sided broadcasting")
+         lowering="Eltwise / Power; Scale (one bottom) for constants; a broadcast traced operand is "
+                   "repeated first (Deconvolution / 1×1 Convolution of ones)")
 def binary(op, ctx, kind: str | None = None):
     """``kind`` overrides the op's own name (``torch.max(a, b)`` is a maximum)."""
     kind = kind or op.kind
@@ -184,12 +164,12 @@ handles("square", lowering="Power (2)")(_unary_power(2.0))
 handles("neg", lowering="Power (scale −1)")(_unary_power(scale=-1.0))
 
 
-def _plain_layer(layer_type: str):
+def _plain_layer(layer_type: str, params: dict | None = None):
     def lower(op, ctx):
-        return ctx.layer(layer_type, [ctx.blob(op.arg(0, "input"))])
+        return ctx.layer(layer_type, [ctx.blob(op.arg(0, "input"))], params)
     return lower
 
 
 handles("abs", lowering="AbsVal")(_plain_layer("AbsVal"))
 handles("exp", lowering="Exp")(_plain_layer("Exp"))
-handles("log", lowering="Log")(_plain_layer("Log"))
+handles("log", lowering="Log (base e written out)")(_plain_layer("Log", NATURAL_LOG))

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .common import apply_axis_matrices
+from .common import apply_axis_matrices, window
 from .registry import handles
 
 
@@ -54,15 +54,15 @@ def _pad_spatial_with_zeros(ctx, x, axis_pads: dict[int, tuple[int, int]]):
     channels = x.shape[1]
     weights = np.zeros((channels, 1, kernel[2], kernel[3]))
     weights[:, :, hot[2], hot[3]] = 1.0
-    params = {"num_output": channels, "group": channels, "bias_term": False, "kernel_h": kernel[2],
-              "kernel_w": kernel[3], "pad_h": grown[2], "pad_w": grown[3]}
+    params = {"num_output": channels, "group": channels, "bias_term": False,
+              **window((kernel[2], kernel[3]), pad=(grown[2], grown[3]), repeated=True)}
     return ctx.layer("Convolution", [x], {"convolution_param": params}, shape=ctx.out_shape,
                      weights=[ctx.constant(weights, "padding: one-hot kernel copying each pixel")])
 
 
 @handles("pad", "constant_pad_nd",
          lowering="zeros on H/W: depthwise Convolution, one-hot kernel; otherwise 0/1 selection "
-                  "matrices as InnerProduct / 1×1 Convolution (a constant ≠ 0 is their bias)")
+                  "matrices as 1×1 Convolutions between Reshapes (a constant ≠ 0 is their bias)")
 def pad(op, ctx):
     x = op.arg(0, "input")
     pads = [int(p) for p in op.arg(1, "pad")]

@@ -2,7 +2,7 @@
 
 Adaptive pooling whose windows along each axis share one length and one step (13 → 6 is k3 s2)
 is one Pooling. Other windows: average = one averaging matrix per axis (row i holds 1/length over
-its window), applied by InnerProducts; max is separable too: per axis a stride-1 Pooling per
+its window), applied by ``common.apply_axis_matrices``; max is separable too: per axis a stride-1 Pooling per
 window length, and a 0/1 matrix picks each output's window among them.
 
 Stock SSD Caffe's Pooling always rounds up. When PyTorch's floor mode can give
@@ -20,7 +20,7 @@ import math
 
 import numpy as np
 
-from .common import apply_axis_matrices, pair
+from .common import apply_axis_matrices, pair, scale_axes, window
 from .registry import handles
 
 
@@ -42,8 +42,7 @@ def _window_counts(size: int, out: int, kernel: int, stride: int, pad: int):
 
 def _crop_to_floor_mode(ctx, x, pooled, kernel, stride, pad):
     """Crop Caffe's (ceil-mode) pooled blob to PyTorch's floor-mode size, whatever the input size."""
-    conv = {"num_output": 1, "bias_term": False, "kernel_h": kernel[0], "kernel_w": kernel[1],
-            "stride_h": stride[0], "stride_w": stride[1], "pad_h": pad[0], "pad_w": pad[1]}
+    conv = {"num_output": 1, "bias_term": False, **window(kernel, stride, pad, repeated=True)}
     zeros = ctx.constant(np.zeros((1, x.shape[1]) + tuple(kernel)), "zeros: only the output's shape is used")
     reference = ctx.layer("Convolution", [x], {"convolution_param": conv}, role="floor_mode_shape",
                           shape=(x.shape[0], 1) + ctx.out_shape[2:], weights=[zeros])
@@ -56,8 +55,7 @@ def _pool(op, ctx, method: str, kernel, stride, pad, correction=None, *, floor_m
     x = ctx.blob(op.arg(0, "input"))
     if len(x.shape) != 4:
         raise ctx.fail(f"expects a 4-D input, got shape {list(x.shape)}")
-    params = {"pool": method, "kernel_h": kernel[0], "kernel_w": kernel[1], "stride_h": stride[0],
-              "stride_w": stride[1], "pad_h": pad[0], "pad_w": pad[1]}
+    params = {"pool": method, **window(kernel, stride, pad, repeated=False)}
     for k, p in zip(kernel, pad):
         if p > k // 2:
             raise ctx.fail(f"padding {p} is more than half the kernel {k}")
@@ -71,8 +69,8 @@ def _pool(op, ctx, method: str, kernel, stride, pad, correction=None, *, floor_m
     if floor_mode:
         y = _crop_to_floor_mode(ctx, x, y, kernel, stride, pad)
     if correction is not None:
-        y = ctx.layer("Scale", [y], {"scale_param": {"axis": 2, "num_axes": 2}}, role="divisor",
-                      weights=[ctx.constant(correction, "average pooling divisor correction")])
+        y = scale_axes(ctx, y, ctx.constant(correction, "average pooling divisor correction"), None, 2, 4,
+                       role="divisor")
     return [y] + [None] * (len(op.outputs) - 1)  # no blob for pooling indices
 
 
@@ -139,7 +137,7 @@ def _uneven_adaptive_max(ctx, x, wanted):
 
 def _sliding_max(ctx, x, axis: int, length: int):
     kernel = (length, 1) if axis == 2 else (1, length)
-    params = {"pool": "MAX", "kernel_h": kernel[0], "kernel_w": kernel[1], "stride_h": 1, "stride_w": 1}
+    params = {"pool": "MAX", **window(kernel, repeated=False)}
     shape = x.shape[:axis] + (x.shape[axis] - length + 1,) + x.shape[axis + 1:]
     return ctx.layer("Pooling", [x], {"pooling_param": params}, role=f"axis{axis}/max{length}", shape=shape)
 
@@ -170,13 +168,13 @@ def _adaptive(op, ctx, method: str):
 
 
 @handles("adaptive_avg_pool2d", lowering="Pooling AVE (global, or windows of one length and step); "
-                                         "otherwise averaging matrices as InnerProducts")
+                                         "otherwise averaging matrices (1×1 Convolutions between Reshapes)")
 def adaptive_avg_pool2d(op, ctx):
     return _adaptive(op, ctx, "AVE")
 
 
 @handles("adaptive_max_pool2d", lowering="Pooling MAX (global, or windows of one length and step); otherwise "
-                                         "stride-1 Pooling per window length + 0/1 selection InnerProducts")
+                                         "stride-1 Pooling per window length + 0/1 selection matrices (1×1 Convolutions)")
 def adaptive_max_pool2d(op, ctx):
     return _adaptive(op, ctx, "MAX")
 

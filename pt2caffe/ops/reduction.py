@@ -1,15 +1,17 @@
-"""Reductions: mean/sum over any axes, max/min/amax/amin over one block of adjacent axes.
+"""Reductions: mean/sum/max/min/amax/amin over any axes, as Pooling (no Reduction layer: OpenCV lacks it).
 
-Caffe's Reduction only reduces all trailing axes, so the reduced axes are
-permuted to the end first. Max has no Reduction: the reduced block becomes the
-height of a (A, 1, D, B) view that a D×1 MAX Pooling collapses.
+The reduced axes are made adjacent (a Permute moves them to the end when they are not), the
+tensor is viewed as (A, 1, D, B) with the reduced block D as its height, and one D×1 Pooling
+collapses it: AVE for mean, AVE × D for sum (Power), MAX for max, −max(−x) for min. Mean over
+H×W of a 4-D tensor is global average pooling. Caffe's AVE Pooling without padding divides the
+window's float sum by D (pooling_layer.cpp), as torch's mean does.
 """
 from __future__ import annotations
 
 import math
 
 from ..tracer import Value
-from .common import normalize_dim, permute, power, reshape
+from .common import normalize_dim, permute, power, reshape, window
 from .elementwise import binary
 from .registry import handles
 
@@ -22,52 +24,50 @@ def _reduced_axes(dim, rank: int) -> list[int]:
     return sorted(normalize_dim(int(d), rank) for d in dims)
 
 
-def _sum_or_mean(op, ctx, operation: str):
-    x = op.arg(0, "input")
+def _pool_over(ctx, x: Value, method: str, *, negate: bool = False):
+    """Pool ``x`` over the op's ``dim`` axes; returns the pooled blob reshaped to the op's output."""
     rank = len(x.shape)
-    axes = _reduced_axes(op.arg(1, "dim"), rank)
-    blob = ctx.blob(x)
-    if rank == 4 and axes == [2, 3]:
+    axes = _reduced_axes(ctx.op.arg(1, "dim"), rank)
+    blob, shape = ctx.blob(x), tuple(x.shape)
+    if rank == 4 and axes == [2, 3] and method == "AVE":
         pooled = ctx.layer("Pooling", [blob], {"pooling_param": {"pool": "AVE", "global_pooling": True}},
-                           role="global_average", shape=x.shape[:2] + (1, 1))
-        if operation == "SUM":
-            pooled = power(ctx, pooled, scale=float(x.shape[2] * x.shape[3]), role="times_area")
-        return reshape(ctx, pooled, ctx.out_shape)
-    kept = [axis for axis in range(rank) if axis not in axes]
-    blob = permute(ctx, blob, kept + axes, role="reduced_last")
-    reduced = ctx.layer("Reduction", [blob], {"reduction_param": {"operation": operation, "axis": len(kept)}},
-                        shape=tuple(x.shape[axis] for axis in kept))
-    return reshape(ctx, reduced, ctx.out_shape, role="keepdim")
+                           role="global_average", shape=shape[:2] + (1, 1))
+        return pooled, shape[2] * shape[3]
+    if axes != list(range(axes[0], axes[-1] + 1)):
+        kept = [axis for axis in range(rank) if axis not in axes]
+        blob = permute(ctx, blob, kept + axes, role="reduced_last")
+        shape, axes = blob.shape, list(range(len(kept), rank))
+    outer, block, inner = (math.prod(shape[:axes[0]]), math.prod(shape[axes[0]:axes[-1] + 1]),
+                           math.prod(shape[axes[-1] + 1:]))
+    blob = reshape(ctx, blob, (outer, 1, block, inner), role="as_column")
+    if negate:
+        blob = power(ctx, blob, scale=-1.0, role="negate")
+    params = {"pool": method, **window((block, 1), repeated=False)}
+    return ctx.layer("Pooling", [blob], {"pooling_param": params}, shape=(outer, 1, 1, inner), role="pool"), block
 
 
-@handles("mean", lowering="Pooling AVE (global, over H×W) or Permute + Reduction MEAN")
+def _sum_or_mean(op, ctx, total: bool):
+    pooled, count = _pool_over(ctx, op.arg(0, "input"), "AVE")
+    if total:
+        pooled = power(ctx, pooled, scale=float(count), role="times_count")
+    return reshape(ctx, pooled, ctx.out_shape)
+
+
+@handles("mean", lowering="Pooling AVE over the reduced block (global over H×W; Permute when the axes are apart)")
 def mean(op, ctx):
-    return _sum_or_mean(op, ctx, "MEAN")
+    return _sum_or_mean(op, ctx, False)
 
 
-@handles("sum", lowering="Pooling AVE × area (over H×W) or Permute + Reduction SUM")
+@handles("sum", lowering="Pooling AVE × count (Power) over the reduced block (Permute when the axes are apart)")
 def sum_op(op, ctx):
-    return _sum_or_mean(op, ctx, "SUM")
+    return _sum_or_mean(op, ctx, True)
 
 
 def _extreme(op, ctx, largest: bool):
-    x = op.arg(0, "input")
-    rank = len(x.shape)
-    axes = _reduced_axes(op.arg(1, "dim"), rank)
-    if axes != list(range(axes[0], axes[-1] + 1)):
-        raise ctx.fail(f"reducing non-adjacent axes {axes} is not supported")
-    outer = math.prod(x.shape[:axes[0]])
-    block = math.prod(x.shape[axes[0]:axes[-1] + 1])
-    inner = math.prod(x.shape[axes[-1] + 1:])
-    blob = reshape(ctx, ctx.blob(x), (outer, 1, block, inner), role="as_column")
-    if not largest:
-        blob = power(ctx, blob, scale=-1.0, role="negate")
-    params = {"pool": "MAX", "kernel_h": block, "kernel_w": 1, "stride_h": 1, "stride_w": 1}
-    pooled = ctx.layer("Pooling", [blob], {"pooling_param": params}, shape=(outer, 1, 1, inner),
-                       role=None if largest else "max")
+    pooled, _ = _pool_over(ctx, op.arg(0, "input"), "MAX", negate=not largest)
     if not largest:
         pooled = power(ctx, pooled, scale=-1.0, role="negate_back")
-    return [reshape(ctx, pooled, ctx.out_shape, role="result")] + [None] * (len(op.outputs) - 1)
+    return [reshape(ctx, pooled, ctx.out_shape)] + [None] * (len(op.outputs) - 1)
 
 
 @handles("amax", lowering="Reshape + Pooling MAX over the reduced block")

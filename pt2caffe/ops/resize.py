@@ -7,8 +7,8 @@ constant along the others, which have size 2 and keep it, so PyTorch copies them
 the antialiased kernel computes other weights) with the op's exact arguments. So the source
 coordinates, the float32 rounding of the nearest index, align_corners, scale_factor versus size and
 recompute_scale_factor are whatever PyTorch does, not a re-derivation of it. The matrices are applied
-by ``common.apply_axis_matrices`` (W: InnerProduct; H: 1×1 Convolution between Reshapes; small
-maps: one InnerProduct with kron(M_H, M_W)).
+by ``common.apply_axis_matrices`` (per axis a 1×1 Convolution between Reshapes; small maps: one with
+kron(M_H, M_W)).
 
 Nearest with integer factors on a 4-D blob (each matrix repeats every row f times) is a depthwise
 Deconvolution with kernel = stride = f and weights 1 instead: a plain copy, cheaper than matrices.
@@ -20,7 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .common import apply_axis_matrices, permute, reshape
+from .common import apply_axis_matrices, permute, reshape, window
 from .registry import handles
 
 
@@ -59,14 +59,14 @@ def _repeat_factor(matrix: np.ndarray) -> int | None:
 
 def _repeat_pixels(ctx, x, factors: tuple[int, int]):
     channels = x.shape[1]
-    params = {"num_output": channels, "group": channels, "bias_term": False, "kernel_h": factors[0],
-              "kernel_w": factors[1], "stride_h": factors[0], "stride_w": factors[1]}
+    params = {"num_output": channels, "group": channels, "bias_term": False,
+              **window(factors, factors, repeated=True)}
     ones = ctx.constant(np.ones((channels, 1) + factors), "nearest upsampling: each pixel copied to its block")
     return ctx.layer("Deconvolution", [x], {"convolution_param": params}, weights=[ones])
 
 
 @handles("interpolate", lowering="nearest ×integer: depthwise Deconvolution (weights 1); otherwise PyTorch's "
-                                 "per-axis resizing matrices: InnerProduct (W), Reshape + 1×1 Convolution (H)")
+                                 "per-axis resizing matrices: Reshape + 1×1 Convolution + Reshape per axis (or one for both)")
 def interpolate(op, ctx):
     x = op.arg(0, "input")
     matrices = {axis: resize_matrix(op, x.shape, axis) for axis in range(2, len(x.shape))}

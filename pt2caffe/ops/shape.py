@@ -4,10 +4,13 @@ No-ops (contiguous, clone, dropout in eval, float casts) vanish: their output is
 """
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import torch
 
 from ..tracer import Value
-from .common import keep_range, normalize_dim, permute, reshape, slice_parts, tile_to
+from .common import broadcast_to, copy_blocks, keep_range, normalize_dim, permute, reshape, slice_parts, window
 from .registry import handles
 
 
@@ -100,7 +103,7 @@ def stack(op, ctx):
 
 
 @handles("chunk", "split", "split_with_sizes", "tensor_split", "unbind",
-         lowering="Slice (unused parts go to a Silence layer)")
+         lowering="Slice (unused parts eaten by identity Crops)")
 def split(op, ctx):
     x = op.arg(0, "input")
     axis = normalize_dim(int(op.arg(1 if op.kind == "unbind" else 2, "dim", 0)), len(x.shape))
@@ -145,33 +148,45 @@ def getitem(op, ctx):
     return reshape(ctx, blob, ctx.out_shape)
 
 
-@handles("expand", "broadcast_to", lowering="Tile")
+@handles("expand", "broadcast_to", lowering="Deconvolution / 1×1 Convolution of ones (exact copies)")
 def expand(op, ctx):
     x = op.arg(0, "input")
     full = ctx.out_shape
     padded = (1,) * (len(full) - len(x.shape)) + tuple(x.shape)
-    return tile_to(ctx, reshape(ctx, ctx.blob(x), padded, role="rank"), full)
+    return broadcast_to(ctx, reshape(ctx, ctx.blob(x), padded, role="rank"), full)
 
 
-@handles("repeat", lowering="Tile")
+@handles("repeat", lowering="per repeated axis: Reshape + 1×1 Convolution of ones (copies) + Reshape")
 def repeat(op, ctx):
+    """x.repeat(r…): along each axis with r > 1, every block x[…, :, …] from that axis on is written r times."""
     x = op.arg(0, "input")
     repeats = _sizes(op.args[1:] or [op.kwargs["repeats"]])
     padded = (1,) * (len(repeats) - len(x.shape)) + tuple(x.shape)
     blob = reshape(ctx, ctx.blob(x), padded, role="rank")
-    for axis, count in enumerate(repeats):
-        if count != 1:
-            shape = blob.shape[:axis] + (blob.shape[axis] * count,) + blob.shape[axis + 1:]
-            blob = ctx.layer("Tile", [blob], {"tile_param": {"axis": axis, "tiles": count}},
-                             role=f"axis{axis}", shape=shape)
-    return blob
+    repeated = [axis for axis, count in enumerate(repeats) if count != 1]
+    for axis in repeated:
+        target = blob.shape[:axis] + (blob.shape[axis] * repeats[axis],) + blob.shape[axis + 1:]
+        blob = copy_blocks(ctx, blob, axis, repeats[axis], target, role=None if axis == repeated[-1] else f"axis{axis}")
+    return reshape(ctx, blob, ctx.out_shape)
 
 
-@handles("constant", lowering="Parameter (a model output that does not depend on the inputs)")
+@handles("constant", lowering="Reshape + Pooling MAX of an input to 1 value, 1×1 Convolution (weights 0, bias = "
+                              "the constant) + Reshape: a model output that does not depend on the inputs")
 def constant(op, ctx):
+    """A constant output, made from the first input (no Parameter layer: OpenCV lacks it): 0·m + b = b exactly
+    for any finite m, so the Convolution's bias is the output. An inf or nan in that input would leak in."""
     const = op.arg(0, "tensor")
-    return ctx.layer("Parameter", [], {"parameter_param": {"shape": {"dim": list(const.shape)}}},
-                     weights=[ctx.weight(const)])
+    source = ctx.builder.inputs[0]
+    count, values = math.prod(source.shape), const.tensor.reshape(-1)
+    column = reshape(ctx, source, (1, 1, count, 1), role="source")
+    one = ctx.layer("Pooling", [column], {"pooling_param": {"pool": "MAX", **window((count, 1), repeated=False)}},
+                    role="one_value", shape=(1, 1, 1, 1))
+    params = {"num_output": values.numel(), "bias_term": True, "kernel_size": [1]}
+    weights = [ctx.constant(np.zeros((values.numel(), 1, 1, 1)), "zero: the input does not matter"),
+               ctx.weight(const, values, "flattened, as the bias of a 1×1 Convolution")]
+    made = ctx.layer("Convolution", [one], {"convolution_param": params}, role="values",
+                     shape=(1, values.numel(), 1, 1), weights=weights)
+    return reshape(ctx, made, tuple(const.shape))
 
 
 @handles("attr_T", lowering="Permute (all axes reversed)")

@@ -1,4 +1,4 @@
-"""Zoo group 1 (classification models): every mapped blob in pycaffe, the outputs in OpenCV."""
+"""Zoo group 1 (classification models): every mapped blob in pycaffe, the outputs in OpenCV and MNN."""
 import pytest
 
 import zoo
@@ -8,4 +8,4 @@ from helpers import export_and_compare
 @pytest.mark.parametrize("name", zoo.GROUP1)
 def test_classification_model(tmp_path, name):
     model, shapes = zoo.load(name)
-    export_and_compare(model, zoo.example_inputs(shapes), tmp_path, opencv=True)
+    export_and_compare(model, zoo.example_inputs(shapes), tmp_path)

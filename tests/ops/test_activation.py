@@ -42,19 +42,14 @@ FUNCTIONS = {
 def test_activation(tmp_path, name):
     fn = FUNCTIONS[name]
     inputs = [t * 8 for t in random_inputs([(1, 4, 5, 6)])]  # reach every kink (−6 … 8)
-    export_and_compare(Lambda(lambda self, x: fn(x)), inputs, tmp_path, opencv=True)
+    export_and_compare(Lambda(lambda self, x: fn(x)), inputs, tmp_path)
 
 
 @pytest.mark.parametrize("prelu", [nn.PReLU(), nn.PReLU(4, 0.3)])
 def test_prelu(tmp_path, prelu):
     with torch.no_grad():
         prelu.weight.uniform_(0.05, 0.5)
-    export_and_compare(nn.Sequential(prelu), random_inputs([(1, 4, 5, 6)]), tmp_path, opencv=True)
-
-
-def test_erf_gelu_is_refused_with_location():
-    with pytest.raises(Pt2CaffeError, match=r"gelu in .*test_activation.py:\d+.*approximate='tanh'"):
-        convert(Lambda(lambda self, x: F.gelu(x)), random_inputs([(1, 2, 3, 3)]))
+    export_and_compare(nn.Sequential(prelu), random_inputs([(1, 4, 5, 6)]), tmp_path)
 
 
 def test_softplus_below_threshold_17_is_refused():

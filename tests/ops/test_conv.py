@@ -19,7 +19,7 @@ from helpers import Lambda, export_and_compare, random_inputs
     nn.Conv2d(4, 6, 3, padding="valid"),
 ], ids=lambda conv: repr(conv))
 def test_conv2d(tmp_path, conv):
-    export_and_compare(nn.Sequential(conv), random_inputs([(1, 4, 11, 13)]), tmp_path, opencv=True)
+    export_and_compare(nn.Sequential(conv), random_inputs([(1, 4, 11, 13)]), tmp_path)
 
 
 class FunctionalConv(nn.Module):
@@ -44,7 +44,7 @@ def test_linear_on_any_rank(tmp_path, shape):
 def test_linear_after_flatten_and_view(tmp_path):
     model = Lambda(lambda self, x: (self.fc(x.view(x.size(0), -1)), self.fc(torch.flatten(x, 1))),
                    fc=nn.Linear(48, 3))
-    export_and_compare(model, random_inputs([(1, 3, 4, 4)]), tmp_path, opencv=True)
+    export_and_compare(model, random_inputs([(1, 3, 4, 4)]), tmp_path)
 
 
 @pytest.mark.parametrize("deconv,size", [
@@ -61,7 +61,7 @@ def test_conv_transpose2d(tmp_path, deconv, size):
     with torch.no_grad():
         if deconv.bias is not None:
             deconv.bias.normal_(0, 0.5)
-    export_and_compare(nn.Sequential(deconv), random_inputs([(1, 4) + size]), tmp_path, opencv=True)
+    export_and_compare(nn.Sequential(deconv), random_inputs([(1, 4) + size]), tmp_path)
 
 
 def test_conv_transpose2d_dilated(tmp_path):
@@ -74,7 +74,7 @@ def test_conv_transpose2d_output_size(tmp_path):
     """``output_size`` in forward picks the output_padding: the lowering reads the traced output shape."""
     deconv = nn.ConvTranspose2d(3, 5, 3, stride=2, padding=1)
     model = Lambda(lambda self, x: self.up(x, output_size=[10, 9]), up=deconv)
-    export_and_compare(model, random_inputs([(1, 3, 5, 5)]), tmp_path, opencv=True)
+    export_and_compare(model, random_inputs([(1, 3, 5, 5)]), tmp_path)
 
 
 @pytest.mark.parametrize("conv,shape", [
@@ -87,4 +87,4 @@ def test_conv_transpose2d_output_size(tmp_path):
     (nn.ConvTranspose1d(4, 6, 3, stride=2, padding=1, output_padding=1, bias=False), (2, 4, 9)),
 ], ids=lambda item: repr(item))
 def test_conv1d(tmp_path, conv, shape):
-    export_and_compare(nn.Sequential(conv), random_inputs([shape]), tmp_path, opencv=True)
+    export_and_compare(nn.Sequential(conv), random_inputs([shape]), tmp_path)

@@ -26,14 +26,14 @@ def randomized(bn):
     (nn.BatchNorm1d(5), (1, 5, 7)),
 ], ids=str)
 def test_batch_norm(tmp_path, bn, shape):
-    export_and_compare(nn.Sequential(randomized(bn)), random_inputs([shape]), tmp_path, opencv=True)
+    export_and_compare(nn.Sequential(randomized(bn)), random_inputs([shape]), tmp_path)
 
 
 @pytest.mark.parametrize("k", [1.0, 2.0])
 def test_local_response_norm(tmp_path, k):
     """OpenCV ignores LRN's k (measured: 0.68 relative error at k=2), so it only checks k=1."""
     export_and_compare(nn.Sequential(nn.LocalResponseNorm(5, alpha=1e-2, beta=0.75, k=k)),
-                       random_inputs([(1, 7, 5, 5)]), tmp_path, opencv=k == 1.0)
+                       random_inputs([(1, 7, 5, 5)]), tmp_path)
 
 
 def random_affine(norm):
@@ -67,16 +67,16 @@ def test_input_statistics_norms(tmp_path, norm, shape, eps):
     eps placement (MVN's σ + eps) or a wrong variance shows up."""
     spread = torch.logspace(math.log10(0.02), math.log10(3.0), math.prod(shape[:2])).reshape(shape[:2])
     x = random_inputs([shape])[0] * spread.reshape(shape[:2] + (1,) * (len(shape) - 2)) + 1.5
-    export_and_compare(nn.Sequential(random_affine(norm(eps))), [x], tmp_path, opencv=True)
+    export_and_compare(nn.Sequential(random_affine(norm(eps))), [x], tmp_path)
 
 
 def test_instance_norm_with_running_stats(tmp_path):
     norm = randomized(nn.InstanceNorm2d(5, affine=True, track_running_stats=True))
-    export_and_compare(nn.Sequential(norm), random_inputs([(1, 5, 4, 6)]), tmp_path, opencv=True)
+    export_and_compare(nn.Sequential(norm), random_inputs([(1, 5, 4, 6)]), tmp_path)
 
 
 def test_layer_norm_functional_and_constant_variance(tmp_path):
     """F.layer_norm with a plain int shape; a constant row (variance 0) gives 0 · 1/sqrt(eps)."""
     model = Lambda(lambda self, x: F.layer_norm(torch.cat([x, x * 0 + 2], 1), (8,), eps=1e-3))
-    export_and_compare(model, random_inputs([(1, 3, 8)]), tmp_path, opencv=True)
+    export_and_compare(model, random_inputs([(1, 3, 8)]), tmp_path)
 

@@ -5,8 +5,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from helpers import Lambda, export_and_compare, layer_types, random_inputs
+from portability import assert_portable
 from pt2caffe.convert import convert
 from pt2caffe.ops.resize import resize_matrix
+from pt2caffe.serialize import read_prototxt
 
 CASES = {  # name: interpolate keyword arguments
     "nearest_x2": dict(scale_factor=2, mode="nearest"),
@@ -50,31 +52,37 @@ def test_resize_matrices_are_torch_s(name):
 @pytest.mark.parametrize("name", CASES)
 def test_interpolate(tmp_path, name):
     model = Lambda(lambda self, x: F.interpolate(x, **CASES[name]))
-    export_and_compare(model, random_inputs([(1, 3, 7, 9)]), tmp_path, opencv=True)
+    export_and_compare(model, random_inputs([(1, 3, 7, 9)]), tmp_path)
 
 
 @pytest.mark.parametrize("mode", ["nearest", "bilinear", "bicubic"])
 def test_interpolate_larger_map_goes_separable(tmp_path, mode):
-    """Above the Kronecker limit: an InnerProduct for W, a 1×1 Convolution between Reshapes for H."""
+    """Above the Kronecker limit: per axis a 1×1 Convolution between Reshapes (no InnerProduct on W: MNN)."""
     model = Lambda(lambda self, x: F.interpolate(x, size=(50, 45), mode=mode))
-    export_and_compare(model, random_inputs([(1, 2, 33, 40)]), tmp_path, opencv=True)
-    assert layer_types(tmp_path)[1:] == ["InnerProduct", "Reshape", "Convolution", "Reshape"]
+    export_and_compare(model, random_inputs([(1, 2, 33, 40)]), tmp_path)
+    assert layer_types(tmp_path)[1:] == ["Reshape", "Convolution", "Reshape"] * 2
+    assert_portable(tmp_path)
 
 
-@pytest.mark.parametrize("size,order", [((16, 96), ["Reshape", "Convolution", "Reshape", "InnerProduct"]),
-                                        ((96, 16), ["InnerProduct", "Reshape", "Convolution", "Reshape"])],
+@pytest.mark.parametrize("size,first_view", [((16, 96), [-1, 64, 64, 1]), ((96, 16), [-1, 64, 1, 1])],
                          ids=["height_shrinks", "width_shrinks"])
-def test_axis_that_shrinks_goes_first(tmp_path, size, order):
+def test_axis_that_shrinks_goes_first(tmp_path, size, first_view):
+    """The first matrix applied (a 1×1 Convolution with 16 outputs) shrinks its axis: H, seen as the
+    channels of a (−1, 64, W, 1) view, or W, the channels of (−1, 64, 1, 1)."""
     model = Lambda(lambda self, x: F.interpolate(x, size=size, mode="bilinear"))
-    export_and_compare(model, random_inputs([(2, 3, 64, 64)]), tmp_path, opencv=True)
-    assert layer_types(tmp_path)[1:] == order
+    export_and_compare(model, random_inputs([(2, 3, 64, 64)]), tmp_path)
+    layers = read_prototxt(str(tmp_path / "net.prototxt")).layer
+    assert [layer.type for layer in layers[1:]] == ["Reshape", "Convolution", "Reshape"] * 2
+    assert list(layers[1].reshape_param.shape.dim) == first_view
+    assert layers[2].convolution_param.num_output == 16
+    assert_portable(tmp_path)
 
 
 @pytest.mark.parametrize("module", [nn.Upsample(scale_factor=2), nn.Upsample(size=(9, 12), mode="bilinear"),
                                     nn.UpsamplingNearest2d(scale_factor=3), nn.UpsamplingBilinear2d(scale_factor=2)],
                          ids=["Upsample", "Upsample_bilinear", "UpsamplingNearest2d", "UpsamplingBilinear2d"])
 def test_upsample_modules(tmp_path, module):
-    export_and_compare(nn.Sequential(module), random_inputs([(1, 3, 6, 5)]), tmp_path, opencv=True)
+    export_and_compare(nn.Sequential(module), random_inputs([(1, 3, 6, 5)]), tmp_path)
 
 
 @pytest.mark.filterwarnings("ignore:`nn.functional.upsample")
@@ -85,7 +93,7 @@ def test_deprecated_upsample_functions(tmp_path, function):
 
 def test_nearest_integer_factor_is_one_deconvolution(tmp_path):
     model = Lambda(lambda self, x: F.interpolate(x, scale_factor=(2, 3)))
-    export_and_compare(model, random_inputs([(1, 4, 40, 50)]), tmp_path, opencv=True)
+    export_and_compare(model, random_inputs([(1, 4, 40, 50)]), tmp_path)
     assert layer_types(tmp_path) == ["Input", "Deconvolution"]
 
 
@@ -107,19 +115,20 @@ def test_other_ranks(tmp_path, shape, kwargs):
 @pytest.mark.parametrize("factor", [2, 3])
 def test_pixel_shuffle(tmp_path, factor):
     model = nn.Sequential(nn.PixelShuffle(factor), nn.PixelUnshuffle(factor), nn.PixelShuffle(factor))
-    export_and_compare(model, random_inputs([(1, 2 * factor ** 2, 5, 4)]), tmp_path, opencv=True)
+    export_and_compare(model, random_inputs([(1, 2 * factor ** 2, 5, 4)]), tmp_path)
     assert layer_types(tmp_path).count("Permute") == 3
 
 
 def test_pixel_unshuffle(tmp_path):
-    export_and_compare(nn.Sequential(nn.PixelUnshuffle(2)), random_inputs([(1, 3, 6, 8)]), tmp_path, opencv=True)
+    export_and_compare(nn.Sequential(nn.PixelUnshuffle(2)), random_inputs([(1, 3, 6, 8)]), tmp_path)
     assert layer_types(tmp_path) == ["Input", "Reshape", "Permute", "Reshape"]
 
 
 def test_bilinear_x2_64_channels(tmp_path):
-    """The size a decoder sees: four layers, no Permute, the matrices stay out × in per axis."""
+    """The size a decoder sees: six layers, no Permute, the matrices stay out × in per axis."""
     errors = export_and_compare(nn.Sequential(nn.Upsample(scale_factor=2, mode="bilinear")),
-                                random_inputs([(1, 64, 64, 64)]), tmp_path, opencv=True)
-    assert layer_types(tmp_path)[1:] == ["Reshape", "Convolution", "Reshape", "InnerProduct"]
+                                random_inputs([(1, 64, 64, 64)]), tmp_path)
+    assert layer_types(tmp_path)[1:] == ["Reshape", "Convolution", "Reshape"] * 2
+    assert_portable(tmp_path)
     assert max(errors.values()) < 1e-6
     assert (tmp_path / "net.caffemodel").stat().st_size < 100_000  # two 128 × 64 matrices

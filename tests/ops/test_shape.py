@@ -36,10 +36,20 @@ def test_shape_op(tmp_path, name):
     export_and_compare(Lambda(lambda self, x: fn(x)), random_inputs([(1, 6, 4, 5)]), tmp_path)
 
 
-def test_unused_slice_parts_are_silenced(tmp_path):
-    export_and_compare(Lambda(lambda self, x: x[:, 1:3] * 2), random_inputs([(1, 6, 4, 5)]), tmp_path,
-                       opencv=True)
-    assert layer_types(tmp_path)[-1] == "Silence"
+def test_unused_slice_parts_are_eaten_by_identity_crops(tmp_path):
+    """No Silence (OpenCV and MNN would list it or its blob as outputs): Crop(kept, unused) copies kept."""
+    export_and_compare(Lambda(lambda self, x: x[:, 1:3] * 2), random_inputs([(1, 6, 4, 5)]), tmp_path)
+    assert layer_types(tmp_path) == ["Input", "Slice", "Crop", "Crop", "Power"]
+
+
+@pytest.mark.parametrize("index", ["last_axis", "two_outputs_one_read", "output_also_read"])
+def test_outputs_are_found_by_every_runtime(tmp_path, index):
+    """export_and_compare asks OpenCV and MNN for no blob: they must find exactly the outputs themselves."""
+    fn = {"last_axis": lambda x: x[..., 1:3] + 1,
+          "two_outputs_one_read": lambda x: (x.chunk(3, 1)[2], torch.sigmoid(x.chunk(3, 1)[1])),
+          "output_also_read": lambda x: (lambda t: (t, t.exp()))(torch.tanh(x))}[index]
+    export_and_compare(Lambda(lambda self, x: fn(x)), random_inputs([(2, 6, 4, 5)]), tmp_path)
+    assert "Silence" not in layer_types(tmp_path)
 
 
 def test_dropout_module_vanishes(tmp_path):
@@ -58,6 +68,10 @@ class WithPriors(nn.Module):
         return x * 2, self.priors, torch.arange(6.0).view(2, 3)
 
 
-def test_constant_outputs_become_parameter_layers(tmp_path):
-    export_and_compare(WithPriors(), random_inputs([(1, 3, 4)]), tmp_path)
-    assert layer_types(tmp_path).count("Parameter") == 2
+@pytest.mark.parametrize("batch", [1, 3])
+def test_constant_outputs_are_made_from_the_input(tmp_path, batch):
+    """No Parameter layer (OpenCV lacks it): one input value (Pooling MAX) times 0 plus the constant (the
+    bias of a 1×1 Convolution), whatever the input holds."""
+    export_and_compare(WithPriors(), random_inputs([(batch, 3, 4)]), tmp_path)
+    types = layer_types(tmp_path)
+    assert "Parameter" not in types and types.count("Convolution") == 2 and types.count("Pooling") == 2

@@ -29,7 +29,7 @@ def conv_l2norm(eps: float = 1e-10) -> nn.Module:
 
 
 def test_l2norm_becomes_one_normalize(tmp_path):
-    export_and_compare(conv_l2norm(), random_inputs([(2, 3, 6, 7)]), tmp_path, opencv=True)
+    export_and_compare(conv_l2norm(), random_inputs([(2, 3, 6, 7)]), tmp_path)
     assert layer_types(tmp_path) == ["Input", "Convolution", "Normalize"]
     layers = read_prototxt(str(tmp_path / "net.prototxt")).layer
     param = next(layer for layer in layers if layer.type == "Normalize").norm_param
@@ -71,8 +71,7 @@ def test_module_named_l2norm_that_computes_something_else_is_refused():
 
 @pytest.mark.parametrize("shape", [(2, 6, 4, 5), (3, 6)], ids=str)
 def test_functional_normalize(tmp_path, shape):
-    export_and_compare(Lambda(lambda self, x: F.normalize(x, dim=1) * 3), random_inputs([shape]), tmp_path,
-                       opencv=True)
+    export_and_compare(Lambda(lambda self, x: F.normalize(x, dim=1) * 3), random_inputs([shape]), tmp_path)
     assert "Normalize" in layer_types(tmp_path)
 
 

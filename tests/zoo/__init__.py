@@ -55,7 +55,14 @@ GROUP2 = [
     "multi_io",
 ]
 
-ZOO = GROUP1 + GROUP2
+# Group 3: attention models (products of two activations, softmax, MultiheadAttention, GELU).
+ATTENTION = [
+    "nonlocal_block",
+    "vit_tiny",
+    "transformer_encoder",
+]
+
+ZOO = GROUP1 + GROUP2 + ATTENTION
 
 Shape = Tuple[int, ...]
 

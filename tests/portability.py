@@ -1,0 +1,35 @@
+"""Layer forms that OpenCV dnn 4.14 or MNN 3.6.1 cannot run although stock Caffe does (measured), and a
+check that an exported net has none of them. The README's runtime table lists the same forms."""
+from __future__ import annotations
+
+from pt2caffe.serialize import read_prototxt
+
+
+def unportable_layers(prototxt: str) -> list[str]:
+    """One line per layer of the net that some runtime cannot load or computes wrongly."""
+    found = []
+    for layer in read_prototxt(prototxt).layer:
+        problem = _problem(layer)
+        if problem:
+            found.append(f"{layer.name} ({layer.type}): {problem}")
+    return found
+
+
+def _problem(layer) -> str | None:
+    if layer.type in ("Tile", "Reduction", "Parameter", "Bias"):
+        return "OpenCV cannot load it" if layer.type != "Tile" else "OpenCV cannot load it, MNN fails"
+    if layer.type == "Scale" and len(layer.bottom) > 1:
+        return "two bottoms: MNN's converter crashes"
+    if layer.type == "Scale" and (layer.scale_param.axis, layer.scale_param.num_axes) != (1, 1):
+        return "axis/num_axes other than 1/1: MNN computes it wrong"
+    if layer.type == "InnerProduct" and layer.inner_product_param.axis != 1:
+        return "axis ≠ 1: MNN returns an empty output"
+    if layer.type == "LRN" and layer.lrn_param.k != 1:
+        return "k ≠ 1: OpenCV and MNN ignore k"
+    return None
+
+
+def assert_portable(tmp_path) -> None:
+    """Assert the net exported to ``tmp_path``/net.prototxt uses only forms every runtime runs."""
+    found = unportable_layers(str(tmp_path / "net.prototxt"))
+    assert not found, "layer forms OpenCV or MNN cannot run: " + "; ".join(found)
