@@ -130,6 +130,7 @@ main() {
   ensure_debian_packages "${CAFFE_BUILD_DEPS[@]}"
   ensure_python_module numpy numpy
   ensure_python_module six six
+  ensure_python_module google.protobuf "protobuf>=3.20"  # caffe_pb2, imported by the check below
 
   local key home
   key="$(cache_key)"

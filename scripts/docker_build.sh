@@ -101,7 +101,7 @@ choose_base() {
   [ -n "$BASE" ] && return 0
   if [ "$debootstrap" = 0 ]; then
     BASE="$DEFAULT_BASE"
-    if image_exists "$BASE" || timeout 300 docker pull -q "$BASE" >/dev/null 2>&1; then
+    if image_exists "$BASE" || timeout 60 docker pull -q "$BASE" >/dev/null 2>&1; then
       return 0
     fi
     log "cannot pull $DEFAULT_BASE: using a Debian base made with debootstrap"
@@ -123,6 +123,8 @@ stage_inputs() {
   if [ -f "$source" ]; then
     cp "$source" "$INPUTS/caffe-source.tar.gz"
     BUILD_ARGS+=(--build-arg CAFFE_SOURCE=caffe-source.tar.gz)
+  else
+    log "no local Caffe source ($source): the image downloads it from GitHub"
   fi
   # The wheel for the image's Python (CPython 3.11, manylinux), whatever this machine's Python is;
   # pip skips the download when the file is there already.
