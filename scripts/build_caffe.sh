@@ -130,7 +130,7 @@ main() {
   ensure_debian_packages "${CAFFE_BUILD_DEPS[@]}"
   ensure_python_module numpy numpy
   ensure_python_module six six
-  ensure_python_module google.protobuf "protobuf>=3.20"  # caffe_pb2, imported by the check below
+  ensure_python_module google.protobuf "protobuf>=3.20"  # is_complete imports caffe_pb2
 
   local key home
   key="$(cache_key)"
