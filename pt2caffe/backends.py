@@ -185,7 +185,7 @@ def _docker_failure(proc: subprocess.CompletedProcess, image: str, host_paths: d
     docker_errors = re.findall(r"^docker: (.+)$", stderr, re.M)  # the CLI's own error lines
     lines = [line.strip() for line in stderr.splitlines() if line.strip()]
     reason = (docker_errors or lines or [f"exited with code {proc.returncode}"])[-1]
-    hint = f" (build it with `docker build -t {image} .`)" if "Unable to find image" in stderr else ""
+    hint = f" (build it with `bash scripts/docker_build.sh --tag {image}`)" if "Unable to find image" in stderr else ""
     return Pt2CaffeError(f"docker failed to run the Caffe worker in {image}: {reason}{hint}", detail=stderr)
 
 

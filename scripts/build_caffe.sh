@@ -28,10 +28,8 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=scripts/lib.sh
 source "$here/lib.sh"
 
-CAFFE_COMMIT=4817bf8b4200b35ada8ed0dc378dceaf38c539e4
 CAFFE_TREE_SHA256=9898497f05faf93962d71efb7c89fc62c9bd426615db0471b1d07199fcfcf3e1
 CAFFE_URL="https://github.com/weiliu89/caffe/archive/$CAFFE_COMMIT.tar.gz"
-VENDORED="$here/../../shared/vendor/caffe-ssd-${CAFFE_COMMIT:0:8}.tar.gz"
 CACHE_ROOT="$HOME/.cache/pt2caffe"
 STAMP_NAME=.pt2caffe-build
 
@@ -119,9 +117,9 @@ fetch_source() {
   if [ -n "${PT2CAFFE_CAFFE_SOURCE:-}" ]; then
     log "source: $PT2CAFFE_CAFFE_SOURCE"
     cp "$PT2CAFFE_CAFFE_SOURCE" "$dest"
-  elif [ -f "$VENDORED" ]; then
-    log "source: $(cd "$(dirname "$VENDORED")" && pwd)/$(basename "$VENDORED")"
-    cp "$VENDORED" "$dest"
+  elif [ -f "$CAFFE_VENDORED" ]; then
+    log "source: $(cd "$(dirname "$CAFFE_VENDORED")" && pwd)/$(basename "$CAFFE_VENDORED")"
+    cp "$CAFFE_VENDORED" "$dest"
   else
     log "source: $CAFFE_URL"
     curl -fsSL --retry 3 -o "$dest" "$CAFFE_URL"
@@ -132,6 +130,7 @@ main() {
   ensure_debian_packages "${CAFFE_BUILD_DEPS[@]}"
   ensure_python_module numpy numpy
   ensure_python_module six six
+  ensure_python_module google.protobuf "protobuf>=3.20"  # is_complete imports caffe_pb2
 
   local key home
   key="$(cache_key)"

@@ -5,6 +5,16 @@
 PYTHON="${PYTHON:-python3}"
 # Installing as root into the image's or machine's Python is what these scripts are for.
 export PIP_ROOT_USER_ACTION=ignore
+# PT2CAFFE_CA_BUNDLE: a CA bundle (PEM file) for pip, curl and apt to trust, for networks whose
+# HTTPS goes through a TLS-intercepting proxy (scripts/docker_build.sh passes the host's to the image).
+if [ -n "${PT2CAFFE_CA_BUNDLE:-}" ]; then
+  export PIP_CERT="$PT2CAFFE_CA_BUNDLE" CURL_CA_BUNDLE="$PT2CAFFE_CA_BUNDLE" SSL_CERT_FILE="$PT2CAFFE_CA_BUNDLE"
+fi
+
+# The reference Caffe: stock SSD Caffe (github.com/weiliu89/caffe, branch `ssd`) at this commit, and
+# where its source lies on machines without GitHub (../shared/vendor/ beside the checkout).
+CAFFE_COMMIT=4817bf8b4200b35ada8ed0dc378dceaf38c539e4
+CAFFE_VENDORED="$(dirname "${BASH_SOURCE[0]}")/../../shared/vendor/caffe-ssd-${CAFFE_COMMIT:0:8}.tar.gz"
 
 # Debian packages: what building the reference Caffe needs, and what the project itself needs.
 CAFFE_BUILD_DEPS=(
@@ -28,12 +38,13 @@ ensure_debian_packages() {
   [ "${#missing[@]}" -eq 0 ] && return 0
   local sudo=()
   if [ "$(id -u)" -ne 0 ]; then sudo=(sudo); fi
+  local apt=("${sudo[@]}" apt-get ${PT2CAFFE_CA_BUNDLE:+-o "Acquire::https::CAInfo=$PT2CAFFE_CA_BUNDLE"})
   log "installing Debian packages: ${missing[*]}"
   if [ -z "${PT2CAFFE_APT_UPDATED:-}" ]; then
-    "${sudo[@]}" apt-get update -qq
+    "${apt[@]}" update -qq
     export PT2CAFFE_APT_UPDATED=1
   fi
-  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  DEBIAN_FRONTEND=noninteractive "${apt[@]}" install -y -qq --no-install-recommends "${missing[@]}"
 }
 
 # pip-install the given requirements unless the given module already imports.

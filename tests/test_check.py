@@ -459,7 +459,8 @@ def test_docker_backend_agrees_with_pycaffe(export, capsys, tmp_path, fake_docke
 
 @pytest.mark.parametrize("stderr,message", [
     ("Unable to find image 'pt2caffe:latest' locally\ndocker: Error response from daemon: pull access denied.",
-     "Error response from daemon: pull access denied. (build it with `docker build -t pt2caffe:latest .`)"),
+     "Error response from daemon: pull access denied."
+     " (build it with `bash scripts/docker_build.sh --tag pt2caffe:latest`)"),
     ("docker: Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?"
      "\n\nRun 'docker run --help' for more information",
      "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?"),
