@@ -5,6 +5,7 @@ import inspect
 import json
 import os
 from dataclasses import dataclass, field
+from typing import Callable
 
 import torch
 from torch import nn
@@ -41,23 +42,33 @@ def _input_names(model: nn.Module, count: int) -> list[str]:
     return names[:count] if len(names) >= count else [f"data{i}" for i in range(count)]
 
 
-def convert(model: nn.Module, example_inputs, *, name: str | None = None,
-            capture: bool = False, probe_sizes: bool = True) -> Conversion:
-    """Trace ``model`` on ``example_inputs`` and build the Caffe net (nothing is written; layers may still be
-    appended, e.g. by pt2caffe.ssd, before write()).
+def convert(model: nn.Module, example_inputs, *, name: str | None = None, capture: bool = False,
+            probe_sizes: bool = True, finish: Callable[[Conversion], None] | None = None) -> Conversion:
+    """Trace ``model`` on ``example_inputs`` and build the Caffe net (nothing is written).
 
-    With ``probe_sizes`` (the default) the model is also lowered at other input shapes to find which
-    axes the net is valid for (pt2caffe.sizes); guards after the inputs make other sizes fail loudly.
+    ``finish(conversion)`` completes the net before its sizes are probed, e.g. pt2caffe.ssd appending
+    its head. With ``probe_sizes`` (the default) the model is also converted (and finished) at other
+    input shapes to find which axes the net is valid for (pt2caffe.sizes); guards after the inputs make
+    other sizes fail loudly.
     """
     model.eval()
-    graph, net, blobs = _lower(model, example_inputs, name, capture)
-    sizes = []
+    conversion = _conversion(model, example_inputs, name, capture, finish)
     if probe_sizes:
-        shapes = [tuple(value.shape) for value in graph.inputs]
-        sizes = find_valid_sizes(lambda probe: _lower(model, random_inputs(probe, seed=3), name, False)[1],
-                                 net, shapes)
-        add_guards(net, sizes)
-    return Conversion(net, graph, blobs, [blobs[value.index] for value in graph.outputs], sizes)
+        shapes = [tuple(value.shape) for value in conversion.graph.inputs]
+        conversion.sizes = find_valid_sizes(
+            lambda probe: _conversion(model, random_inputs(probe, seed=3), name, False, finish).net,
+            conversion.net, shapes)
+        add_guards(conversion.net, conversion.sizes)
+    return conversion
+
+
+def _conversion(model: nn.Module, example_inputs, name: str | None, capture: bool, finish) -> Conversion:
+    """One trace of ``model``, its lowering and ``finish``."""
+    graph, net, blobs = _lower(model, example_inputs, name, capture)
+    conversion = Conversion(net, graph, blobs, [blobs[value.index] for value in graph.outputs])
+    if finish is not None:
+        finish(conversion)
+    return conversion
 
 
 def _lower(model: nn.Module, example_inputs, name: str | None, capture: bool):

@@ -44,10 +44,14 @@ def size_suffix(shapes: list[tuple[int, ...]]) -> str:
 
 def _export(args, model, shapes, suffix: str, ssd_config, progress: Progress):
     progress.step(f"tracing {type(model).__name__} at {' and '.join('x'.join(map(str, s)) for s in shapes)}")
-    conversion = convert(model, random_inputs(shapes), name=(args.name or type(model).__name__) + suffix)
+    finish = None
     if ssd_config:
         from .ssd import append_from_config
-        append_from_config(conversion, ssd_config)
+
+        def finish(conversion):
+            append_from_config(conversion, ssd_config)
+    conversion = convert(model, random_inputs(shapes), name=(args.name or type(model).__name__) + suffix,
+                         finish=finish)
     outdir = args.outdir or os.path.dirname(os.path.abspath(args.model))
     prefix = os.path.join(outdir, conversion.net.name)
     progress.step(f"writing {prefix}.prototxt/.caffemodel/.json")

@@ -146,26 +146,15 @@ def find_valid_sizes(lower_at, reference: NetBuilder, shapes: list[tuple[int, ..
     return results
 
 
-def fix_axes(sizes: list[InputSizes], axes: range | list[int], reason: str) -> list[InputSizes]:
-    """``sizes`` with ``axes`` fixed too, because of ``reason`` (e.g. a head appended after probing)."""
-    return [InputSizes(entry.name, entry.shape,
-                       sorted(set(entry.fixed) | {axis for axis in axes if axis < len(entry.shape)}),
-                       entry.reasons + [reason]) for entry in sizes]
-
-
 def add_guards(net: NetBuilder, sizes: list[InputSizes]) -> None:
-    """Insert the Reshape guards of every fixed axis not guarded yet right after each Input layer and
-    make the input's readers read the last guard instead (names ``<input>/size_guard_axis<k>``)."""
-    present = {layer.name for layer in net.layers}
+    """Insert the Reshape guards of every fixed axis right after each Input layer and make the
+    input's readers read the last guard instead (names ``<input>/size_guard_axis<k>``)."""
     for entry in sizes:
         guards, bottom = [], entry.name
         for axis in entry.fixed:
-            name = f"{entry.name}/size_guard_axis{axis}"
-            if name in present:
-                continue
             dims = [0] * len(entry.shape)
             dims[axis] = entry.shape[axis]
-            name = net.unique_name(name)
+            name = net.unique_name(f"{entry.name}/size_guard_axis{axis}")
             guards.append(Layer(name, "Reshape", [bottom], [name],
                                 {"reshape_param": {"shape": {"dim": dims}}},
                                 source=f"guard: only {entry.shape[axis]} is valid on axis {axis}"))

@@ -21,7 +21,6 @@ import os
 import numpy as np
 
 from ..builder import Blob
-from ..sizes import add_guards, fix_axes
 from .config import SsdConfig, load_config, split_spec
 from .head import (HeadInputs, append_head, check_feature_maps, check_flat_sizes, check_not_swapped, flat_size,
                    keep_top_k, loc_values_per_prior)
@@ -219,11 +218,26 @@ def _drop_constant_outputs(config: SsdConfig, conversion) -> int | None:
         if not _is_constant(value) or value.index not in conversion.blobs:
             continue
         blob = conversion.blobs.pop(value.index)
-        conversion.net.layers = [layer for layer in conversion.net.layers if layer.tops != [blob.name]]
+        _remove_with_its_feeders(conversion, blob.name)
         if value.shape == (config.prior_count, 4):
             _check_model_priors(config, value.producer.arg(0, "tensor").tensor.double().numpy())
             priors = value.index
     return priors
+
+
+def _remove_with_its_feeders(conversion, name: str) -> None:
+    """Remove the layer writing blob ``name``, then every layer none of whose tops is read any more
+    (the constant's own Reshape/Pooling/Convolution chain) — never an Input or a layer writing an output."""
+    net = conversion.net
+    kept = {blob.name for blob in conversion.output_blobs} - {name}
+    unread = {name}
+    while unread:
+        needed = kept | {bottom for layer in net.layers for bottom in layer.bottoms}
+        removed = [layer for layer in net.layers
+                   if layer.type != "Input" and set(layer.tops) & unread and not set(layer.tops) & needed]
+        net.layers = [layer for layer in net.layers if layer not in removed]
+        needed = kept | {bottom for layer in net.layers for bottom in layer.bottoms}
+        unread = {bottom for layer in removed for bottom in layer.bottoms if bottom not in needed}
 
 
 def _check_model_priors(config: SsdConfig, model_priors) -> None:
@@ -258,10 +272,6 @@ def append_from_config(conversion, config: SsdConfig | str) -> None:
                         loc, conf)
     conversion.output_blobs = [append_head(conversion.net, config, inputs)]
     conversion.ssd = summary(config, loc, conf, priors_value)
-    image = conversion.net.inputs[0]
-    conversion.sizes = fix_axes(conversion.sizes, range(2, len(image.shape)),
-                                f"the SSD head from {config.path} is laid out for {'×'.join(map(str, image.shape[2:]))} images")
-    add_guards(conversion.net, conversion.sizes)
 
 
 def summary(config: SsdConfig, loc: Blob, conf: Blob, priors_value: int | None) -> dict:
