@@ -171,14 +171,14 @@ def test_wrong_pooling_stride_names_the_pooling_layer(export, capsys, tmp_path):
 
 
 def test_wrong_stride_of_a_cropped_pooling_names_it_among_the_suspects(export, capsys, tmp_path):
-    """The stem pool is a Pooling plus crops; its last-column crop views the blob as 4-D with the
-    sizes written out, so a wrong stride stops Caffe at that view, which is named."""
+    """The stem pool is a Pooling plus crops: the first compared blob is a crop, the Pooling a suspect."""
     f = files(export)
     prototxt = edited_prototxt(f["prototxt"], tmp_path / "s.prototxt", wrong_stride("stem_pool"))
     code, out, _, outcome = check([f["json"], "--prototxt", prototxt], capsys, tmp_path)
     assert code == 1
-    assert outcome["crash"].startswith("Caffe cannot set up layer 'stem_pool/floor_mode_axis3/view' (Reshape)")
-    assert [row["verdict"] for row in outcome["blobs"] if row["module"] == "stem_pool"] == ["not run"]
+    first = outcome["first_divergence"]
+    assert first["module"] == "stem_pool" and "stem_pool (Pooling)" in first["suspects"]
+    assert "computed from verified blobs by: stem_pool (Pooling)" in out
 
 
 @pytest.mark.parametrize("case", ["correct", "altered", "stride"])
