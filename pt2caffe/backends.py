@@ -2,7 +2,8 @@
 
 - ``pycaffe``: the reference build, via :func:`pt2caffe.runtime.run_pycaffe` (a child process).
 - ``opencv``: ``cv2.dnn`` via :func:`pt2caffe.runtime.run_opencv`, which finds each blob's last
-  writer itself (a net whose DetectionOutput has ``keep_top_k: -1`` is refused: OpenCV crashes on it); OpenCV folds Input layers away, so an input blob that is asked for is read
+  writer itself (a net whose DetectionOutput has ``keep_top_k: -1`` is refused: OpenCV crashes
+  on it); OpenCV folds Input layers away, so an input blob that is asked for is read
   through an identity ``Power`` probe added to a copy of the prototxt.
 - ``mnn``: MNN's Caffe converter and CPU runtime via :func:`pt2caffe.runtime.run_mnn`. MNN fuses
   layers while converting (a Convolution absorbs its BatchNorm, Scale and ReLU), so only the

@@ -102,8 +102,11 @@ def edited_prototxt(source, destination, edit):
 
 def wrong_stride(layer_name):
     def edit(layers):
-        layers[layer_name].pooling_param.stride_h = 1
-        layers[layer_name].pooling_param.stride_w = 1
+        param = layers[layer_name].pooling_param
+        if param.HasField("stride"):  # one value when the stride is square
+            param.stride = 1
+        else:
+            param.stride_h = param.stride_w = 1
     return edit
 
 

@@ -25,7 +25,9 @@ def test_records_module_path_and_user_line():
     ("swapaxes_kwargs", lambda x: torch.swapaxes(x, axis0=1, axis1=2)),
 ])
 def test_tensor_properties_and_aliases(tmp_path, name, fn):
-    export_and_compare(Lambda(lambda self, x: fn(x)), random_inputs([(1, 3, 4, 5)]), tmp_path)
+    exceptions = {"mnn": "MNN's Permute of a 2-D blob (order 1, 0) returns a (60, 1, 60, 60) blob"}
+    export_and_compare(Lambda(lambda self, x: fn(x)), random_inputs([(1, 3, 4, 5)]), tmp_path,
+                       exceptions=exceptions if name == "T" else None)
 
 
 def expect_refusal(fn, *fragments):
