@@ -26,7 +26,7 @@ import numpy as np
 from ..builder import Blob
 from ..tracer import Const, Value
 from .common import reshape, slice_parts
-from .recurrent_steps import State, batch_rows, cell_weights, constant_rows, inner_product, step
+from .recurrent_steps import State, cell_weights, constant_rows, inner_product, step
 from .registry import handles
 
 _SEQUENCE_LOWERING = (
@@ -51,7 +51,7 @@ def recurrent_sequence(op, ctx):
     steps, batch = (x.shape[1], x.shape[0]) if batch_first else (x.shape[0], x.shape[1])
     layout = _Layout(bool(batch_first), steps, batch)
     states = _initial_states(ctx, kind, hx, len(cells), batch)
-    rows = batch_rows(ctx, ctx.blob(x), (steps * batch, x.shape[2]), role="rows")
+    rows = reshape(ctx, ctx.blob(x), (steps * batch, x.shape[2]), role="rows")
     finals: list[State] = []
     for layer in range(int(num_layers)):
         outputs = []
@@ -124,7 +124,7 @@ def _initial_states(ctx, kind: str, hx, count: int, batch: int) -> list[list]:
             per_part.append([None if zero else ref.tensor[i].numpy() for i in range(count)])
         else:
             size = ref.shape[-1]
-            flat = batch_rows(ctx, ctx.blob(ref), (count * batch, size), role=f"{name}/rows")
+            flat = reshape(ctx, ctx.blob(ref), (count * batch, size), role=f"{name}/rows")
             per_part.append(slice_parts(ctx, flat, 0, [batch] * count, role=f"{name}/split"))
     per_part += [[None] * count] * (2 - len(per_part))
     return [[per_part[0][i], per_part[1][i]] for i in range(count)]
@@ -182,7 +182,7 @@ class _Layout:
         """A layer's assembled output as the next layer's rows (one sample-step per row)."""
         if not self.batch_first:
             return sequence
-        return batch_rows(ctx, sequence, (self.batch * self.steps, sequence.shape[1] // self.steps), role=tag)
+        return reshape(ctx, sequence, (self.batch * self.steps, sequence.shape[1] // self.steps), role=tag)
 
 
 def _run_direction(ctx, cell, layout: _Layout, rows: Blob, entries: list, tag: str, reverse: bool):

@@ -111,19 +111,6 @@ def inner_product(ctx, x: Blob, weight: Weight, bias: Weight | None, *, role: st
                      shape=(x.shape[0], rows), weights=weights)
 
 
-def batch_rows(ctx, x: Blob, shape: tuple[int, int], *, role: str) -> Blob:
-    """Reshape ``x`` to the 2-D ``shape`` for an InnerProduct; a Flatten follows when the first axis changes.
-
-    MNN 3.6.1's converter merges such a Reshape with the reshape it puts before an InnerProduct and
-    keeps the old first axis ((T, N, F) → (T·N, F) runs as (T, N·F) and fails); a Flatten (axis
-    1: no change to a 2-D blob) keeps the two apart. Measured; pycaffe and OpenCV need neither.
-    """
-    flat = reshape(ctx, x, shape, role=f"{role}/reshape")
-    if flat is x or x.shape[0] == shape[0]:
-        return flat
-    return ctx.layer("Flatten", [flat], {"flatten_param": {"axis": 1}}, role=role, shape=flat.shape)
-
-
 def constant_rows(ctx, like: Blob, array: np.ndarray, what: str, *, role: str) -> Blob:
     """A blob holding the constant ``array`` (N, K), made from any blob ``like`` (N, M).
 
@@ -136,14 +123,11 @@ def constant_rows(ctx, like: Blob, array: np.ndarray, what: str, *, role: str) -
     if (array == array[:1]).all():
         source, bias = like, array[0]
     else:
-        source = batch_rows(ctx, like, (1, int(np.prod(like.shape))), role=f"{role}/flat")
+        source = reshape(ctx, like, (1, int(np.prod(like.shape))), role=f"{role}/flat")
         bias = array.reshape(-1)
     zeros = ctx.constant(np.zeros((bias.size, source.shape[1]), np.float32), f"zeros: {what} is a constant")
     made = inner_product(ctx, source, zeros, ctx.constant(bias, what), role=role if source is like else f"{role}/ip")
-    if made.shape == (rows, width):
-        return made
-    return ctx.layer("Reshape", [made], {"reshape_param": {"shape": {"dim": [rows, width]}}}, role=role,
-                     shape=(rows, width))
+    return reshape(ctx, made, (rows, width), role=role)
 
 
 def step(ctx, cell: CellWeights, xp: Blob, state: State, tag: str) -> State:

@@ -9,4 +9,4 @@ from helpers import export_and_compare
 @pytest.mark.parametrize("name", zoo.RECURRENT)
 def test_recurrent_model(tmp_path, name):
     model, shapes = zoo.load(name)
-    export_and_compare(model, zoo.example_inputs(shapes), tmp_path, opencv=True)
+    export_and_compare(model, zoo.example_inputs(shapes), tmp_path)

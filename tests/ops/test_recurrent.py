@@ -84,23 +84,23 @@ SEQUENCES = [
 @pytest.mark.parametrize("case", SEQUENCES, ids=["-".join(map(str, case)) for case in SEQUENCES])
 def test_sequence(tmp_path, case):
     model = Recurrent(*case)
-    export_and_compare(model, random_inputs(shapes(model)), tmp_path, opencv=True)
+    export_and_compare(model, random_inputs(shapes(model)), tmp_path)
 
 
 @pytest.mark.parametrize("options", [{"proj_size": 3}, {"bias": False}], ids=["proj_size", "no_bias"])
 def test_lstm_options(tmp_path, options):
     model = Recurrent("lstm", 2, True, False, "input", "all", **options)
-    export_and_compare(model, random_inputs(shapes(model)), tmp_path, opencv=True)
+    export_and_compare(model, random_inputs(shapes(model)), tmp_path)
 
 
 def test_gru_without_bias(tmp_path):
     model = Recurrent("gru", 1, True, True, "zero", "all", bias=False)
-    export_and_compare(model, random_inputs(shapes(model)), tmp_path, opencv=True)
+    export_and_compare(model, random_inputs(shapes(model)), tmp_path)
 
 
 def test_one_step_and_one_sample(tmp_path):
     model = Recurrent("lstm", 2, True, False, "zero", "all")
-    export_and_compare(model, random_inputs([(1, 1, FEATURES)]), tmp_path, opencv=True)
+    export_and_compare(model, random_inputs([(1, 1, FEATURES)]), tmp_path)
 
 
 def test_unused_results_leave_no_dangling_layer(tmp_path):
@@ -155,8 +155,7 @@ class CellLoop(nn.Module):
                                         ("rnn_tanh", "input"), ("rnn_relu", "none")])
 def test_cell_loop(tmp_path, kind, start):
     state_shapes = [(BATCH, HIDDEN)] * (2 if kind == "lstm" else 1) if start == "input" else []
-    export_and_compare(CellLoop(kind, start), random_inputs([(STEPS, BATCH, FEATURES)] + state_shapes), tmp_path,
-                       opencv=True)
+    export_and_compare(CellLoop(kind, start), random_inputs([(STEPS, BATCH, FEATURES)] + state_shapes), tmp_path)
 
 
 def test_cell_with_a_constant_input(tmp_path):
@@ -171,7 +170,7 @@ def test_cell_with_a_constant_input(tmp_path):
         def forward(self, h0, c0):
             return self.cell(self.start.expand(h0.shape[0], -1), (h0, c0))[0]
 
-    export_and_compare(Decoder(), random_inputs([(BATCH, HIDDEN)] * 2), tmp_path, opencv=True)
+    export_and_compare(Decoder(), random_inputs([(BATCH, HIDDEN)] * 2), tmp_path)
 
 
 def test_packed_sequence_is_refused():
