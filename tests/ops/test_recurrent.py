@@ -98,9 +98,10 @@ def test_gru_without_bias(tmp_path):
     export_and_compare(model, random_inputs(shapes(model)), tmp_path)
 
 
-def test_one_step_and_one_sample(tmp_path):
-    model = Recurrent("lstm", 2, True, False, "zero", "all")
-    export_and_compare(model, random_inputs([(1, 1, FEATURES)]), tmp_path)
+@pytest.mark.parametrize("kind,shape", [("lstm", (1, 1, FEATURES)), ("gru", (STEPS, FEATURES))],
+                         ids=["one_step_one_sample", "unbatched"])
+def test_small_and_unbatched_inputs(tmp_path, kind, shape):
+    export_and_compare(Recurrent(kind, 2, True, False, "zero", "all"), random_inputs([shape]), tmp_path)
 
 
 def test_unused_results_leave_no_dangling_layer(tmp_path):
