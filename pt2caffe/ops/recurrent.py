@@ -39,7 +39,9 @@ _SEQUENCE_LOWERING = (
 
 @handles("lstm", "gru", "rnn_tanh", "rnn_relu", lowering=_SEQUENCE_LOWERING)
 def recurrent_sequence(op, ctx):
-    """nn.LSTM / nn.GRU / nn.RNN over a padded (not packed) batch: outputs (output, h_n[, c_n])."""
+    """nn.LSTM / nn.GRU / nn.RNN over a padded batch: x (T, N, F) or batch-first (N, T, F) → output
+    (T, N, D·H_out) or (N, T, D·H_out), h_n (L·D, N, H_out) and for the LSTM c_n (L·D, N, H); outputs that
+    nothing reads get no layers. Raises Pt2CaffeError for packed sequences and for training mode."""
     kind = op.kind
     if not isinstance(op.args[1 if kind == "lstm" else 2], (list, tuple)):
         raise ctx.fail("packed sequences (pack_padded_sequence) are not supported: pass a padded tensor")
@@ -75,7 +77,8 @@ def recurrent_sequence(op, ctx):
                   "Slice, Sigmoid/TanH/ReLU; a zero hx drops its terms; a constant operand is a zero-weight "
                   "InnerProduct's bias")
 def recurrent_cell(op, ctx):
-    """nn.LSTMCell / GRUCell / RNNCell on (N, F): outputs (h', c') for the LSTM, h' otherwise."""
+    """nn.LSTMCell / GRUCell / RNNCell: x (N, F), hx (N, H) → (h', c') for the LSTM, h' otherwise.
+    Raises Pt2CaffeError when a weight is computed from the inputs."""
     kind = op.kind[:-len("_cell")]
     x, hx = op.arg(0, "input"), op.arg(1, "hx")
     cell = cell_weights(ctx, kind, op.arg(2, "w_ih"), op.arg(3, "w_hh"), op.arg(4, "b_ih"), op.arg(5, "b_hh"))
