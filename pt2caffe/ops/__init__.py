@@ -3,3 +3,4 @@ from . import activation, conv, elementwise, linear, matmul, normalization, pool
 from . import padding, resize  # noqa: F401
 from . import attention  # noqa: F401
 from . import ssd  # noqa: F401
+from . import recurrent  # noqa: F401

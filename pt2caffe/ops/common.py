@@ -126,14 +126,24 @@ def _flat(weight: Weight, count: int) -> Weight:
 
 
 def reshape(ctx, x: Blob, shape: tuple[int, ...], *, role: str | None = None) -> Blob:
-    """Reshape to a fixed shape; the batch dimension is copied (``dim: 0``) when unchanged."""
+    """Reshape to a fixed shape; the batch dimension is copied (``dim: 0``) when unchanged.
+
+    A reshape to 2-D that changes the first axis ((T, N, F) → (T·N, F)) is followed by a Flatten
+    (axis 1: no change): MNN 3.6.1's converter merges such a Reshape with the reshape it puts in
+    front of an InnerProduct and keeps the old first axis (shape error or empty output, measured);
+    the Flatten keeps them apart. pycaffe and OpenCV need neither.
+    """
     shape = tuple(int(d) for d in shape)
     if shape == x.shape:
         return x
     dims = list(shape)
     if shape and x.shape and shape[0] == x.shape[0]:
         dims[0] = 0
-    return ctx.layer("Reshape", [x], {"reshape_param": {"shape": {"dim": dims}}}, role=role, shape=shape)
+    if len(shape) != 2 or dims[0] == 0:
+        return ctx.layer("Reshape", [x], {"reshape_param": {"shape": {"dim": dims}}}, role=role, shape=shape)
+    rows = ctx.layer("Reshape", [x], {"reshape_param": {"shape": {"dim": dims}}}, role=f"{role or 'reshape'}/rows",
+                     shape=shape)
+    return ctx.layer("Flatten", [rows], {"flatten_param": {"axis": 1}}, role=role, shape=shape)
 
 
 def permute(ctx, x: Blob, order: list[int], *, role: str | None = None) -> Blob:

@@ -38,7 +38,8 @@ def dropout(op, ctx):
 
 
 @handles("view", "reshape", "flatten", "unsqueeze", "squeeze", "unflatten", "view_as", "reshape_as",
-         lowering="Flatten (axis 1) for (N, ...) → (N, -1), else Reshape (dim 0 keeps the batch)")
+         lowering="Flatten (axis 1) for (N, ...) → (N, -1), else Reshape (dim 0 keeps the batch; a 2-D one "
+                  "that changes the first axis is followed by a Flatten, for MNN)")
 def reshape_op(op, ctx):
     x, out = ctx.blob(op.arg(0, "input")), ctx.out_shape
     if len(x.shape) > 2 and len(out) == 2 and out[0] == x.shape[0]:

@@ -62,7 +62,14 @@ ATTENTION = [
     "transformer_encoder",
 ]
 
-ZOO = GROUP1 + GROUP2 + ATTENTION
+# Recurrent models (issue 10): LSTM, GRU and a cell loop.
+RECURRENT = [
+    "crnn",
+    "gru_classifier",
+    "lstm_decoder",
+]
+
+ZOO = GROUP1 + GROUP2 + ATTENTION + RECURRENT
 
 Shape = Tuple[int, ...]
 
