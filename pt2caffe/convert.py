@@ -63,11 +63,12 @@ def convert(model: nn.Module, example_inputs, *, name: str | None = None, captur
 
 
 def _conversion(model: nn.Module, example_inputs, name: str | None, capture: bool, finish) -> Conversion:
-    """One trace of ``model``, its lowering and ``finish``."""
+    """One trace of ``model``, its lowering, ``finish``, and the outputs settled (pt2caffe.outputs)."""
     graph, net, blobs = _lower(model, example_inputs, name, capture)
     conversion = Conversion(net, graph, blobs, [blobs[value.index] for value in graph.outputs])
     if finish is not None:
         finish(conversion)
+    settle_outputs(conversion.net, conversion.output_blobs)
     return conversion
 
 
@@ -146,7 +147,6 @@ def write(conversion: Conversion, path_prefix: str, provenance: dict | None = No
     """Write PREFIX.prototxt, PREFIX.caffemodel and PREFIX.json, all or nothing; return the report."""
     paths = {ext: f"{path_prefix}.{ext}" for ext in ("prototxt", "caffemodel", "json")}
     files = {ext: os.path.basename(path) for ext, path in paths.items()}
-    settle_outputs(conversion.net, conversion.output_blobs)  # after pt2caffe.ssd appended its layers
     result = report(conversion, files, provenance)
     with atomic_files(list(paths.values())) as (prototxt, caffemodel, report_path):
         with open(prototxt, "w", encoding="utf-8") as handle:

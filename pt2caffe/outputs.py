@@ -28,6 +28,7 @@ A model input returned as an output stays the Input layer's blob.
 from __future__ import annotations
 
 import math
+from collections import Counter
 
 from .builder import Blob, Layer, NetBuilder
 
@@ -40,26 +41,31 @@ def settle_outputs(net: NetBuilder, outputs: list[Blob]) -> None:
     """
     wanted = {blob.name for blob in outputs}
     _drop_dead_layers(net, wanted)
-    for layer in list(net.layers):
-        read = _read_blobs(net) | wanted
+    read = _read_blobs(net) | wanted
+    settled = []
+    for layer in net.layers:
         unused = [top for top in layer.tops if top not in read]
         if not unused:
+            settled.append(layer)
             continue
         if layer.type != "Slice" or len(unused) == len(layer.tops) or len(layer.top_shapes) != len(layer.tops):
             raise ValueError(f"internal: layer {layer.name} ({layer.type}) leaves {', '.join(unused)} unread")
-        index = net.layers.index(layer)
-        net.layers[index:index + 1] = _slice_without_unused(net, layer, set(unused))
+        settled.extend(_slice_without_unused(net, layer, set(unused)))  # its new layers read the unused tops
+    net.layers = settled
     _copy_misplaced_outputs(net, outputs)
 
 
 def _drop_dead_layers(net: NetBuilder, wanted: set[str]) -> None:
     """Remove layers none of whose tops is read or an output (values the model computes and
     drops, e.g. a branch it does not use), last first, so their inputs may die in turn."""
-    read = _read_blobs(net) | wanted
-    for layer in reversed(list(net.layers)):
-        if layer.type != "Input" and layer.tops and not any(top in read for top in layer.tops):
-            net.layers.remove(layer)
-            read = _read_blobs(net) | wanted
+    readers = Counter(bottom for layer in net.layers for bottom in layer.bottoms)
+    kept = []
+    for layer in reversed(net.layers):  # a layer's readers come after it
+        if layer.type != "Input" and layer.tops and not any(readers[top] or top in wanted for top in layer.tops):
+            readers.subtract(layer.bottoms)
+        else:
+            kept.append(layer)
+    net.layers = kept[::-1]
 
 
 def _read_blobs(net: NetBuilder) -> set[str]:

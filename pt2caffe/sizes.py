@@ -5,10 +5,11 @@ number of rows, resize and adaptive-pooling matrices are built for one size, som
 literal dims. Such a net computes wrong numbers, silently, when a runtime reshapes it to another size.
 
 How validity is decided: the model is traced and lowered again at probe shapes (batch + 1; every axis
-from 2 on + 1, then + 2) and each probe's net is compared with the export's, layer by layer (type,
+from 2 on + 1, then 2·size + 1, which also changes every downsampled feature map's size) and each probe's net is compared with the export's, layer by layer (type,
 bottoms, tops, parameters, weight shapes, and the values of the constants pt2caffe made). The same net
 at every probe means the axes probed are free: the one prototxt is exact at each of those sizes, since
-each lowering is. Any difference (or a model that does not run at the probe shape) fixes those axes,
+each lowering is (a heuristic, not a proof: a lowering that changed only at some other size would
+go unseen). Any difference (or a model that does not run at the probe shape) fixes those axes,
 and the differing layers are named as the reason. Axis 1 (channels, or whatever the model's weights
 size) is never probed: it is always fixed.
 
@@ -16,7 +17,7 @@ How a fixed axis is guarded: right after the Input layer, one Reshape per fixed 
 every axis (``dim: 0``) but that one, which it states literally: the element count then matches only
 when that axis has the export's size. Measured (pt2caffe's tests repeat it): pycaffe aborts with
 "output count must match input count" (reshape_layer.cpp), OpenCV dnn raises "srcTotal == dstTotal"
-(reshape_layer.cpp), MNN's resizeSession reports "Compute Shape Error" and runSession returns an error.
+(reshape_layer.cpp), MNN reports "Compute Shape Error for <guard>" and its forward returns nothing.
 A single Reshape to the whole export shape would only compare element counts (4×16 passes for 8×8).
 """
 from __future__ import annotations
@@ -99,9 +100,14 @@ def _reason(layer: Layer, change: str, what: str) -> str:
     return f"{layer.type} {layer.name}{where} {change} at {what}"
 
 
-def probe_shapes(shapes: list[tuple[int, ...]], axes: range | list[int], delta: int) -> list[tuple[int, ...]]:
-    """``shapes`` with ``delta`` added on ``axes`` (where the shape has them)."""
-    return [tuple(d + delta if axis in axes else d for axis, d in enumerate(shape)) for shape in shapes]
+def probe_shapes(shapes: list[tuple[int, ...]], axes: range | list[int], grow) -> list[tuple[int, ...]]:
+    """``shapes`` with ``grow(size)`` on ``axes`` (where the shape has them)."""
+    return [tuple(grow(d) if axis in axes else d for axis, d in enumerate(shape)) for shape in shapes]
+
+
+# Spatial probes: + 1 flips the parity of the first strided stage; 2·size + 1 changes the size of every
+# downsampled feature map too (a stride-4 map is the same at 96, 97 and 98, not at 193).
+SPATIAL_PROBES = (lambda size: size + 1, lambda size: 2 * size + 1)
 
 
 def _describe_shapes(shapes: list[tuple[int, ...]]) -> str:
@@ -127,12 +133,12 @@ def find_valid_sizes(lower_at, reference: NetBuilder, shapes: list[tuple[int, ..
     fixed; the batch is free when batch + 1 lowers to the same net; the axes from 2 on are free when
     + 1 and + 2 both do. All inputs are probed together, so they share the verdict.
     """
-    batch_reasons = _probe(lower_at, reference, probe_shapes(shapes, [0], 1))
+    batch_reasons = _probe(lower_at, reference, probe_shapes(shapes, [0], lambda size: size + 1))
     spatial = range(FIRST_PROBED_AXIS, max(len(shape) for shape in shapes))
     spatial_reasons = []
     if len(spatial):
-        for delta in (1, 2):
-            spatial_reasons = _probe(lower_at, reference, probe_shapes(shapes, spatial, delta))
+        for grow in SPATIAL_PROBES:
+            spatial_reasons = _probe(lower_at, reference, probe_shapes(shapes, spatial, grow))
             if spatial_reasons:
                 break
     results = []

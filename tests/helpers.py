@@ -76,7 +76,7 @@ def export_and_compare(model, inputs, tmp_path, *, exceptions: dict[str, str] | 
     compared = {row["blob"]: conversion.graph.values[row["value"]].tensor.numpy() for row in report["blobs"]}
     outputs = [entry["name"] for entry in report["outputs"]]
     assert set(outputs) <= set(compared), "every model output must be compared"
-    floor = _NoiseFloor(model, inputs, outputs)
+    floor = NoiseFloor(model, inputs, outputs)
     got = run_pycaffe(*files, feeds, list(compared))
     errors = _errors("pycaffe", got, compared)
     bad = {name: err for name, err in errors.items() if err > tolerance}
@@ -120,7 +120,7 @@ def _errors(runtime, got, references) -> dict[str, float]:
     return errors
 
 
-class _NoiseFloor:
+class NoiseFloor:
     """The model's float32 noise per output, measured once on first need (float64 forward)."""
 
     def __init__(self, model, inputs, outputs):

@@ -348,9 +348,13 @@ def test_npy_input_is_used_as_is(export, capsys, tmp_path):
     np.save(tmp_path / "x.npy", array)
     code, out, _, outcome = check([files(export)["json"], "--input", tmp_path / "x.npy"], capsys, tmp_path)
     assert code == 0 and outcome["input"] == f"{tmp_path / 'x.npy'} (.npy as is)"
-    np.save(tmp_path / "bad.npy", array[:, :, :16])
+    np.save(tmp_path / "other_size.npy", array[:, :, :16])  # the net is size-free (global pooling head)
+    code, _, _, outcome = check([files(export)["json"], "--input", tmp_path / "other_size.npy"], capsys, tmp_path)
+    assert code == 0 and outcome["ok"]
+    np.save(tmp_path / "bad.npy", np.concatenate([array, array[:, :1]], axis=1))
     code, _, err, _ = check([files(export)["json"], "--input", tmp_path / "bad.npy"], capsys, tmp_path)
-    assert code == 1 and "has shape 1x3x16x32, the model takes 1x3x32x32" in err
+    assert code == 1 and "is valid only for data 1×3×32×32: batch, H, W free; C = 3 fixed" in err
+    assert "the input is 1×4×32×32" in err
 
 
 def test_image_input_is_rgb_resized_and_scaled(export, capsys, tmp_path):

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 import zoo
-from helpers import TOLERANCE, flat_outputs, relative_error
+from helpers import TOLERANCE, NoiseFloor, flat_outputs, relative_error
 from pt2caffe.convert import convert, write
 from pt2caffe.errors import Pt2CaffeError
 from pt2caffe.loading import random_inputs
@@ -20,11 +20,28 @@ from pt2caffe.runtime import run_mnn, run_opencv, run_pycaffe
 from pt2caffe.sizes import InputSizes
 
 RUNTIMES = {"pycaffe": run_pycaffe, "opencv": run_opencv, "mnn": run_mnn}
-SPATIAL_GROWTH = 16  # added to every axis from 2 on: a size the export was not probed at
+# Added to every axis from 2 on: sizes the export was not probed at; the first at which PyTorch itself
+# runs the model is used (YOLO-style routes concatenate maps that agree only at some sizes).
+SPATIAL_GROWTHS = (16, 32)
 
 
 def _changed(shapes, *, batch: int = 0, spatial: int = 0):
     return [(shape[0] + batch,) + shape[1:2] + tuple(d + spatial for d in shape[2:]) for shape in shapes]
+
+
+def _runnable_shapes(model, shapes, change):
+    """(shapes, inputs): the export's shapes with a larger batch, or larger images PyTorch can run."""
+    candidates = [_changed(shapes, batch=1)] if change == "batch" else [
+        _changed(shapes, spatial=growth) for growth in SPATIAL_GROWTHS]
+    for new_shapes in candidates:
+        inputs = random_inputs(new_shapes, seed=11)
+        try:
+            with torch.no_grad():
+                model(*inputs)
+        except RuntimeError:
+            continue
+        return new_shapes, inputs
+    pytest.fail(f"PyTorch runs the model at none of {candidates}")
 
 
 @pytest.fixture(scope="module", params=zoo.ZOO)
@@ -40,8 +57,7 @@ def exported(request, tmp_path_factory):
 @pytest.mark.parametrize("change", ["batch", "spatial"])
 def test_other_size_is_exact_or_refused(exported, runtime, change):
     model, shapes, report, sizes, path = exported
-    new_shapes = _changed(shapes, batch=1) if change == "batch" else _changed(shapes, spatial=SPATIAL_GROWTH)
-    inputs = random_inputs(new_shapes, seed=11)
+    new_shapes, inputs = _runnable_shapes(model, shapes, change)
     feeds = {entry["name"]: tensor.numpy() for entry, tensor in zip(report["inputs"], inputs)}
     names = [entry["name"] for entry in report["outputs"]]
     run = RUNTIMES[runtime]
@@ -49,10 +65,12 @@ def test_other_size_is_exact_or_refused(exported, runtime, change):
         with torch.no_grad():
             expected = [t.numpy() for t in flat_outputs(model(*inputs))]
         got = run(str(path / "net.prototxt"), str(path / "net.caffemodel"), feeds, names)
+        floor = NoiseFloor(model, inputs, names)  # OpenCV's and MNN's Winograd rounding (helpers.py)
         for name, reference in zip(names, expected):
             assert got[name].size == reference.size, f"{name}: {got[name].shape} vs torch {reference.shape}"
             error = relative_error(got[name].reshape(reference.shape), reference)
-            assert error <= TOLERANCE, f"{runtime} {name} at {new_shapes}: relative error {error:.2e}"
+            limit = TOLERANCE if runtime == "pycaffe" else floor.tolerance(name, TOLERANCE)
+            assert error <= limit, f"{runtime} {name} at {new_shapes}: relative error {error:.2e}"
     else:
         with pytest.raises(Pt2CaffeError) as refused:
             run(str(path / "net.prototxt"), str(path / "net.caffemodel"), feeds, names)

@@ -211,33 +211,18 @@ def _sources(config: SsdConfig, conversion, loc_heads: list | None) -> list[tupl
 
 
 def _drop_constant_outputs(config: SsdConfig, conversion) -> int | None:
-    """Remove the layers of constant outputs; return the value index of the model's priors if it returns them
-    (a (P, 4) constant), after checking them against the config's (the same clip, sizes and steps)."""
+    """Forget constant outputs (no longer outputs, their layers are dropped as dead by settle_outputs); return
+    the value index of the model's priors if it returns them (a (P, 4) constant), after checking them against
+    the config's (the same clip, sizes and steps)."""
     priors = None
     for value in conversion.graph.outputs:
         if not _is_constant(value) or value.index not in conversion.blobs:
             continue
-        blob = conversion.blobs.pop(value.index)
-        _remove_with_its_feeders(conversion, blob.name)
+        conversion.blobs.pop(value.index)
         if value.shape == (config.prior_count, 4):
             _check_model_priors(config, value.producer.arg(0, "tensor").tensor.double().numpy())
             priors = value.index
     return priors
-
-
-def _remove_with_its_feeders(conversion, name: str) -> None:
-    """Remove the layer writing blob ``name``, then every layer none of whose tops is read any more
-    (the constant's own Reshape/Pooling/Convolution chain) — never an Input or a layer writing an output."""
-    net = conversion.net
-    kept = {blob.name for blob in conversion.output_blobs} - {name}
-    unread = {name}
-    while unread:
-        needed = kept | {bottom for layer in net.layers for bottom in layer.bottoms}
-        removed = [layer for layer in net.layers
-                   if layer.type != "Input" and set(layer.tops) & unread and not set(layer.tops) & needed]
-        net.layers = [layer for layer in net.layers if layer not in removed]
-        needed = kept | {bottom for layer in net.layers for bottom in layer.bottoms}
-        unread = {bottom for layer in removed for bottom in layer.bottoms if bottom not in needed}
 
 
 def _check_model_priors(config: SsdConfig, model_priors) -> None:
