@@ -20,13 +20,14 @@ from pt2caffe.runtime import run_mnn, run_opencv, run_pycaffe
 from pt2caffe.sizes import InputSizes
 
 RUNTIMES = {"pycaffe": run_pycaffe, "opencv": run_opencv, "mnn": run_mnn}
-# Added to every axis from 2 on: sizes the export was not probed at; the first at which PyTorch itself
-# runs the model is used (YOLO-style routes concatenate maps that agree only at some sizes).
-SPATIAL_GROWTHS = (16, 32)
+# Applied to every axis from 2 on: sizes the export was not probed at; the first at which PyTorch itself
+# runs the model is used (YOLO-style routes concatenate maps that agree only at some sizes; two inputs
+# of a multi-input model may need to keep their ratio).
+SPATIAL_GROWTHS = (lambda size: size + 16, lambda size: size + 32, lambda size: 2 * size)
 
 
-def _changed(shapes, *, batch: int = 0, spatial: int = 0):
-    return [(shape[0] + batch,) + shape[1:2] + tuple(d + spatial for d in shape[2:]) for shape in shapes]
+def _changed(shapes, *, batch: int = 0, spatial=lambda size: size):
+    return [(shape[0] + batch,) + shape[1:2] + tuple(spatial(d) for d in shape[2:]) for shape in shapes]
 
 
 def _runnable_shapes(model, shapes, change):
