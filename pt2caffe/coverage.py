@@ -13,14 +13,18 @@ BEGIN, END = "<!-- coverage:begin -->", "<!-- coverage:end -->"
 
 
 def coverage_table() -> str:
-    """One row per handler function: its op kinds, family, lowering and exactness."""
+    """One row per handler function: its op kinds, family, lowering, exactness and portability
+    (✓: pycaffe, OpenCV and MNN all run it; otherwise the cases one of them cannot run)."""
     rows: dict[int, list] = {}
     for handler in HANDLERS.values():
         rows.setdefault(id(handler.fn), [handler, []])[1].append(handler.kind)
-    lines = ["| torch op | family | Caffe layers (stock SSD Caffe) | exact |", "|---|---|---|---|"]
+    lines = ["| torch op | family | Caffe layers (stock SSD Caffe) | exact | pycaffe · OpenCV · MNN |",
+             "|---|---|---|---|---|"]
     for handler, kinds in sorted(rows.values(), key=lambda row: (row[0].family, row[1][0])):
         names = ", ".join(f"`{kind}`" for kind in kinds)
-        lines.append(f"| {names} | {handler.family} | {handler.lowering} | {'yes' if handler.exact else 'no'} |")
+        portable = "✓" if handler.portable is True else handler.portable
+        lines.append(f"| {names} | {handler.family} | {handler.lowering} | {'yes' if handler.exact else 'no'} "
+                     f"| {portable} |")
     return "\n".join(lines)
 
 

@@ -26,6 +26,10 @@ def _problem(layer) -> str | None:
         return "axis ≠ 1: MNN returns an empty output"
     if layer.type == "LRN" and layer.lrn_param.k != 1:
         return "k ≠ 1: OpenCV and MNN ignore k"
+    if layer.type == "Log" and layer.log_param.base == -1:
+        return "default base (−1, e): MNN's converter turns it into the identity"
+    if layer.type == "Eltwise" and any(abs(c) != 1 for c in layer.eltwise_param.coeff):
+        return "a SUM coefficient other than ±1: MNN's forward fails"
     return None
 
 

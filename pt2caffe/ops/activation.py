@@ -182,16 +182,19 @@ def gelu_erf(ctx, x, role=None):
 
 @handles("gelu", lowering="erf form: ReLU(x) − ½·abs(x)·erfc(abs(x)/√2), erfc by Numerical Recipes' erfcc (rel. "
                           "error < 1.2e-7) with AbsVal/Power/Eltwise/Exp/ReLU (25 layers); tanh form: "
-                          "0.5·x·(1 + TanH(√(2/π)(x + 0.044715x³)))")
+                          "x·Sigmoid(2√(2/π)(x + 0.044715x³)) (Power + Eltwise + Sigmoid)")
 def gelu(op, ctx):
+    """torch's GELU. The tanh form, 0.5·x·(1 + tanh(u)) with u = √(2/π)(x + 0.044715x³), is written as
+    x·sigmoid(2u) (the same function: (1 + tanh u)/2 = sigmoid(2u)): MNN 3.6.1's converter fuses the tanh
+    spelling into a GELU that is wrong there (measured: 28× relative error); this one runs everywhere."""
     x = _input(op, ctx)
     if op.arg(1, "approximate", "none") != "tanh":  # torch itself accepts only 'none' and 'tanh'
         return gelu_erf(ctx, x)
-    cube = power(ctx, x, power=3.0, scale=1.0, role="cube")
-    inner = eltwise(ctx, [x, cube], ELTWISE_SUM, coeffs=[1.0, 0.044715], role="inner")
-    gate = ctx.layer("TanH", [power(ctx, inner, scale=math.sqrt(2.0 / math.pi), role="scaled")], role="tanh")
-    half = power(ctx, gate, scale=0.5, shift=0.5, role="gate")
-    return eltwise(ctx, [x, half], ELTWISE_PROD)
+    factor = 2.0 * math.sqrt(2.0 / math.pi)
+    linear = power(ctx, x, scale=factor, role="linear")
+    cubic = power(ctx, x, power=3.0, scale=(factor * 0.044715) ** (1.0 / 3.0), role="cubic")
+    gate = ctx.layer("Sigmoid", [eltwise(ctx, [linear, cubic], ELTWISE_SUM, role="inner")], role="sigmoid")
+    return eltwise(ctx, [x, gate], ELTWISE_PROD)
 
 
 def _softmax(op, ctx, role=None):

@@ -240,7 +240,7 @@ def copy_blocks(ctx, x: Blob, axis: int, count: int, target: tuple[int, ...], *,
     return reshape(ctx, copied, target, role=role)
 
 
-# Largest two-axis (Kronecker) matrix applied by one InnerProduct instead of a separable pass.
+# Largest two-axis (Kronecker) matrix applied in one pass (a 1×1 Convolution) instead of a separable pass.
 KRONECKER_LIMIT = 1 << 16
 
 

@@ -124,7 +124,7 @@ def _transposed(op, ctx, x, in_shape, out_shape, kernel, stride, padding, dilati
 
 
 @handles("conv_transpose2d", lowering="Deconvolution (pad p − output_padding, then Slice; "
-                                      "zeros + bias past the input when output_padding > p)")
+                                      "zeros + bias past the input when output_padding > p)", portable="✓ except with dilation: OpenCV's Deconvolution ignores it")
 def conv_transpose2d(op, ctx):
     x, weight = op.arg(0, "input"), op.arg(1, "weight")
     if len(ctx.shape(x)) != 4:
@@ -134,7 +134,8 @@ def conv_transpose2d(op, ctx):
                        int(op.arg(6, "groups", 1)))
 
 
-@handles("conv_transpose1d", lowering="Reshape to (N, C, 1, L) + Deconvolution (as conv_transpose2d) + Reshape back")
+@handles("conv_transpose1d", lowering="Reshape to (N, C, 1, L) + Deconvolution (as conv_transpose2d) + Reshape back",
+         portable="✓ except with dilation: OpenCV's Deconvolution ignores it")
 def conv_transpose1d(op, ctx):
     x, weight = op.arg(0, "input"), op.arg(1, "weight")
     in_2d, out_2d = _as_2d(x), _as_2d(op.outputs[0])

@@ -45,7 +45,8 @@ def batch_norm(op, ctx):
     return _running_stats_norm(ctx, x, mean, var, op.arg(3, "weight"), op.arg(4, "bias"), float(op.arg(7, "eps", 1e-5)))
 
 
-@handles("local_response_norm", lowering="LRN (ACROSS_CHANNELS; odd size; k folded in: LRN with k 1 + Power)")
+@handles("local_response_norm", lowering="LRN (ACROSS_CHANNELS; odd size; k folded in: LRN with k 1 + Power)",
+         portable="✓ except k ≤ 0 (kept in the LRN: OpenCV and MNN ignore k)")
 def local_response_norm(op, ctx):
     """b = a / (k + α/n·Σa²)^β (torch.nn.functional.local_response_norm; Caffe's lrn_layer.cpp computes the
     same with its ``k``). OpenCV and MNN ignore Caffe's ``k``, so for k > 0 it is folded out exactly:

@@ -23,6 +23,8 @@ import numpy as np
 from .common import apply_axis_matrices, pair, scale_axes, window
 from .registry import handles
 
+PADDING_WINDOW = "✓ except where Caffe drops a last window that starts in the padding (ceil mode): MNN keeps it"
+
 
 def caffe_pooled_size(size: int, kernel: int, stride: int, pad: int) -> int:
     """Caffe's Pooling output length (rounds up, then drops a window starting in the padding)."""
@@ -74,7 +76,8 @@ def _pool(op, ctx, method: str, kernel, stride, pad, correction=None, *, floor_m
     return [y] + [None] * (len(op.outputs) - 1)  # no blob for pooling indices
 
 
-@handles("max_pool2d", lowering="Pooling MAX (+ in floor mode, a Crop to a zero Convolution's shape, any input size)")
+@handles("max_pool2d", lowering="Pooling MAX (+ in floor mode, a Crop to a zero Convolution's shape, any input size)",
+         portable=PADDING_WINDOW)
 def max_pool2d(op, ctx):
     kernel = pair(op.arg(1, "kernel_size"))
     stride = pair(op.arg(2, "stride") or kernel)
@@ -84,7 +87,8 @@ def max_pool2d(op, ctx):
                  floor_mode=not op.arg(5, "ceil_mode", False))
 
 
-@handles("avg_pool2d", lowering="Pooling AVE (+ floor-mode Crop as for max, + Scale when padding is not counted)")
+@handles("avg_pool2d", lowering="Pooling AVE (+ floor-mode Crop as for max, + Scale when padding is not counted)",
+         portable=PADDING_WINDOW)
 def avg_pool2d(op, ctx):
     x = op.arg(0, "input")
     kernel = pair(op.arg(1, "kernel_size"))
@@ -180,7 +184,7 @@ def adaptive_max_pool2d(op, ctx):
 
 
 @handles("max_unpool1d", "max_unpool2d", "max_unpool3d", lowering="refused: no unpooling layer in stock SSD Caffe",
-         exact=False)
+         exact=False, portable="— (refused)")
 def max_unpool(op, ctx):
     raise ctx.fail("MaxUnpool (max_unpool) scatters values to the positions of the pooling indices; stock SSD "
                    "Caffe has no unpooling layer and Pooling does not output indices, so it cannot be exported")

@@ -15,6 +15,8 @@ from .common import normalize_dim, permute, power, reshape, window
 from .elementwise import binary
 from .registry import handles
 
+ZERO_D = "✓ except a 0-d result (a Reshape to no axes: OpenCV refuses it, MNN crashes)"
+
 
 def _reduced_axes(dim, rank: int) -> list[int]:
     """The axes ``dim`` reduces: all of them when it is None or empty, as in torch."""
@@ -53,12 +55,14 @@ def _sum_or_mean(op, ctx, total: bool):
     return reshape(ctx, pooled, ctx.out_shape)
 
 
-@handles("mean", lowering="Pooling AVE over the reduced block (global over H×W; Permute when the axes are apart)")
+@handles("mean", lowering="Pooling AVE over the reduced block (global over H×W; Permute when the axes are apart)",
+         portable=ZERO_D)
 def mean(op, ctx):
     return _sum_or_mean(op, ctx, False)
 
 
-@handles("sum", lowering="Pooling AVE × count (Power) over the reduced block (Permute when the axes are apart)")
+@handles("sum", lowering="Pooling AVE × count (Power) over the reduced block (Permute when the axes are apart)",
+         portable=ZERO_D)
 def sum_op(op, ctx):
     return _sum_or_mean(op, ctx, True)
 
@@ -70,17 +74,18 @@ def _extreme(op, ctx, largest: bool):
     return [reshape(ctx, pooled, ctx.out_shape)] + [None] * (len(op.outputs) - 1)
 
 
-@handles("amax", lowering="Reshape + Pooling MAX over the reduced block")
+@handles("amax", lowering="Reshape + Pooling MAX over the reduced block", portable=ZERO_D)
 def amax(op, ctx):
     return _extreme(op, ctx, True)
 
 
-@handles("amin", lowering="−max(−x): Power + Reshape + Pooling MAX")
+@handles("amin", lowering="−max(−x): Power + Reshape + Pooling MAX", portable=ZERO_D)
 def amin(op, ctx):
     return _extreme(op, ctx, False)
 
 
-@handles("max", "min", lowering="Pooling MAX (over an axis; indices not exported) or Eltwise MAX (two tensors)")
+@handles("max", "min", lowering="Pooling MAX (over an axis; indices not exported) or Eltwise MAX (two tensors)",
+         portable=ZERO_D)
 def max_or_min(op, ctx):
     if isinstance(op.arg(1, "dim"), Value):
         return binary(op, ctx, "maximum" if op.kind == "max" else "minimum")
