@@ -48,6 +48,7 @@ class NetBuilder:
         self.inputs: list[Blob] = []
         self.notes: list[str] = []  # what the user must know: approximations, target limits
         self._names: set[str] = set()
+        self.memo: dict[tuple, object] = {}  # shared helper blobs (a Slice's tops, a batch seed), keyed by their recipe
 
     def unique_name(self, hint: str) -> str:
         base = _INVALID.sub("_", hint).strip("./") or "layer"

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from .errors import Pt2CaffeError
-from .tracer import traceback_user_line
+from .tracer import recording_module_sites, traceback_user_line
 
 _CHECKPOINT_KEYS = ("state_dict", "model_state_dict", "model", "net", "network", "weights")
 
@@ -26,7 +26,8 @@ def load_module(path: str):
     module = importlib.util.module_from_spec(spec)
     sys.path.insert(0, directory)
     try:
-        spec.loader.exec_module(module)
+        with recording_module_sites():
+            spec.loader.exec_module(module)
     except Exception as error:  # the user's file: report where it failed
         raise Pt2CaffeError(f"{path} failed to import at {traceback_user_line(error, path)}: "
                             f"{type(error).__name__}: {error}", traceback.format_exc()) from None
@@ -40,7 +41,8 @@ def build_model(module, path: str, entry: str) -> nn.Module:
     if not callable(factory):
         raise Pt2CaffeError(f"{path} has no function {entry}() (choose another with --entry)")
     try:
-        model = factory()
+        with recording_module_sites():
+            model = factory()
     except Exception as error:
         raise Pt2CaffeError(f"{entry}() in {path} failed at {traceback_user_line(error)}: {type(error).__name__}: {error}",
                             traceback.format_exc()) from None

@@ -13,6 +13,7 @@ import torch
 from . import ops  # noqa: F401  (registers every handler family)
 from .builder import Blob, NetBuilder, Weight
 from .errors import Pt2CaffeError
+from .ops.common import materialize
 from .ops.registry import HANDLERS
 from .tracer import Const, Graph, Op, Value
 
@@ -42,11 +43,15 @@ class OpContext:
 
     # inputs ----------------------------------------------------------------------------
     def blob(self, ref) -> Blob:
-        """The blob holding a traced value (an argument of the op)."""
+        """The blob holding a traced value (an argument of the op); a constant tensor argument is built
+        from the batch of the op's traced operands (:func:`pt2caffe.ops.common.materialize`)."""
         if isinstance(ref, Value) and ref.index in self._blobs:
             return self._blobs[ref.index]
         if isinstance(ref, Value):
             raise self.fail("uses a tensor that has no Caffe counterpart (e.g. pooling indices)")
+        if isinstance(ref, Const):
+            references = [self._blobs[value.index] for value in self.op.inputs if value.index in self._blobs]
+            return materialize(self, ref, references)
         raise self.fail(f"expected a tensor computed from the inputs, got {describe(ref)}")
 
     def shape(self, ref) -> tuple[int, ...]:

@@ -92,6 +92,9 @@ FORMS = [
          IMAGE, dict.fromkeys(RUNTIMES, YES), "eats unused Slice parts"),
     Form("Pooling MAX 3×3 s2, ceil", _one("Pooling", "pooling_param { pool: MAX kernel_size: 3 stride: 2 pad: 1 }"),
          IMAGE, dict.fromkeys(RUNTIMES, YES), "max/avg pooling"),
+    Form("Pooling MAX with its argmax mask (second top)", 'layer { name: "p" type: "Pooling" bottom: "data" top: "p" '
+         'top: "m" pooling_param { pool: MAX kernel_size: 2 stride: 2 } }\n' + _one("Eltwise", "", ("p", "m")),
+         IMAGE, {"pycaffe": YES, "opencv": YES, "mnn": "no: empty output"}, "MaxUnpool2d (the pooling indices)"),
 ]
 
 

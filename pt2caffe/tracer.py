@@ -7,19 +7,28 @@ from traced tensors, the op's canonical name, its real arguments, the module
 it ran in and the user's source line. Python control flow simply runs.
 
 Tensors that do not depend on the inputs (parameters, buffers, tensors built
-inside ``forward`` from constants, and anything computed only from those) are
+inside ``forward`` from constants, ``zeros_like(x)``/``x.new_zeros(...)`` and the
+like, which read only x's shape, and anything computed only from those) are
 folded into :class:`Const` values instead of being recorded as ops.
+
+An index assignment ``y[i] = v`` is recorded as an op ``setitem`` whose output is
+y's new value; any other traced tensor sharing y's storage (a view, the base of
+a view) becomes stale and is refused where it is used afterwards, as after any
+in-place write through a view.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import traceback
+import weakref
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import torch
 from torch import nn
+from torch.nn.modules.module import register_module_module_registration_hook
 from torch.overrides import TorchFunctionMode
 
 from .errors import Pt2CaffeError
@@ -111,6 +120,7 @@ _SYNONYMS = {
     "true_divide": "div", "divide": "div", "multiply": "mul", "subtract": "sub",
     "negative": "neg", "absolute": "abs", "concat": "cat", "concatenate": "cat",
     "_max_pool2d": "max_pool2d", "max_pool2d_with_indices": "max_pool2d",
+    "_max_pool3d": "max_pool3d", "max_pool3d_with_indices": "max_pool3d",
     "clip": "clamp", "hard_sigmoid": "hardsigmoid", "half": "to", "bfloat16": "to", "double": "to",
 }
 # Calls that only read metadata or return their input unchanged.
@@ -119,6 +129,9 @@ _IGNORED = {"dim", "size", "numel", "__len__", "__format__", "__repr__", "__hash
             "__iter__", "requires_grad_", "register_hook"}
 # Calls that turn a traced tensor's values into Python data: whatever the model does with them is
 # fixed at the example input's values.
+# Calls whose result depends only on a traced tensor's shape (fixed at trace time): constants.
+_SHAPE_ONLY = {"zeros_like", "ones_like", "full_like", "empty_like", "new_zeros", "new_ones", "new_full", "new_empty",
+               "new_tensor"}
 _DATA_READS = {"item", "tolist", "numpy", "__bool__", "__int__", "__float__", "__index__", "__array__"}
 
 # id → (the callable, its public name). The callable is kept so that its id cannot be reused by a
@@ -194,19 +207,52 @@ def _map(obj, fn):
     return fn(obj)
 
 
+def _storage_address(tensor: torch.Tensor) -> int:
+    try:
+        return tensor.untyped_storage().data_ptr()
+    except (RuntimeError, NotImplementedError):  # no storage (sparse, meta): shares with nothing we track
+        return -id(tensor)
+
+
 _PACKAGE_DIRS = tuple(os.path.dirname(mod.__file__) + os.sep for mod in (torch, sys.modules[__package__]))
 _STDLIB_DIR = os.path.dirname(os.__file__) + os.sep
 
 
-def user_source_line() -> str:
-    """The innermost stack frame outside torch, pt2caffe and the standard library."""
+def _is_user_file(filename: str) -> bool:
+    return not (filename.startswith(_PACKAGE_DIRS) or filename.startswith(_STDLIB_DIR) or filename.startswith("<frozen"))
+
+
+def user_source_line(stop=None) -> str | None:
+    """``file:line`` of the innermost stack frame outside torch, pt2caffe and the standard library,
+    looking no further out than the frame ``stop`` (the tracer's own: code outside the traced
+    forward is no model source); None when there is none."""
     frame = sys._getframe(1)
-    while frame is not None:
-        filename = frame.f_code.co_filename
-        if not filename.startswith(_PACKAGE_DIRS) and not filename.startswith(_STDLIB_DIR):
-            return f"{filename}:{frame.f_lineno}"
+    while frame is not None and frame is not stop:
+        if _is_user_file(frame.f_code.co_filename):
+            return f"{frame.f_code.co_filename}:{frame.f_lineno}"
         frame = frame.f_back
-    return "<unknown>:0"
+    return None
+
+
+# Where each submodule was put into its parent (``self.conv = nn.Conv2d(...)``, ``nn.Sequential(*layers)``),
+# recorded while the user's model file and build_model() run: the best user line for an op that runs
+# inside torch's own modules only (a model that is an nn.Sequential has no forward of its own).
+_MODULE_SITES: "weakref.WeakKeyDictionary[nn.Module, str]" = weakref.WeakKeyDictionary()
+
+
+@contextlib.contextmanager
+def recording_module_sites():
+    """Within this block, remember the user's source line that adds each module to a parent."""
+    def hook(parent, name, module):
+        line = user_source_line()
+        if module is not None and line is not None and module not in _MODULE_SITES:
+            _MODULE_SITES[module] = line
+
+    handle = register_module_module_registration_hook(hook)
+    try:
+        yield
+    finally:
+        handle.remove()
 
 
 def traceback_user_line(error: BaseException, filename: str | None = None) -> str:
@@ -214,7 +260,7 @@ def traceback_user_line(error: BaseException, filename: str | None = None) -> st
     for frame in reversed(traceback.extract_tb(error.__traceback__)):
         if filename and os.path.abspath(frame.filename) != os.path.abspath(filename):
             continue
-        if not frame.filename.startswith(_PACKAGE_DIRS + (_STDLIB_DIR,)):
+        if _is_user_file(frame.filename):
             return f"{frame.filename}:{frame.lineno}"
     return filename or "<unknown>"
 
@@ -235,6 +281,9 @@ class _Recorder(TorchFunctionMode):
         self.atomic_depth = 0
         self.notes: list[str] = []
         self.stale: dict[int, str] = {}  # id of a traced tensor changed behind the trace's back → where
+        self.stale_through: dict[int, set[int]] = {}  # that tensor's id → ids of the tensors written in place
+        self.by_storage: dict[int, list[torch.Tensor]] = {}  # storage address → traced tensors sharing it
+        self.stop_frame = None  # the tracer's frame: user lines are looked for inside the forward only
         self.leaf_names = {path for path, mod in model.named_modules() if not list(mod.children())}
         for key, tensor in list(model.named_parameters(remove_duplicate=False)) + list(
                 model.named_buffers(remove_duplicate=False)):
@@ -249,7 +298,9 @@ class _Recorder(TorchFunctionMode):
         self.values_by_id[id(tensor)] = value
         self.consts_by_id.pop(id(tensor), None)
         self.stale.pop(id(tensor), None)
+        self.stale_through.pop(id(tensor), None)
         self.keep_alive.append(tensor)
+        self.by_storage.setdefault(_storage_address(tensor), []).append(tensor)
         return value
 
     def classify(self, obj):
@@ -258,7 +309,7 @@ class _Recorder(TorchFunctionMode):
             return obj
         if id(obj) in self.stale:
             raise Pt2CaffeError(f"a tensor changed in place at {self.stale[id(obj)]} (through a view or an "
-                                f"index assignment) is used at {user_source_line()}: compute the new tensor out "
+                                f"index assignment) is used at {self.source_line()}: compute the new tensor out "
                                 "of place (e.g. with torch.cat) instead")
         if id(obj) in self.values_by_id:
             return self.values_by_id[id(obj)]
@@ -266,6 +317,18 @@ class _Recorder(TorchFunctionMode):
             self.consts_by_id[id(obj)] = Const(obj.detach())
             self.keep_alive.append(obj)
         return self.consts_by_id[id(obj)]
+
+    def source_line(self) -> str:
+        """The user's line running now inside the traced forward; else where the innermost module that
+        has one was added to the model; else the user's call of the export; else "<unknown>:0"."""
+        line = user_source_line(self.stop_frame)
+        if line is not None:
+            return line
+        for _, module, _ in reversed(self.module_stack):
+            if module in _MODULE_SITES:
+                return f"{_MODULE_SITES[module]}, where the module is added to the model"
+        line = user_source_line()
+        return f"{line}, where the export is called" if line else "<unknown>:0"
 
     # module context -------------------------------------------------------------
     def current_module(self) -> tuple[str, nn.Module | None]:
@@ -283,17 +346,24 @@ class _Recorder(TorchFunctionMode):
     # the mode ----------------------------------------------------------------------
     def __torch_function__(self, func, _types, args=(), kwargs=None):
         kwargs = kwargs or {}
-        result = func(*args, **kwargs)
         if self.atomic_depth:
-            return result
+            return func(*args, **kwargs)
         kind = canonical_name(func)
+        if kind == "setitem" and args and isinstance(args[0], torch.Tensor):
+            return self.index_assignment(func, args, kwargs)
+        if _writes_in_place(func) and args and isinstance(args[0], torch.Tensor):
+            self.keep_old_constant(args[0])
+        result = func(*args, **kwargs)
         if kind in _IGNORED:
             return result
         if _writes_in_place(func):
             self.mark_stale(args[0], kind)
+        if kind in _SHAPE_ONLY:  # zeros_like(x), x.new_zeros(n, c): only the traced shape matters
+            self.fold_constant(kind, [], result)
+            return result
         if not any(isinstance(x, torch.Tensor) for x in _leaves(result)):
             if kind in _DATA_READS and self.reads_traced(args):
-                self.notes.append(f"the model reads the values of a traced tensor ({kind}) at {user_source_line()}: "
+                self.notes.append(f"the model reads the values of a traced tensor ({kind}) at {self.source_line()}: "
                                   "what it does with them is fixed at the example input's values")
             return result
         if kind == "expand_as":  # only the other tensor's shape matters
@@ -311,17 +381,52 @@ class _Recorder(TorchFunctionMode):
         return any(isinstance(x, torch.Tensor) and id(x) in self.values_by_id for x in _leaves(args))
 
     def mark_stale(self, target, kind: str) -> None:
-        """An in-place write changes every tensor sharing the target's storage, unseen by the trace.
-
-        The target itself gets a new value when the op is recorded; the tensor it is a view of
-        (or, for an index assignment, the target itself) may no longer be used.
-        """
+        """An in-place write changes every traced tensor sharing the target's storage (its base, its views,
+        their siblings) behind the trace's back: those may no longer be used. The target itself gets a new
+        value when the op is recorded."""
         if not isinstance(target, torch.Tensor):
             return
-        where = f"{user_source_line()} ({kind})"
-        for tensor in (target._base, target if kind == "setitem" else None):
-            if tensor is not None and id(tensor) in self.values_by_id:
+        where = f"{self.source_line()} ({kind})"
+        for tensor in self.by_storage.get(_storage_address(target), ()):
+            if tensor is not target and id(tensor) in self.values_by_id:
                 self.stale[id(tensor)] = where
+                self.stale_through.setdefault(id(tensor), set()).add(id(target))
+
+    def keep_old_constant(self, target: torch.Tensor) -> None:
+        """Before a constant is changed in place, earlier ops that read it keep its old values."""
+        const = self.consts_by_id.get(id(target))
+        if const is not None:
+            const.tensor = const.tensor.clone()
+
+    def index_assignment(self, func, args, kwargs):
+        """``y[index] = v``: recorded as an op ``setitem`` whose output is y's new value.
+
+        Tensors sharing y's storage (its base when y is a view, other views) become stale: a write
+        through a view stays refused where the changed tensor is used. ``y[index] *= s`` (a write
+        through the view ``y[index]``, then that view assigned back to the same place) leaves y
+        consistent with the trace again.
+        """
+        target, index, value = args[0], args[1], args[2]
+        self.forgive_write_back(target, index, value)
+        ref_args = _map(tuple(args), self.classify)
+        self.keep_old_constant(target)
+        result = func(*args, **kwargs)
+        self.mark_stale(target, "setitem")
+        if not any(isinstance(ref, Value) for ref in _leaves(ref_args)):  # constants only: still a constant
+            self.fold_constant("setitem", [ref for ref in _leaves(ref_args) if isinstance(ref, Const)], target)
+            return result
+        self.record("setitem", ref_args, {}, target, *self.current_module())
+        return result
+
+    def forgive_write_back(self, target: torch.Tensor, index, value) -> None:
+        if id(target) not in self.stale or not isinstance(value, torch.Tensor):
+            return
+        if self.stale_through.get(id(target)) != {id(value)}:
+            return
+        view = target[index]
+        if (view.data_ptr(), view.shape, view.stride()) == (value.data_ptr(), value.shape, value.stride()):
+            self.stale.pop(id(target))
+            self.stale_through.pop(id(target))
 
     def fold_constant(self, kind: str, refs: list, result) -> None:
         keys = tuple(dict.fromkeys(key for ref in refs for key in ref.keys))
@@ -332,7 +437,7 @@ class _Recorder(TorchFunctionMode):
                 self.keep_alive.append(tensor)
 
     def record(self, kind, ref_args, ref_kwargs, result, module_path, module) -> Op:
-        op = Op(kind, ref_args, ref_kwargs, [], module_path, module, user_source_line(),
+        op = Op(kind, ref_args, ref_kwargs, [], module_path, module, self.source_line(),
                 self.name_hint(kind))
         for tensor in _leaves(result):
             if isinstance(tensor, torch.Tensor):
@@ -406,6 +511,7 @@ def trace(model: nn.Module, example_inputs, *, capture: bool = False,
         handles.append(module.register_forward_hook(recorder.post_hook()))
     try:
         input_values = [recorder.new_value(tensor, None) for tensor in inputs]
+        recorder.stop_frame = sys._getframe()
         with torch.no_grad(), recorder:
             result = model(*inputs)
     except Pt2CaffeError:

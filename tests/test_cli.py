@@ -1,6 +1,7 @@
 """The command line: `pt2caffe run` end to end, and one clear line for every bad input."""
 import json
 import os
+import importlib.util
 import subprocess
 import sys
 import textwrap
@@ -159,6 +160,40 @@ def test_unknown_op_names_module_and_line(project, capsys):
                                  "unsupported op cumsum")
     assert f"model.py:{line_of(source, 'cumsum')}" in line
     assert outputs_in(project) == []
+
+
+SEQUENTIAL_PY = """import torch.nn as nn
+
+
+def block(cin, cout):
+    return [nn.Conv2d(cin, cout, 3, padding=1), nn.Hardshrink()]
+
+
+def build_model():
+    layers = block(3, 4) + block(4, 4)
+    return nn.Sequential(*layers, nn.Flatten())
+
+
+INPUT_SHAPE = (1, 3, 8, 8)
+"""
+
+
+@pytest.mark.parametrize("how", ["main", "python -m"])
+def test_unknown_op_in_a_sequential_names_where_the_module_is_added(project, capsys, how):
+    """No user forward runs (torch's own Sequential): the line that puts the module in the model, not runpy's."""
+    (project / "seq.py").write_text(SEQUENTIAL_PY)
+    model = importlib.util.module_from_spec(importlib.util.spec_from_file_location("seq", project / "seq.py"))
+    model.__spec__.loader.exec_module(model)
+    torch.save(model.build_model().state_dict(), project / "seq.pth")
+    args = ["run", project / "seq.py", project / "seq.pth"]
+    if how == "main":
+        line = expect_one_line_error(args, capsys, "unsupported op hardshrink in 1 (")
+    else:
+        result = subprocess.run([sys.executable, "-m", "pt2caffe", *map(str, args)], capture_output=True, text=True)
+        assert result.returncode == 1 and len(result.stderr.strip().splitlines()) == 1, result.stderr
+        line = result.stderr
+    assert f"seq.py:{line_of(SEQUENTIAL_PY, 'nn.Sequential(')}, where the module is added to the model" in line
+    assert "runpy" not in line
 
 
 def test_model_file_that_fails_to_import(project, capsys):

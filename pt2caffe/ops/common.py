@@ -11,6 +11,7 @@ from dataclasses import replace
 from numbers import Number
 
 import numpy as np
+import torch
 
 from ..builder import Blob, Weight
 from ..tracer import Const
@@ -115,9 +116,9 @@ def scale_axes(ctx, x: Blob, scale: Weight | None, bias: Weight | None, start: i
     if len(x.shape) == 4 and (start, stop) == (1, 2):
         return ctx.layer("Scale", [x], params, role=role, shape=x.shape, weights=weights)
     tag = role or "scale"
-    viewed = _reshape_any_batch(ctx, x, (count, int(np.prod(x.shape[stop:])), 1), role=f"{tag}/as_channels")
+    viewed = reshape_any_batch(ctx, x, (count, int(np.prod(x.shape[stop:])), 1), role=f"{tag}/as_channels")
     scaled = ctx.layer("Scale", [viewed], params, role=f"{tag}/scale", shape=viewed.shape, weights=weights)
-    return _reshape_any_batch(ctx, scaled, x.shape[1:], role=role) if x.shape else reshape(ctx, scaled, (), role=role)
+    return reshape_any_batch(ctx, scaled, x.shape[1:], role=role) if x.shape else reshape(ctx, scaled, (), role=role)
 
 
 def _flat(weight: Weight, count: int) -> Weight:
@@ -155,16 +156,23 @@ def permute(ctx, x: Blob, order: list[int], *, role: str | None = None) -> Blob:
 
 
 def slice_parts(ctx, x: Blob, axis: int, sizes: list[int], *, role: str | None = None) -> list[Blob]:
-    """Cut ``x`` along ``axis`` into parts of ``sizes`` (Slice); parts nobody uses are silenced later."""
+    """Cut ``x`` along ``axis`` into parts of ``sizes`` (Slice); parts nobody uses are silenced later.
+
+    The same cut of the same blob is emitted once: a later op that cuts it alike (``y[..., :2]`` read,
+    then ``y[..., :2] = …`` written) reuses its tops, so that every part finds a reader.
+    """
     if len(sizes) == 1:
         return [x]
     points, total = [], 0
     for size in sizes[:-1]:
         total += size
         points.append(total)
-    shapes = [x.shape[:axis] + (size,) + x.shape[axis + 1:] for size in sizes]
-    return ctx.layer("Slice", [x], {"slice_param": {"axis": axis, "slice_point": points}},
-                     role=role, top_shapes=shapes)
+    key = ("slice", x.name, axis, tuple(points))
+    if key not in ctx.builder.memo:
+        shapes = [x.shape[:axis] + (size,) + x.shape[axis + 1:] for size in sizes]
+        ctx.builder.memo[key] = ctx.layer("Slice", [x], {"slice_param": {"axis": axis, "slice_point": points}},
+                                          role=role, top_shapes=shapes)
+    return list(ctx.builder.memo[key])
 
 
 def keep_range(ctx, x: Blob, axis: int, start: int, stop: int, *, role: str | None = None) -> Blob:
@@ -294,7 +302,7 @@ def _apply_on_axis(ctx, x: Blob, axis: int, matrix: np.ndarray, what: str, fill:
     tag = role or f"axis{axis}"
     rest = int(np.prod(x.shape[axis + 1:]))
     out_shape = x.shape[:axis] + (matrix.shape[0],) + x.shape[axis + 1:]
-    as_channels = x if len(x.shape) == 4 and axis == 1 else _reshape_any_batch(
+    as_channels = x if len(x.shape) == 4 and axis == 1 else reshape_any_batch(
         ctx, x, (x.shape[axis], rest, 1), role=f"{tag}/as_channels")
     bias_term, weights = _matrix_weights(ctx, matrix, what, fill, matrix.shape + (1, 1))
     params = {"convolution_param": {"num_output": matrix.shape[0], "kernel_size": [1], "bias_term": bias_term}}
@@ -302,10 +310,10 @@ def _apply_on_axis(ctx, x: Blob, axis: int, matrix: np.ndarray, what: str, fill:
         return ctx.layer("Convolution", [x], params, role=role, shape=out_shape, weights=weights)
     mixed = ctx.layer("Convolution", [as_channels], params, role=f"{tag}/matrix",
                       shape=as_channels.shape[:1] + (matrix.shape[0], rest, 1), weights=weights)
-    return _reshape_any_batch(ctx, mixed, out_shape[1:], role=role)
+    return reshape_any_batch(ctx, mixed, out_shape[1:], role=role)
 
 
-def _reshape_any_batch(ctx, x: Blob, tail: tuple[int, ...], *, role: str | None) -> Blob:
+def reshape_any_batch(ctx, x: Blob, tail: tuple[int, ...], *, role: str | None = None) -> Blob:
     """Reshape to (−1, *tail): the first axis absorbs (or gives back) the batch, whatever it is."""
     count = int(np.prod(x.shape)) // int(np.prod(tail))
     return ctx.layer("Reshape", [x], {"reshape_param": {"shape": {"dim": [-1, *tail]}}}, role=role,
@@ -339,7 +347,70 @@ def inner_product(ctx, x: Blob, weights: list[Weight], num_output: int, *, axis:
     count = int(np.prod(x.shape[axis:]))
     kernel = replace(weights[0], array=weights[0].array.reshape(int(num_output), count, 1, 1))
     params = {"convolution_param": {"num_output": int(num_output), "bias_term": len(weights) > 1, "kernel_size": [1]}}
-    rows = _reshape_any_batch(ctx, x, (count, 1, 1), role=f"{tag}/rows")
+    rows = reshape_any_batch(ctx, x, (count, 1, 1), role=f"{tag}/rows")
     product = ctx.layer("Convolution", [rows], params, role=f"{tag}/product",
                         shape=rows.shape[:1] + (int(num_output), 1, 1), weights=[kernel, *weights[1:]])
-    return _reshape_any_batch(ctx, product, out_shape[1:], role=role)
+    return reshape_any_batch(ctx, product, out_shape[1:], role=role)
+
+
+    bias_term, weights = _matrix_weights(ctx, matrix, what, fill, matrix.shape)
+    params = {"num_output": matrix.shape[0], "bias_term": bias_term, "axis": axis}
+    return ctx.layer("InnerProduct", [x], {"inner_product_param": params}, role=role,
+                     shape=x.shape[:axis] + (matrix.shape[0],), weights=weights)
+
+
+def constant_blob(ctx, reference: Blob, values: Weight, shape: tuple[int, ...], *, role: str | None = None) -> Blob:
+    """A blob of shape (reference.shape[0], *shape) holding ``values`` (a weight blob of that many
+    elements, row-major) in every row of the first axis.
+
+    Stock layers only, so that a batch change keeps working and OpenCV/MNN (no Parameter layer)
+    run it: once per reference blob, Reshape to (N, 1, −1, 1) and a global MAX Pooling give an
+    (N, 1, 1, 1) seed; then an InnerProduct (axis 1) with zero weights and the values as its bias,
+    and a Reshape. 0·seed + bias is the bias exactly, for any finite seed.
+    """
+    seed = batch_seed(ctx, reference)
+    count = int(values.array.size)
+    values = Weight(np.ascontiguousarray(values.array.reshape(-1)), values.source, values.transform)
+    flat = ctx.layer("InnerProduct", [seed], {"inner_product_param": {"num_output": count, "axis": 1}},
+                     role=f"{role or 'constant'}/values" if len(shape) != 1 else role, shape=(seed.shape[0], count),
+                     weights=[ctx.constant(np.zeros((count, 1)), "zero weights (the constant is the bias)"), values])
+    return reshape(ctx, flat, (seed.shape[0],) + tuple(shape), role=role)
+
+
+def batch_seed(ctx, reference: Blob) -> Blob:
+    """(N, 1, 1, 1): the maximum of each row of ``reference`` (shared by every constant made from it)."""
+    key = ("batch_seed", reference.name)
+    if key not in ctx.builder.memo:
+        column = reference
+        if len(reference.shape) != 4 or reference.shape[1] != 1 or reference.shape[3] != 1:
+            count = int(np.prod(reference.shape[1:]))
+            column = ctx.layer("Reshape", [reference], {"reshape_param": {"shape": {"dim": [0, 1, -1, 1]}}},
+                               role="batch_seed/column", shape=(reference.shape[0], 1, count, 1))
+        ctx.builder.memo[key] = ctx.layer("Pooling", [column], {"pooling_param": {"pool": "MAX", "global_pooling": True}},
+                                          role="batch_seed", shape=(reference.shape[0], 1, 1, 1))
+    return ctx.builder.memo[key]
+
+
+def materialize(ctx, const: Const, references: list[Blob]) -> Blob:
+    """A constant tensor used where a blob is needed (``torch.cat((x, torch.zeros(n, c, h, w)), 1)``).
+
+    Its first axis must be the batch-like first axis of one of the op's traced operands and the
+    constant the same along it (as ``zeros(n, …)`` or ``token.expand(n, …)`` are); then every row is
+    built by :func:`constant_blob`. Raises Pt2CaffeError (through ``ctx.fail``) otherwise.
+    """
+    tensor = const.tensor.detach().to(torch.float64)
+    if tensor.dim() == 0:
+        raise ctx.fail(f"uses the scalar constant {const.describe()} as a tensor; a constant operand needs the "
+                       "batch axis of a traced operand")
+    if not torch.equal(tensor, tensor[:1].expand_as(tensor)):
+        raise ctx.fail(f"uses constant {const.describe()} of shape {list(const.shape)}, which differs along its "
+                       "first axis; only constants that repeat over the batch can be built from an input")
+    for reference in references:
+        if reference.shape and reference.shape[0] == tensor.shape[0]:
+            key = ("constant", const, reference.name)  # the object itself: kept alive, never a reused id
+            if key not in ctx.builder.memo:
+                row = ctx.weight(const, tensor[0].reshape(-1), "one batch row, as an InnerProduct bias")
+                ctx.builder.memo[key] = constant_blob(ctx, reference, row, tuple(tensor.shape[1:]), role="constant")
+            return ctx.builder.memo[key]
+    raise ctx.fail(f"uses constant {const.describe()} of shape {list(const.shape)}, but no traced operand has "
+                   f"{tensor.shape[0]} rows on its first axis to build it from")

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import torch
 
+from ..builder import Blob
 from ..tracer import Const, Value
 from .common import (ELTWISE_MAX, ELTWISE_PROD, ELTWISE_SUM, NATURAL_LOG, add_constant, broadcast_to, clamp, eltwise,
-                     power, reshape, scalar_of, scale_axes)
+                     materialize, power, reshape, scalar_of, scale_axes)
 from .registry import handles
 
 _REVERSED = {"radd": "add", "rsub": "sub", "rmul": "mul", "rdiv": "div"}
@@ -39,16 +40,22 @@ def _compact(const: Const) -> torch.Tensor:
     return tensor
 
 
-def _full(ctx, x: Value, full: tuple[int, ...], role: str):
+def _full(ctx, x, full: tuple[int, ...], role: str):
     """The blob of a traced operand repeated to the output shape ``full``."""
     padded = (1,) * (len(full) - len(x.shape)) + tuple(x.shape)
-    return broadcast_to(ctx, reshape(ctx, ctx.blob(x), padded, role=f"{role}/rank"), full, role=f"{role}/broadcast")
+    return broadcast_to(ctx, reshape(ctx, _blob(ctx, x), padded, role=f"{role}/rank"), full, role=f"{role}/broadcast")
 
 
-def _two_values(ctx, kind: str, a: Value, b: Value):
+def _blob(ctx, x):
+    """A traced operand's blob; a blob already built (a materialized constant) as it is."""
+    return x if isinstance(x, Blob) else ctx.blob(x)
+
+
+def _two_values(ctx, kind: str, a, b):
+    """Both operands tensors (traced values or blobs), broadcast to the op's output shape."""
     full = ctx.out_shape
-    lhs = _full(ctx, a, full, "lhs") if tuple(a.shape) != full else ctx.blob(a)
-    rhs = _full(ctx, b, full, "rhs") if tuple(b.shape) != full else ctx.blob(b)
+    lhs = _full(ctx, a, full, "lhs") if tuple(a.shape) != full else _blob(ctx, a)
+    rhs = _full(ctx, b, full, "rhs") if tuple(b.shape) != full else _blob(ctx, b)
     return _same_shape(ctx, kind, lhs, rhs)
 
 
@@ -90,9 +97,14 @@ def _with_scalar(ctx, kind: str, x, c: float, reverse: bool):
 
 
 def _with_const(ctx, kind: str, x: Value, const: Const, reverse: bool):
+    """A traced tensor and a constant. Arithmetic on a full-shape traced operand: the constant's block of
+    axes as Scale weights (:func:`scale_axes`). A constant that broadcasts the traced operand, or
+    max/min with one: the constant as a blob (:func:`materialize`) for the two-tensor path."""
     full = ctx.out_shape
-    if tuple(x.shape) != full:
-        raise ctx.fail(f"the traced operand {list(x.shape)} would be broadcast to {list(full)} by a constant")
+    if tuple(x.shape) != full or kind not in ("add", "sub", "mul", "div"):
+        tensor, derivation = const.tensor.broadcast_to(full), const.derivation
+        wide = materialize(ctx, Const(tensor, const.keys, derivation), [ctx.blob(x)])
+        return _two_values(ctx, kind, wide, x) if reverse else _two_values(ctx, kind, x, wide)
     compact = _compact(const)
     start, stop = _block(tuple(compact.shape), full)
     padded = compact.reshape((1,) * (len(full) - compact.dim()) + tuple(compact.shape))
@@ -103,8 +115,6 @@ def _with_const(ctx, kind: str, x: Value, const: Const, reverse: bool):
             blob = power(ctx, blob, power=-1.0, role="reciprocal")
         array, how = (1.0 / block, "reciprocal") if kind == "div" and not reverse else (block, None)
         return scale_axes(ctx, blob, ctx.weight(const, array, how), None, start, stop)
-    if kind not in ("add", "sub"):
-        raise ctx.fail(f"{kind} with a constant tensor is not supported")
     if kind == "sub" and reverse:
         blob = power(ctx, blob, scale=-1.0, role="negate")
     array, how = (-block, "negated") if kind == "sub" and not reverse else (block, None)
@@ -113,7 +123,8 @@ def _with_const(ctx, kind: str, x: Value, const: Const, reverse: bool):
 
 @handles("add", "sub", "mul", "div", "radd", "rsub", "rmul", "rdiv", "maximum", "minimum",
          lowering="Eltwise / Power; Scale (one bottom) for constants; a broadcast traced operand is "
-                   "repeated first (Deconvolution / 1×1 Convolution of ones)")
+                   "repeated first (Deconvolution / 1×1 Convolution of ones); a constant that broadcasts the traced "
+                   "operand, or max/min with one: the constant as a blob (InnerProduct bias on a batch seed)")
 def binary(op, ctx, kind: str | None = None):
     """``kind`` overrides the op's own name (``torch.max(a, b)`` is a maximum)."""
     kind = kind or op.kind

@@ -34,7 +34,7 @@ def caffe_pooled_size(size: int, kernel: int, stride: int, pad: int) -> int:
     return out
 
 
-def _window_counts(size: int, out: int, kernel: int, stride: int, pad: int):
+def window_counts(size: int, out: int, kernel: int, stride: int, pad: int):
     """Per output position: Caffe's divisor (window clipped at size + pad) and the count of real inputs."""
     starts = np.arange(out) * stride - pad
     caffe_count = np.minimum(starts + kernel, size + pad) - starts
@@ -42,38 +42,52 @@ def _window_counts(size: int, out: int, kernel: int, stride: int, pad: int):
     return caffe_count, valid_count
 
 
-def _crop_to_floor_mode(ctx, x, pooled, kernel, stride, pad):
-    """Crop Caffe's (ceil-mode) pooled blob to PyTorch's floor-mode size, whatever the input size."""
+def _crop_to_floor_mode(ctx, x, pooled, kernel, stride, pad, wanted, role: str | None):
+    """Crop Caffe's (ceil-mode) pooled blob to PyTorch's floor-mode size ``wanted``, whatever the input size."""
     conv = {"num_output": 1, "bias_term": False, **window(kernel, stride, pad, repeated=True)}
     zeros = ctx.constant(np.zeros((1, x.shape[1]) + tuple(kernel)), "zeros: only the output's shape is used")
-    reference = ctx.layer("Convolution", [x], {"convolution_param": conv}, role="floor_mode_shape",
-                          shape=(x.shape[0], 1) + ctx.out_shape[2:], weights=[zeros])
-    return ctx.layer("Crop", [pooled, reference], {"crop_param": {"axis": 2, "offset": [0]}}, role="floor_mode")
+    tag = f"{role}/floor_mode" if role else "floor_mode"
+    reference = ctx.layer("Convolution", [x], {"convolution_param": conv}, role=f"{tag}_shape",
+                          shape=(x.shape[0], 1) + tuple(wanted), weights=[zeros])
+    return [ctx.layer("Crop", [top, reference], {"crop_param": {"axis": 2, "offset": [0]}},
+                      role=tag + (f"/{i}" if i else ""), shape=top.shape[:2] + tuple(wanted))
+            for i, top in enumerate(pooled)]
 
 
 def _pool(op, ctx, method: str, kernel, stride, pad, correction=None, *, floor_mode: bool):
-    """One Pooling with these windows; ``floor_mode`` (PyTorch's default rounding) adds the crop to
-    PyTorch's output size when a stride above 1 can make Caffe's rounding up give one window more."""
+    """The op's pooling of its 4-D input; no blob for pooling indices unless they are used (MaxUnpool)."""
     x = ctx.blob(op.arg(0, "input"))
     if len(x.shape) != 4:
         raise ctx.fail(f"expects a 4-D input, got shape {list(x.shape)}")
+    with_mask = len(op.outputs) > 1 and ctx.is_used(op.outputs[1])
+    tops = pool_blob(ctx, x, method, kernel, stride, pad, ctx.out_shape[2:], correction, floor_mode=floor_mode,
+                     with_mask=with_mask)
+    return tops + [None] * (len(op.outputs) - len(tops))
+
+
+def pool_blob(ctx, x, method: str, kernel, stride, pad, wanted: tuple[int, int], correction=None, *,
+              floor_mode: bool, role: str | None = None, with_mask: bool = False) -> list:
+    """Pooling of the 4-D blob ``x`` over H and W to PyTorch's output size ``wanted``: [pooled] or, with
+    ``with_mask``, [pooled, argmax mask] (Caffe's second MAX top: the flat index h·W + w of each maximum
+    in its input plane, as PyTorch's indices). ``floor_mode``: PyTorch's default rounding, a Crop to
+    ``wanted`` (Caffe rounds up). ``correction``: a per-position factor (H_out, W_out) applied after AVE
+    pooling."""
     params = {"pool": method, **window(kernel, stride, pad, repeated=False)}
     for k, p in zip(kernel, pad):
         if p > k // 2:
             raise ctx.fail(f"padding {p} is more than half the kernel {k}")
-    wanted = ctx.out_shape[2:]
     caffe_out = tuple(caffe_pooled_size(x.shape[2 + i], kernel[i], stride[i], pad[i]) for i in range(2))
     extra = [have - want for have, want in zip(caffe_out, wanted)]
     if any(e not in (0, 1) for e in extra):
         raise ctx.fail(f"Caffe would pool to {list(caffe_out)} where PyTorch gives {list(wanted)}")
-    floor_mode = floor_mode and (stride[0] > 1 or stride[1] > 1)
-    y = ctx.layer("Pooling", [x], {"pooling_param": params}, shape=ctx.out_shape[:2] + caffe_out)
-    if floor_mode:
-        y = _crop_to_floor_mode(ctx, x, y, kernel, stride, pad)
+    shape = x.shape[:2] + caffe_out
+    tops = ctx.layer("Pooling", [x], {"pooling_param": params}, role=role, top_shapes=[shape] * (2 if with_mask else 1))
+    if floor_mode and (stride[0] > 1 or stride[1] > 1):  # Caffe's rounding up can give one window more
+        tops = _crop_to_floor_mode(ctx, x, tops, kernel, stride, pad, wanted, role)
     if correction is not None:
-        y = scale_axes(ctx, y, ctx.constant(correction, "average pooling divisor correction"), None, 2, 4,
-                       role="divisor")
-    return [y] + [None] * (len(op.outputs) - 1)  # no blob for pooling indices
+        tops[0] = scale_axes(ctx, tops[0], ctx.constant(correction, "average pooling divisor correction"), None, 2, 4,
+                             role=f"{role or 'pool'}/divisor")
+    return tops
 
 
 @handles("max_pool2d", lowering="Pooling MAX (+ in floor mode, a Crop to a zero Convolution's shape, any input size)",
@@ -98,8 +112,8 @@ def avg_pool2d(op, ctx):
     correction = None
     if (pad != (0, 0) and not count_pad) or divisor:
         out_h, out_w = ctx.out_shape[2:]
-        caffe_h, valid_h = _window_counts(x.shape[2], out_h, kernel[0], stride[0], pad[0])
-        caffe_w, valid_w = _window_counts(x.shape[3], out_w, kernel[1], stride[1], pad[1])
+        caffe_h, valid_h = window_counts(x.shape[2], out_h, kernel[0], stride[0], pad[0])
+        caffe_w, valid_w = window_counts(x.shape[3], out_w, kernel[1], stride[1], pad[1])
         factor = np.outer(caffe_h, caffe_w) / (divisor or np.outer(valid_h, valid_w))
         correction = None if np.all(factor == 1) else factor
     return _pool(op, ctx, "AVE", kernel, stride, pad, correction, floor_mode=not op.arg(4, "ceil_mode", False))
@@ -181,10 +195,3 @@ def adaptive_avg_pool2d(op, ctx):
                                          "stride-1 Pooling per window length + 0/1 selection matrices (1×1 Convolutions)")
 def adaptive_max_pool2d(op, ctx):
     return _adaptive(op, ctx, "MAX")
-
-
-@handles("max_unpool1d", "max_unpool2d", "max_unpool3d", lowering="refused: no unpooling layer in stock SSD Caffe",
-         exact=False, portable="— (refused)")
-def max_unpool(op, ctx):
-    raise ctx.fail("MaxUnpool (max_unpool) scatters values to the positions of the pooling indices; stock SSD "
-                   "Caffe has no unpooling layer and Pooling does not output indices, so it cannot be exported")

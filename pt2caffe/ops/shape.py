@@ -1,4 +1,4 @@
-"""Shape and layout ops: view/reshape/flatten/squeeze, permute/transpose, cat/stack, split/chunk/slicing, expand/repeat.
+"""Shape and layout ops: view/reshape/flatten/squeeze, permute/transpose, cat/stack, split/chunk, expand/repeat.
 
 No-ops (contiguous, clone, dropout in eval, float casts) vanish: their output is their input's blob.
 """
@@ -9,8 +9,8 @@ import math
 import numpy as np
 import torch
 
-from ..tracer import Value
-from .common import broadcast_to, copy_blocks, keep_range, normalize_dim, permute, reshape, slice_parts, window
+from ..tracer import Const
+from .common import broadcast_to, copy_blocks, normalize_dim, permute, reshape, slice_parts, window
 from .registry import handles
 
 
@@ -77,18 +77,21 @@ def _dim_arg(op) -> int:
     return op.arg(1, "dim", op.kwargs.get("axis", 0))
 
 
-def _traced_list(op, ctx, what: str):
+def _operands(op, ctx, what: str, axis: int):
+    """The non-empty tensors of cat/stack; constants among them are built from the batch of the traced
+    ones (``ctx.blob``), which needs the batch to stay off the joined axis."""
     tensors = [t for t in op.arg(0, "tensors") if not (t.shape and 0 in t.shape)]
-    for tensor in tensors:
-        if not isinstance(tensor, Value):
-            raise ctx.fail(f"{what} of a constant tensor is not supported")
+    if axis == 0 and any(isinstance(t, Const) for t in tensors):
+        raise ctx.fail(f"{what} of a constant tensor along axis 0 is not supported: a constant is built per batch "
+                       "entry, so it cannot extend the first axis")
     return tensors
 
 
-@handles("cat", lowering="Concat")
+@handles("cat", lowering="Concat; a constant operand (zeros, a class token) from InnerProduct(0·seed + bias) "
+                         "on a per-row seed of a traced operand")
 def cat(op, ctx):
-    tensors = _traced_list(op, ctx, "concatenation")
     axis = normalize_dim(_dim_arg(op), len(ctx.out_shape))
+    tensors = _operands(op, ctx, "concatenation", axis)
     if len(tensors) == 1:
         return ctx.blob(tensors[0])
     return ctx.layer("Concat", [ctx.blob(t) for t in tensors], {"concat_param": {"axis": axis}})
@@ -96,8 +99,8 @@ def cat(op, ctx):
 
 @handles("stack", lowering="Reshape each + Concat")
 def stack(op, ctx):
-    tensors = _traced_list(op, ctx, "stacking")
     axis = normalize_dim(_dim_arg(op), len(ctx.out_shape))
+    tensors = _operands(op, ctx, "stacking", axis)
     parts = [reshape(ctx, ctx.blob(t), t.shape[:axis] + (1,) + t.shape[axis:], role=f"unsqueeze{i}")
              for i, t in enumerate(tensors)]
     return ctx.layer("Concat", parts, {"concat_param": {"axis": axis}})
@@ -114,39 +117,6 @@ def split(op, ctx):
         return [reshape(ctx, part, value.shape, role=f"squeeze{i}") for i, (part, value) in
                 enumerate(zip(parts, op.outputs))]
     return parts
-
-
-def _expand_index(index, rank: int) -> list:
-    index = list(index) if isinstance(index, tuple) else [index]
-    if Ellipsis in index:
-        at = index.index(Ellipsis)
-        used = sum(1 for item in index if item is not None and item is not Ellipsis)
-        index[at:at + 1] = [slice(None)] * (rank - used)
-    return index + [slice(None)] * (rank - sum(1 for item in index if item is not None))
-
-
-@handles("getitem", lowering="Slice (+ Reshape for integer indices and None)")
-def getitem(op, ctx):
-    x = op.arg(0, "input")
-    blob, axis = ctx.blob(x), 0
-    for item in _expand_index(op.arg(1, "index"), len(x.shape)):
-        if item is None:
-            continue
-        if isinstance(item, bool) or not isinstance(item, (int, slice)):
-            raise ctx.fail(f"indexing with {type(item).__name__} is not supported (only slices and integers)")
-        size = x.shape[axis]
-        if isinstance(item, int):
-            start = item + size if item < 0 else item
-            stop = start + 1
-        else:
-            start, stop, step = item.indices(size)
-            if step != 1:
-                raise ctx.fail(f"slicing with step {step} has no Caffe equivalent")
-            if stop <= start:
-                raise ctx.fail(f"the slice {item} is empty on axis {axis}; Caffe has no empty blobs")
-        blob = keep_range(ctx, blob, axis, start, stop, role=f"axis{axis}")
-        axis += 1
-    return reshape(ctx, blob, ctx.out_shape)
 
 
 @handles("expand", "broadcast_to", lowering="Deconvolution / 1×1 Convolution of ones (exact copies)")

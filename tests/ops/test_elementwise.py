@@ -96,3 +96,23 @@ class WithConstants(nn.Module):
 
 def test_constant_tensors(tmp_path):
     export_and_compare(WithConstants(), random_inputs([(1, 3, 4, 5)]), tmp_path)
+
+
+CONSTANT_OPERANDS = {  # constants that are not per-channel become blobs (MNN runs one-bottom Scale on axis 1 only)
+    "add_position_embedding": lambda x, c: x + c["pos"],
+    "mul_last_axis": lambda x, c: x * c["row"],
+    "div_plane": lambda x, c: x / (c["plane"].abs() + 0.5),
+    "rsub_plane": lambda x, c: c["plane"] - x,
+    "maximum_tensor": lambda x, c: torch.maximum(x, c["row"]),
+    "minimum_tensor": lambda x, c: torch.minimum(c["plane"], x),
+    "zeros_like_plus": lambda x, c: torch.ones_like(x) * 2 + x,
+}
+
+
+@pytest.mark.parametrize("name", CONSTANT_OPERANDS)
+def test_constant_operands(tmp_path, name):
+    torch.manual_seed(0)
+    constants = {"pos": torch.randn(1, 4, 5, 6), "row": torch.randn(6), "plane": torch.randn(5, 6)}
+    fn = CONSTANT_OPERANDS[name]
+    export_and_compare(Lambda(lambda self, x: fn(x, constants)), random_inputs([(2, 4, 5, 6)]), tmp_path)
+    assert "Parameter" not in layer_types(tmp_path)

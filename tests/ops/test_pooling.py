@@ -108,13 +108,56 @@ def test_adaptive_windows_match_torch():
             assert adaptive_windows(size, out) == list(zip(map(int, starts), map(int, stops)))
 
 
-def test_max_unpool_is_refused():
+POOL3D = {  # 4-D inputs pool across channels (PyTorch reads them as one unbatched C×D×H×W volume)
+    "lprnet_channels_stride2": (nn.MaxPool3d((1, 3, 3), (2, 1, 2)), (2, 8, 9, 12)),
+    "lprnet_channels_stride4": (nn.MaxPool3d((1, 3, 3), (4, 1, 2)), (2, 16, 9, 12)),
+    "window_over_channels": (nn.MaxPool3d(3, 2, padding=1), (2, 8, 9, 12)),
+    "avg_not_counting_padding": (nn.AvgPool3d((2, 3, 3), (2, 1, 1), (1, 1, 1), count_include_pad=False), (2, 8, 9, 12)),
+    "avg_divisor_override": (nn.AvgPool3d(2, 2, divisor_override=3), (2, 8, 6, 6)),
+    "avg_ceil_mode": (nn.AvgPool3d(3, 2, ceil_mode=True), (2, 8, 8, 8)),
+    "five_d": (nn.MaxPool3d(2, 2), (2, 3, 4, 6, 6)),
+}
+
+
+@pytest.mark.parametrize("name", POOL3D)
+def test_pool3d(tmp_path, name):
+    module, shape = POOL3D[name]
+    export_and_compare(nn.Sequential(module), random_inputs([shape]), tmp_path)
+
+
+# Measured: MNN 3.6.1 runs the net but returns an empty (0, 0, 0, 0) output once MAX Pooling's second top (the
+# argmax mask) is used; pycaffe and OpenCV compute it.
+MNN_NO_MASK = "MNN 3.6.1 gives an empty output for a net that reads MAX Pooling's argmax mask (second top)"
+
+
+class EncoderDecoder(nn.Module):
+    """SegNet's pattern: pool with indices, more layers, unpool to the size before pooling."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+        self.pool = nn.MaxPool2d(2, 2, return_indices=True)
+        self.mid = nn.Conv2d(4, 4, 3, padding=1)
+        self.unpool = nn.MaxUnpool2d(2, 2)
+
+    def forward(self, x):
+        y = self.conv(x).relu()
+        pooled, indices = self.pool(y)
+        return self.unpool(self.mid(pooled), indices, output_size=y.size())
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 8, 10), (2, 3, 9, 11)], ids=["even", "odd"])
+def test_max_unpool(tmp_path, shape):
+    export_and_compare(EncoderDecoder(), random_inputs([shape]), tmp_path, exceptions={"mnn": MNN_NO_MASK})
+
+
+def test_max_unpool_of_overlapping_windows_is_refused():
     from pt2caffe.convert import convert
     from pt2caffe.errors import Pt2CaffeError
 
     def pool_unpool(self, x):
-        pooled, indices = F.max_pool2d(x, 2, return_indices=True)
+        pooled, indices = F.max_pool2d(x, 3, 2, return_indices=True)
         return self.unpool(pooled, indices)
 
-    with pytest.raises(Pt2CaffeError, match="max_unpool2d.*MaxUnpool.*no unpooling layer"):
-        convert(Lambda(pool_unpool, unpool=nn.MaxUnpool2d(2)), random_inputs([(1, 2, 8, 8)]))
+    with pytest.raises(Pt2CaffeError, match="max_unpool2d.*only unpooling of non-overlapping windows"):
+        convert(Lambda(pool_unpool, unpool=nn.MaxUnpool2d(3, 2)), random_inputs([(1, 2, 9, 9)]))

@@ -3,7 +3,10 @@ import pytest
 import torch
 import torch.nn as nn
 
-from helpers import Lambda, export_and_compare, layer_types, random_inputs
+from helpers import TOLERANCE, Lambda, export_and_compare, layer_types, random_inputs, relative_error
+from pt2caffe.convert import convert
+from pt2caffe.errors import Pt2CaffeError
+from pt2caffe.runtime import run_pycaffe
 
 FUNCTIONS = {
     "view": lambda x: x.view(1, 6, 20),
@@ -75,3 +78,56 @@ def test_constant_outputs_are_made_from_the_input(tmp_path, batch):
     export_and_compare(WithPriors(), random_inputs([(batch, 3, 4)]), tmp_path)
     types = layer_types(tmp_path)
     assert "Parameter" not in types and types.count("Convolution") == 2 and types.count("Pooling") == 2
+
+
+class ClassToken(nn.Module):
+    """A ViT's class token and position embedding: ``torch.cat((cls_token.expand(B, -1, -1), x), dim=1)``."""
+
+    def __init__(self):
+        super().__init__()
+        self.cls_token = nn.Parameter(torch.randn(1, 1, 8))
+        self.pos_embed = nn.Parameter(torch.randn(1, 7, 8))
+
+    def forward(self, x):
+        tokens = x.flatten(2).transpose(1, 2)
+        return torch.cat((self.cls_token.expand(x.shape[0], -1, -1), tokens), dim=1) + self.pos_embed
+
+
+CONSTANT_CONCATS = {
+    "zeros_padding": lambda x: torch.cat((x, torch.zeros(x.size(0), 3, x.size(2), x.size(3))), 1),
+    "new_zeros_full": lambda x: torch.cat([x.new_zeros(x.shape[0], 2, 4, 5), x, x.new_full((x.shape[0], 2, 4, 5), 0.5)], 1),
+    "zeros_like_ones_like": lambda x: torch.cat([torch.zeros_like(x), x, torch.ones_like(x)], 3),
+    "arbitrary_constant": lambda x: torch.stack([x, torch.arange(60.0).view(1, 3, 4, 5).expand(x.shape[0], -1, -1, -1)], 1),
+}
+
+
+@pytest.mark.parametrize("name", CONSTANT_CONCATS)
+def test_concat_with_constants(tmp_path, name):
+    fn = CONSTANT_CONCATS[name]
+    export_and_compare(Lambda(lambda self, x: fn(x)), random_inputs([(2, 3, 4, 5)]), tmp_path)
+    assert "Parameter" not in layer_types(tmp_path)
+
+
+def test_class_token(tmp_path):
+    export_and_compare(ClassToken(), random_inputs([(2, 8, 2, 3)]), tmp_path)
+    assert "Parameter" not in layer_types(tmp_path)
+
+
+def test_constant_follows_the_batch(tmp_path):
+    """The constant is built from the batch of a traced operand: the net run at batch 3 still matches."""
+    model = ClassToken()
+    export_and_compare(model, random_inputs([(2, 8, 2, 3)]), tmp_path)
+    x = random_inputs([(3, 8, 2, 3)], seed=5)[0]
+    got = run_pycaffe(str(tmp_path / "net.prototxt"), str(tmp_path / "net.caffemodel"), {"data": x.numpy()}, ["add"])
+    with torch.no_grad():
+        expected = model(x).numpy()
+    assert relative_error(got["add"], expected) <= TOLERANCE
+
+
+@pytest.mark.parametrize("fn, text", [
+    (lambda x: torch.cat([x, torch.zeros(1, 3, 4, 5)], 0), "along axis 0 is not supported"),
+    (lambda x: torch.cat([x, torch.randn(2, 1, 4, 5)], 1), "differs along its first axis"),
+])
+def test_unbuildable_constants_are_refused(fn, text):
+    with pytest.raises(Pt2CaffeError, match=text):
+        convert(Lambda(lambda self, x: fn(x)), random_inputs([(2, 3, 4, 5)]))

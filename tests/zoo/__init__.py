@@ -69,7 +69,17 @@ RECURRENT = [
     "lstm_decoder",
 ]
 
-ZOO = GROUP1 + GROUP2 + ATTENTION + RECURRENT
+# Constructs other converters refuse (issue 10): strided slicing, index assignment, constant operands,
+# 3-D pooling over channels, unpooling with indices.
+CONSTRUCTS = [
+    "yolov5_stem",
+    "yolov3_head",
+    "enet",
+    "segnet",
+    "lprnet",
+]
+
+ZOO = GROUP1 + GROUP2 + ATTENTION + RECURRENT + CONSTRUCTS
 
 Shape = Tuple[int, ...]
 
