@@ -35,7 +35,7 @@ from .errors import Pt2CaffeError
 from .inputs import load_inputs
 from .loading import load, parse_shape
 from .progress import Progress
-from .serialize import read_prototxt, write_files
+from .serialize import json_text, read_prototxt, write_files
 from .sizes import InputSizes
 
 NEIGHBOURS = 2  # rows shown before and after the first divergence
@@ -517,4 +517,4 @@ def ssd_lines(ssd: dict) -> list[str]:
 
 
 def _write_json(path: str, outcome: dict) -> None:
-    write_files({path: json.dumps(outcome, indent=1, allow_nan=True)})
+    write_files({path: json_text(outcome)})

@@ -7,13 +7,14 @@ bulk at disk speed with no per-element Python and no copy of the model.
 """
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from contextlib import contextmanager
 from typing import BinaryIO, Iterator
 
 import numpy as np
-from google.protobuf import json_format, text_format
+from google.protobuf import text_format
 
 from . import caffe_pb2
 from .builder import Layer, NetBuilder
@@ -26,35 +27,73 @@ _BLOB_SHAPE_FIELD = 7  # BlobProto.shape
 _BLOB_DATA_FIELD = 5  # BlobProto.data (packed float)
 
 
-def _plain(obj):
-    """numpy scalars and tuples → Python values that json_format accepts."""
-    if isinstance(obj, dict):
-        return {key: _plain(item) for key, item in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_plain(item) for item in obj]
-    if isinstance(obj, np.generic):
-        return obj.item()
-    return obj
+def _scalar(field, value):
+    """A dict value as the field's Python value: enum names → numbers, numpy scalars → Python."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if field.enum_type is not None and isinstance(value, str):
+        return field.enum_type.values_by_name[value].number
+    return value
+
+
+def _fill(message, fields: dict) -> None:
+    """Set ``fields`` (snake_case names; enums by name; nested dicts for messages) on ``message``.
+
+    What json_format.ParseDict does for our dicts, at a fraction of its cost: it was a third of the
+    serialisation time of a 16,000-layer net. Raises KeyError, TypeError or ValueError on a bad field.
+    """
+    by_name = message.DESCRIPTOR.fields_by_name
+    for key, value in fields.items():
+        field = by_name[key]
+        repeated = field.is_repeated
+        if field.message_type is not None:
+            target = getattr(message, key)
+            if repeated:
+                for item in value:
+                    _fill(target.add(), item)
+            else:
+                target.SetInParent()  # an empty dict still switches the sub-message on
+                _fill(target, value)
+        elif repeated:
+            getattr(message, key).extend([_scalar(field, item) for item in value])
+        else:
+            setattr(message, key, _scalar(field, value))
+
+
+def _fill_layer(proto: caffe_pb2.LayerParameter, layer: Layer) -> caffe_pb2.LayerParameter:
+    proto.name, proto.type = layer.name, layer.type
+    proto.bottom.extend(layer.bottoms)
+    proto.top.extend(layer.tops)
+    try:
+        _fill(proto, layer.params)
+    except (KeyError, TypeError, ValueError) as error:
+        raise Pt2CaffeError(f"internal: layer {layer.name} ({layer.type}) has invalid parameters: "
+                            f"{type(error).__name__}: {error}") from None
+    return proto
 
 
 def layer_proto(layer: Layer) -> caffe_pb2.LayerParameter:
     """The LayerParameter of ``layer`` without its weight blobs."""
-    fields = {"name": layer.name, "type": layer.type, "bottom": layer.bottoms, "top": layer.tops}
-    fields.update(_plain(layer.params))
-    try:
-        return json_format.ParseDict(fields, caffe_pb2.LayerParameter())
-    except json_format.ParseError as error:
-        raise Pt2CaffeError(f"internal: layer {layer.name} ({layer.type}) has invalid parameters: {error}") from None
+    return _fill_layer(caffe_pb2.LayerParameter(), layer)
 
 
 def net_proto(net: NetBuilder) -> caffe_pb2.NetParameter:
+    """The NetParameter of ``net`` (layers in order, no weight blobs): the prototxt's content."""
     proto = caffe_pb2.NetParameter(name=net.name)
-    proto.layer.extend(layer_proto(layer) for layer in net.layers)
+    for layer in net.layers:
+        _fill_layer(proto.layer.add(), layer)
     return proto
 
 
-def prototxt_text(net: NetBuilder) -> str:
-    return text_format.MessageToString(net_proto(net))
+def prototxt_text(proto: caffe_pb2.NetParameter) -> str:
+    """The prototxt of ``proto``: protobuf's text format.
+
+    ``str()`` is the C text encoder of the upb/cpp protobuf runtimes (text_format.MessageToString is
+    pure Python, 6× slower: a quarter of the export time of a 16,000-layer net). It writes floats with
+    9 significant digits (``0.333333343``) and integral ones without ``.0``; every reader parses both
+    to the same float32. Under the pure-Python runtime ``str()`` is MessageToString itself.
+    """
+    return str(proto)
 
 
 def _varint(number: int) -> bytes:
@@ -81,8 +120,8 @@ def _blob_parts(array: np.ndarray) -> list[bytes | memoryview]:
     return [_key(_LAYER_BLOBS_FIELD) + _varint(len(body_head) + data.nbytes) + body_head, data]
 
 
-def _write_layer(out: BinaryIO, layer: Layer) -> None:
-    header = layer_proto(layer).SerializeToString()
+def _write_layer(out: BinaryIO, layer: Layer, proto: caffe_pb2.LayerParameter) -> None:
+    header = proto.SerializeToString()
     parts = [part for weight in layer.weights for part in _blob_parts(weight.array)]
     size = len(header) + sum(len(part) if isinstance(part, bytes) else part.nbytes for part in parts)
     out.write(_key(_NET_LAYER_FIELD) + _varint(size) + header)
@@ -90,12 +129,15 @@ def _write_layer(out: BinaryIO, layer: Layer) -> None:
         out.write(part)
 
 
-def write_caffemodel(net: NetBuilder, out: BinaryIO) -> None:
-    """Only layers with weights are written: Caffe copies weights by layer name."""
+def write_caffemodel(net: NetBuilder, proto: caffe_pb2.NetParameter, out: BinaryIO) -> None:
+    """The weights of ``net`` with the layer headers of ``proto`` (its net_proto()).
+
+    Only layers with weights are written: Caffe copies weights by layer name.
+    """
     out.write(caffe_pb2.NetParameter(name=net.name).SerializeToString())
-    for layer in net.layers:
+    for layer, layer_header in zip(net.layers, proto.layer):
         if layer.weights:
-            _write_layer(out, layer)
+            _write_layer(out, layer, layer_header)
 
 
 def read_prototxt(path: str) -> caffe_pb2.NetParameter:
@@ -106,6 +148,23 @@ def read_prototxt(path: str) -> caffe_pb2.NetParameter:
         raise Pt2CaffeError(f"cannot read {path}: {error.strerror}") from None
     except text_format.ParseError as error:
         raise Pt2CaffeError(f"{path}:{error}") from None
+
+
+def json_text(document: dict) -> str:
+    """``document`` as JSON with one top-level key per line and one line per item of a top-level list.
+
+    Still readable and diffable, and written by json's C encoder (``indent`` switches to its pure-Python
+    one, which took a fifth of the export time of a 16,000-op net). NaN/inf are written as JSON's
+    NaN/Infinity extensions, as json.dump does.
+    """
+    lines = []
+    for key, value in document.items():
+        if isinstance(value, list) and value:
+            text = "[\n  " + ",\n  ".join(json.dumps(item) for item in value) + "\n ]"
+        else:
+            text = json.dumps(value)
+        lines.append(f" {json.dumps(key)}: {text}")
+    return "{\n" + ",\n".join(lines) + "\n}\n"
 
 
 def _umask() -> int:

@@ -20,6 +20,7 @@ from typing import Any, Callable
 
 import torch
 from torch import nn
+from torch.nn.modules.module import register_module_forward_hook, register_module_forward_pre_hook
 from torch.overrides import TorchFunctionMode
 
 from .errors import Pt2CaffeError
@@ -235,6 +236,7 @@ class _Recorder(TorchFunctionMode):
         self.atomic_depth = 0
         self.notes: list[str] = []
         self.stale: dict[int, str] = {}  # id of a traced tensor changed behind the trace's back → where
+        self.module_paths = {id(module): path for path, module in model.named_modules()}
         self.leaf_names = {path for path, mod in model.named_modules() if not list(mod.children())}
         for key, tensor in list(model.named_parameters(remove_duplicate=False)) + list(
                 model.named_buffers(remove_duplicate=False)):
@@ -291,7 +293,7 @@ class _Recorder(TorchFunctionMode):
             return result
         if _writes_in_place(func):
             self.mark_stale(args[0], kind)
-        if not any(isinstance(x, torch.Tensor) for x in _leaves(result)):
+        if not isinstance(result, torch.Tensor) and not any(isinstance(x, torch.Tensor) for x in _leaves(result)):
             if kind in _DATA_READS and self.reads_traced(args):
                 self.notes.append(f"the model reads the values of a traced tensor ({kind}) at {user_source_line()}: "
                                   "what it does with them is fixed at the example input's values")
@@ -341,23 +343,26 @@ class _Recorder(TorchFunctionMode):
         return op
 
     # module hooks ---------------------------------------------------------------------
-    def pre_hook(self, path: str):
-        def hook(module, args):
-            atomic = not self.atomic_depth and self.is_atomic(module)
-            self.module_stack.append((path, module, atomic))
-            if atomic:
-                self.atomic_depth += 1
-        return hook
+    # Registered once for all modules (torch's global hooks) while the model runs: two hooks per
+    # module cost more than the lowering of a 16,000-op net. Modules outside the model are skipped.
+    def pre_hook(self, module, args) -> None:
+        path = self.module_paths.get(id(module))
+        if path is None:
+            return
+        atomic = not self.atomic_depth and self.is_atomic(module)
+        self.module_stack.append((path, module, atomic))
+        if atomic:
+            self.atomic_depth += 1
 
-    def post_hook(self):
-        def hook(module, args, output):
-            path, _, atomic = self.module_stack.pop()
-            if atomic:
-                self.atomic_depth -= 1
-                op = self.record(f"module:{type(module).__name__}", _map(tuple(args), self.classify), {},
-                                 output, path, module)
-                op.name = path or op.name
-        return hook
+    def post_hook(self, module, args, output) -> None:
+        if id(module) not in self.module_paths:
+            return
+        path, _, atomic = self.module_stack.pop()
+        if atomic:
+            self.atomic_depth -= 1
+            op = self.record(f"module:{type(module).__name__}", _map(tuple(args), self.classify), {},
+                             output, path, module)
+            op.name = path or op.name
 
 
 def _input_tensors(example_inputs) -> list[torch.Tensor]:
@@ -400,10 +405,7 @@ def trace(model: nn.Module, example_inputs, *, capture: bool = False,
     model.eval()
     recorder = _Recorder(model, capture, is_atomic)
     inputs = [tensor.detach().clone() for tensor in _input_tensors(example_inputs)]
-    handles = []
-    for path, module in model.named_modules():
-        handles.append(module.register_forward_pre_hook(recorder.pre_hook(path)))
-        handles.append(module.register_forward_hook(recorder.post_hook()))
+    handles = [register_module_forward_pre_hook(recorder.pre_hook), register_module_forward_hook(recorder.post_hook)]
     try:
         input_values = [recorder.new_value(tensor, None) for tensor in inputs]
         with torch.no_grad(), recorder:
