@@ -5,8 +5,11 @@ import functools
 import gc
 import inspect
 import os
+import uuid
 from dataclasses import dataclass, field
 from typing import Callable
+
+import numpy as np
 
 import torch
 from torch import nn
@@ -17,8 +20,10 @@ from .dialect import STOCK_SSD
 from .lowering import lower
 from .outputs import settle_outputs
 from .ops.registry import is_atomic
+from .errors import Pt2CaffeError
 from .loading import random_inputs
-from .serialize import atomic_files, json_text, net_proto, prototxt_text, write_caffemodel
+from .serialize import (PROTOTXT_ID_PREFIX, atomic_files, caffemodel_pieces, check_caffemodel_size, json_text,
+                        net_proto, pieces_size, prototxt_text, write_caffemodel)
 from .sizes import InputSizes, add_guards, find_valid_sizes, header_comment
 from .tracer import Graph, trace
 
@@ -163,22 +168,58 @@ def report(conversion: Conversion, files: dict, provenance: dict | None = None) 
     }
 
 
+def _is_finite(array: np.ndarray) -> bool:
+    """One fast pass (a float32 sum is finite unless a value is NaN/inf or the sum overflows), exact after."""
+    return bool(np.isfinite(array.sum())) or bool(np.isfinite(array).all())
+
+
+def non_finite(named_arrays) -> str:
+    """The names among ``(name, float array)`` pairs whose array holds NaN or infinite values, as a short
+    list ("a, b and 3 more"); "" when every value is finite."""
+    bad = list(dict.fromkeys(name for name, array in named_arrays if array.size and not _is_finite(array)))
+    return ", ".join(bad[:6]) + (f" and {len(bad) - 6} more" if len(bad) > 6 else "")
+
+
+def _note_bad_weights(net: NetBuilder) -> None:
+    """Caffe computes NaN/inf from such weights exactly as PyTorch does, so the export stays faithful; but
+    the user must know (a diverged training run, a corrupt checkpoint)."""
+    bad = non_finite((weight.source or f"{layer.name} (a constant pt2caffe made)", weight.array)
+                     for layer in net.layers for weight in layer.weights)
+    if bad:
+        net.notes.append(f"weights with NaN or infinite values: {bad} (exported as they are: check the checkpoint)")
+
+
 @_without_gc
 def write(conversion: Conversion, path_prefix: str, provenance: dict | None = None) -> dict:
-    """Write PREFIX.prototxt, PREFIX.caffemodel and PREFIX.json, all or nothing; return the report."""
+    """Write PREFIX.prototxt, PREFIX.caffemodel and PREFIX.json, all or nothing; return the report.
+
+    The three files carry one fresh export id (the prototxt's first comment line, a field of the
+    caffemodel that Caffe skips, the JSON's "export_id"), so that ``check`` can tell files of different
+    runs apart. Raises Pt2CaffeError, before anything is written, when the caffemodel would exceed
+    protobuf's 2 GiB limit; and when writing fails (full disk...), with the old files left as they were.
+    """
     paths = {ext: f"{path_prefix}.{ext}" for ext in ("prototxt", "caffemodel", "json")}
     files = {ext: os.path.basename(path) for ext, path in paths.items()}
     settle_outputs(conversion.net, conversion.output_blobs)  # after pt2caffe.ssd appended its layers
-    result = report(conversion, files, provenance)
+    _note_bad_weights(conversion.net)
+    export_id = uuid.uuid4().hex[:16]
     proto = net_proto(conversion.net)
-    with atomic_files(list(paths.values())) as (prototxt, caffemodel, report_path):
-        with open(prototxt, "w", encoding="utf-8") as handle:
-            handle.write(header_comment(conversion.sizes) if conversion.sizes else "")
-            handle.write(prototxt_text(proto))
-        with open(caffemodel, "wb") as handle:
-            write_caffemodel(conversion.net, proto, handle)
-        with open(report_path, "w", encoding="utf-8") as handle:
-            handle.write(json_text(result))
+    pieces = caffemodel_pieces(conversion.net, proto, export_id)
+    check_caffemodel_size(pieces_size(pieces), paths["caffemodel"])
+    result = dict(report(conversion, files, provenance), export_id=export_id)
+    try:
+        with atomic_files(list(paths.values())) as (prototxt, caffemodel, report_path):
+            with open(prototxt, "w", encoding="utf-8") as handle:  # the export id first: check reads line 1
+                handle.write(f"{PROTOTXT_ID_PREFIX}{export_id}\n")
+                handle.write(header_comment(conversion.sizes) if conversion.sizes else "")
+                handle.write(prototxt_text(proto))
+            with open(caffemodel, "wb") as handle:
+                write_caffemodel(pieces, handle)
+            with open(report_path, "w", encoding="utf-8") as handle:
+                handle.write(json_text(result))
+    except OSError as error:
+        raise Pt2CaffeError(f"cannot write {path_prefix}.prototxt/.caffemodel/.json: "
+                            f"{error.strerror or error} (nothing was changed)") from None
     return result
 
 

@@ -23,7 +23,7 @@ from torch import nn
 from torch.nn.modules.module import register_module_forward_hook, register_module_forward_pre_hook
 from torch.overrides import TorchFunctionMode
 
-from .errors import Pt2CaffeError
+from .errors import Pt2CaffeError, one_line
 
 
 @dataclass(eq=False)
@@ -412,9 +412,12 @@ def trace(model: nn.Module, example_inputs, *, capture: bool = False,
             result = model(*inputs)
     except Pt2CaffeError:
         raise
+    except SystemExit as stop:  # sys.exit() in forward must not end pt2caffe (with exit code 0, even)
+        raise Pt2CaffeError(f"the model called sys.exit() at {traceback_user_line(stop)} while tracing",
+                            traceback.format_exc()) from None
     except Exception as error:  # the user's forward failed: say where
         raise Pt2CaffeError(f"the model raised {type(error).__name__} at {traceback_user_line(error)} while "
-                            f"tracing: {error}", traceback.format_exc()) from None
+                            f"tracing: {one_line(str(error), 500)}", traceback.format_exc()) from None
     finally:
         for handle in handles:
             handle.remove()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import torch
 
+from ..errors import short
 from ..tracer import Const, Value
 from .common import (ELTWISE_MAX, ELTWISE_PROD, ELTWISE_SUM, NATURAL_LOG, add_constant, broadcast_to, clamp, eltwise,
                      power, reshape, scalar_of, scale_axes)
@@ -132,7 +133,7 @@ def binary(op, ctx, kind: str | None = None):
         return _with_scalar(ctx, kind, a, constant, reverse)
     if isinstance(b, Const):
         return _with_const(ctx, kind, a, b, reverse)
-    raise ctx.fail(f"unsupported operand {b!r}")
+    raise ctx.fail(f"unsupported operand {short(b)}")
 
 
 @handles("pow", lowering="Power")
