@@ -13,7 +13,7 @@ import torch
 
 from pt2caffe import serialize
 from pt2caffe.builder import NetBuilder, Weight
-from pt2caffe.dialect import target
+from pt2caffe.dialect import STOCK_SSD
 from pt2caffe.errors import one_line, short
 from pt2caffe.serialize import net_proto
 from test_cli import MODEL_PY, expect_one_line_error, outputs_in, run_cli
@@ -116,7 +116,7 @@ def test_a_plain_name_names_the_files_and_the_net(project, capsys):
 
 def net_with_weights(*shapes):
     """A net whose weights are zero-strided views: their size counts, no memory is allocated."""
-    net = NetBuilder("big", target("ssd"))
+    net = NetBuilder("big", STOCK_SSD)
     data = net.input("data", (1, shapes[0][1]))
     for index, shape in enumerate(shapes):
         net.layer(f"fc{index}", "InnerProduct", [data], [(1, shape[0])], {"inner_product_param": {"num_output": shape[0]}},
