@@ -216,7 +216,7 @@ def _vgg(count: int, out: str) -> None:
 CHECKED = {"resnet50": "1,3,224,224", "residual_stack_4000": "1,8,16,16"}
 
 
-def _pycaffe_forward_seconds(prototxt: str, caffemodel: str, env: dict | None) -> float:
+def _pycaffe_forward_seconds(prototxt: str, caffemodel: str, extra_env: dict) -> float:
     """One pycaffe forward of the net (after a warm-up one), in a child process as check runs it."""
     from pt2caffe.runtime import worker_environment
 
@@ -224,7 +224,7 @@ def _pycaffe_forward_seconds(prototxt: str, caffemodel: str, env: dict | None) -
             "weights=sys.argv[2]); net.forward(); t = time.perf_counter(); net.forward(); "
             "print(time.perf_counter() - t)")
     result = subprocess.run([sys.executable, "-c", code, prototxt, caffemodel],
-                            env=dict(worker_environment("caffe"), **(env or {})), capture_output=True, text=True,
+                            env=dict(worker_environment("caffe"), **extra_env), capture_output=True, text=True,
                             check=True)
     return float(result.stdout.split()[-1])
 
@@ -247,7 +247,7 @@ def _check_case(entry: str, count: int, out: str) -> None:
 
     The 4,000-block graph runs with one thread (OMP_NUM_THREADS=1) on both sides, as in case 3."""
     threads = 1 if entry.startswith("residual") else 0
-    env = dict(os.environ, OMP_NUM_THREADS="1") if threads else None
+    one_thread = {"OMP_NUM_THREADS": "1"} if threads else {}
     torch.manual_seed(0)
     weights = os.path.join(out, f"{entry}.pth")
     torch.save(globals()[entry]().state_dict(), weights)
@@ -259,11 +259,11 @@ def _check_case(entry: str, count: int, out: str) -> None:
     for _ in range(count):
         started = time.perf_counter()
         result = subprocess.run([*pt2caffe, "check", prefix + ".json"], check=True, capture_output=True, text=True,
-                                env=env)
+                                env=dict(os.environ, **one_thread))
         totals.append(time.perf_counter() - started)
         timings.append(next(line for line in result.stdout.splitlines() if line.startswith("time: ")))
     forwards = statistics.median(_torch_forward_seconds(entry, CHECKED[entry], threads) for _ in range(count)) + \
-        statistics.median(_pycaffe_forward_seconds(prefix + ".prototxt", prefix + ".caffemodel", env)
+        statistics.median(_pycaffe_forward_seconds(prefix + ".prototxt", prefix + ".caffemodel", one_thread)
                           for _ in range(count))
     blobs = len(json.load(open(prefix + ".json"))["blobs"])
     total = statistics.median(totals)
