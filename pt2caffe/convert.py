@@ -193,7 +193,7 @@ def _note_bad_weights(net: NetBuilder) -> None:
 def write(conversion: Conversion, path_prefix: str, provenance: dict | None = None) -> dict:
     """Write PREFIX.prototxt, PREFIX.caffemodel and PREFIX.json, all or nothing; return the report.
 
-    The three files carry one fresh export id (the prototxt's first comment line, a field of the
+    The three files carry one fresh export id (a comment line in the prototxt's header, a field of the
     caffemodel that Caffe skips, the JSON's "export_id"), so that ``check`` can tell files of different
     runs apart. Raises Pt2CaffeError, before anything is written, when the caffemodel would exceed
     protobuf's 2 GiB limit; and when writing fails (full disk...), with the old files left as they were.
@@ -209,9 +209,9 @@ def write(conversion: Conversion, path_prefix: str, provenance: dict | None = No
     result = dict(report(conversion, files, provenance), export_id=export_id)
     try:
         with atomic_files(list(paths.values())) as (prototxt, caffemodel, report_path):
-            with open(prototxt, "w", encoding="utf-8") as handle:  # the export id first: check reads line 1
-                handle.write(f"{PROTOTXT_ID_PREFIX}{export_id}\n")
+            with open(prototxt, "w", encoding="utf-8") as handle:  # header comments: sizes, then the export id
                 handle.write(header_comment(conversion.sizes) if conversion.sizes else "")
+                handle.write(f"{PROTOTXT_ID_PREFIX}{export_id}\n")
                 handle.write(prototxt_text(proto))
             with open(caffemodel, "wb") as handle:
                 write_caffemodel(pieces, handle)

@@ -211,10 +211,15 @@ PROTOTXT_ID_PREFIX = "# pt2caffe export "
 
 
 def prototxt_export_id(path: str) -> str | None:
-    """The export id in a prototxt's first line (``# pt2caffe export ID``), None if it has none."""
+    """The export id in a prototxt's leading ``#`` comment lines (``# pt2caffe export ID``), None if none."""
     with open(path, encoding="utf-8", errors="replace") as handle:
-        first = handle.readline(200).strip()
-    return first[len(PROTOTXT_ID_PREFIX):] if first.startswith(PROTOTXT_ID_PREFIX.strip()) else None
+        for _ in range(200):
+            line = handle.readline(500).strip()
+            if not line.startswith("#"):
+                return None
+            if line.startswith(PROTOTXT_ID_PREFIX):
+                return line[len(PROTOTXT_ID_PREFIX):]
+    return None
 
 
 def read_prototxt(path: str) -> caffe_pb2.NetParameter:

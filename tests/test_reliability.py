@@ -249,7 +249,8 @@ def test_files_of_different_exports_are_detected_by_check(project, capsys):
         assert run_cli(run_args(project, "-o", out), capsys)[0] == 0
     ids = {json.loads((out / "TinyNet.json").read_text())["export_id"] for out in (first, second)}
     assert len(ids) == 2
-    assert (first / "TinyNet.prototxt").read_text().startswith(f"# pt2caffe export {json.loads((first / 'TinyNet.json').read_text())['export_id']}\n")
+    first_id = json.loads((first / "TinyNet.json").read_text())["export_id"]
+    assert f"\n# pt2caffe export {first_id}\n" in (first / "TinyNet.prototxt").read_text()
     for ext in ("caffemodel", "prototxt"):
         mixed = project / f"mixed_{ext}"
         mixed.mkdir()
