@@ -49,13 +49,23 @@ class NetBuilder:
         self.notes: list[str] = []  # what the user must know: approximations, target limits
         self._names: set[str] = set()
         self.memo: dict[tuple, object] = {}  # shared helper blobs (a Slice's tops, a batch seed), keyed by their recipe
+        self._next_suffix: dict[str, int] = {}  # base → the first suffix not yet tried for it
 
     def unique_name(self, hint: str) -> str:
+        """``hint`` made valid (other characters become ``_``), else ``<base>_1``, ``<base>_2``, …
+
+        Each base remembers where its search stopped, so many layers sharing one hint (``add`` in
+        an unrolled loop) cost O(1) each instead of rescanning from ``_1``. Names are never
+        released, so the first free suffix is always at or after the remembered one.
+        """
         base = _INVALID.sub("_", hint).strip("./") or "layer"
-        name, n = base, 1
-        while name in self._names:
+        name = base
+        if name in self._names:
+            n = self._next_suffix.get(base, 1)
+            while f"{base}_{n}" in self._names:
+                n += 1
             name = f"{base}_{n}"
-            n += 1
+            self._next_suffix[base] = n + 1
         self._names.add(name)
         return name
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import sys
 import tempfile
 import time
 from contextlib import contextmanager
@@ -29,13 +30,13 @@ import numpy as np
 from google.protobuf import text_format
 
 from .backends import default_backend, run_net
-from .convert import convert, report as conversion_report
+from .convert import convert, non_finite, report as conversion_report
 from .drawing import draw_report
-from .errors import Pt2CaffeError
+from .errors import Pt2CaffeError, one_line, short
 from .inputs import load_inputs
 from .loading import load, parse_shape
 from .progress import Progress
-from .serialize import read_prototxt, write_files
+from .serialize import json_text, prototxt_export_id, read_export_id, read_prototxt, write_files
 from .sizes import InputSizes
 
 NEIGHBOURS = 2  # rows shown before and after the first divergence
@@ -67,10 +68,12 @@ def _from_report(path: str, args) -> Subject:
             report = json.load(handle)
     except OSError as error:
         raise Pt2CaffeError(f"cannot read {path}: {error.strerror}") from None
-    except json.JSONDecodeError as error:
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise Pt2CaffeError(f"{path} is not a pt2caffe report: {error}") from None
+    if not isinstance(report, dict):
+        raise Pt2CaffeError(f"{path} is not a pt2caffe report: it holds a JSON {type(report).__name__}, not an object")
     source = report.get("source") or {}
-    if not isinstance(report.get("blobs"), list) or not source.get("model"):
+    if not isinstance(source, dict) or not isinstance(report.get("blobs"), list) or not source.get("model"):
         raise Pt2CaffeError(f"{path} does not say which model it was exported from (no 'source'): "
                             "check MODEL.py WEIGHTS.pth --prototxt NET.prototxt --caffemodel NET.caffemodel")
     recorded = [",".join(str(d) for d in shape) for shape in source.get("input_shapes", [])]
@@ -79,12 +82,32 @@ def _from_report(path: str, args) -> Subject:
                             f"{' '.join(recorded)}: export again with `pt2caffe run ... --input-shape`")
     directory = os.path.dirname(os.path.abspath(path))
     files = report.get("files", {})
+    _same_export(path, report.get("export_id"), None if args.prototxt else os.path.join(directory, files.get("prototxt", "")),
+                 None if args.caffemodel else os.path.join(directory, files.get("caffemodel", "")))
     return _existing(Subject(  # loading options from the command line only: a report cannot switch off safety
         source["model"], source["weights"], source.get("entry", "build_model"), recorded or None,
         args.unsafe_pickle, args.non_strict,
         args.prototxt or os.path.join(directory, files.get("prototxt", "")),
         args.caffemodel or os.path.join(directory, files.get("caffemodel", "")),
         report, os.path.splitext(os.path.abspath(path))[0]))
+
+
+def _same_export(report_path: str, export_id, prototxt: str | None, caffemodel: str | None) -> None:
+    """Refuse a prototxt or caffemodel from another run than NAME.json (two exports to one name that
+    overlapped, or a file copied over): the three files of one export share its export id."""
+    if not export_id:
+        return  # a report from before export ids
+    for path, read in ((prototxt, prototxt_export_id), (caffemodel, read_export_id)):
+        if path is None or not os.path.isfile(path):
+            continue
+        try:
+            found = read(path)
+        except OSError as error:
+            raise Pt2CaffeError(f"cannot read {path}: {error.strerror}") from None
+        if found != export_id:
+            raise Pt2CaffeError(f"{path} is not from the same export as {report_path} (export id "
+                                f"{short(found) if found else 'missing'}, the report's {short(export_id)}): "
+                                "export again, or name the file with --prototxt / --caffemodel")
 
 
 def subject_of(args) -> Subject:
@@ -321,7 +344,7 @@ def describe_first(first: dict, culprits: list[str]) -> str:
     return "\n".join(lines)
 
 
-def summary(results: list[dict], args, crash: str | None) -> str:
+def summary(results: list[dict], args, crash: str | None, bad_weights: str = "") -> str:
     counts = {verdict: sum(r["verdict"] == verdict for r in results)
               for verdict in ("ok", "fail", "shape", "missing", "not run", "not kept")}
     tolerance = f"atol {args.atol:g}, rtol {args.rtol:g}"
@@ -332,6 +355,9 @@ def summary(results: list[dict], args, crash: str | None) -> str:
         return f"OK: all {counts['ok']} blobs within tolerance ({tolerance}){kept}{tail}"
     compared = counts["ok"] + counts["fail"] + counts["shape"]
     parts = [crash] if crash else []
+    if bad_weights:
+        parts.append(f"bad weights: {bad_weights} hold NaN or infinite values, so the blobs computed from them "
+                     "cannot match (a problem of the checkpoint, not of the export)")
     parts.append(f"{counts['fail'] + counts['shape']} of {compared} compared blobs out of tolerance ({tolerance})")
     if counts["missing"]:
         missing = [r["blob"] for r in results if r["verdict"] == "missing"]
@@ -373,6 +399,7 @@ class TorchSide:
     rows: list[dict]  # the report's blob rows: Caffe blob ↔ traced value, in net order
     references: dict  # blob → the captured torch tensor as float32 array
     graph: object = None  # the traced graph (SSD: the model's own priors output)
+    bad_weights: str = ""  # state_dict keys holding NaN/inf ("" when all are finite)
 
 
 def load_model_and_inputs(subject: Subject, input_path: str | None, net: CaffeNet, progress: Progress):
@@ -410,7 +437,9 @@ def trace_torch(subject: Subject, model, inputs, progress: Progress) -> TorchSid
     exported = [entry["shape"] for entry in subject.report["inputs"]] if subject.report else None
     same_size = exported == [list(tensor.shape) for tensor in inputs]
     rows = subject.report["blobs"] if same_size else conversion_report(conversion, {})["blobs"]
-    return TorchSide(rows, reference_arrays(rows, conversion.graph, subject.prefix + ".json"), conversion.graph)
+    bad = non_finite((key, tensor.detach().cpu().numpy()) for key, tensor in model.state_dict().items()
+                     if tensor.is_floating_point())
+    return TorchSide(rows, reference_arrays(rows, conversion.graph, subject.prefix + ".json"), conversion.graph, bad)
 
 
 def compare_all(torch_side: TorchSide, net: CaffeNet, caffe: CaffeRun, args, backend: str,
@@ -433,7 +462,7 @@ def print_outcome(outcome: dict, results: list[dict], first: dict | None, args) 
         print(table(shown, first))
     if first:
         print(describe_first(first, outcome["first_divergence"]["suspects"]))
-    print(summary(results, args, outcome["crash"]))
+    print(outcome["verdict"])
     if outcome.get("ssd"):
         print("\n".join(ssd_lines(outcome["ssd"])))
     print("time: " + ", ".join(f"{name} {seconds:.2f} s" for name, seconds in outcome["seconds"].items()))
@@ -473,8 +502,14 @@ def main(args) -> int:
                "input": input_note, "prototxt": os.path.abspath(subject.prototxt),
                "caffemodel": os.path.abspath(subject.caffemodel), "atol": args.atol, "rtol": args.rtol,
                "first_divergence": first and dict(first, suspects=suspects(first["blob"], net, verified)),
-               "crash": caffe.crash, "blobs": results, "seconds": timings}
+               "crash": caffe.crash, "bad_weights": torch_side.bad_weights or None, "blobs": results,
+               "seconds": timings}
+    outcome["verdict"] = summary(results, args, caffe.crash, torch_side.bad_weights)
     print_outcome(outcome, results, first, args)
+    if not outcome["ok"]:  # the table stays on stdout; scripts and CI logs see the verdict on stderr too
+        verdict = outcome["verdict"] if not outcome["verdict"].startswith("OK") else \
+            "FAIL: the SSD head (priors or detections) is out of tolerance, see the SSD lines above"
+        print(f"pt2caffe: check failed: {one_line(verdict)}", file=sys.stderr)
     if args.json:
         _write_json(args.json, outcome)
         print(f"wrote {args.json}")
@@ -517,4 +552,4 @@ def ssd_lines(ssd: dict) -> list[str]:
 
 
 def _write_json(path: str, outcome: dict) -> None:
-    write_files({path: json.dumps(outcome, indent=1, allow_nan=True)})
+    write_files({path: json_text(outcome)})

@@ -1,6 +1,8 @@
 """The command line: ``pt2caffe run | check | add-priorbox | doctor``.
 
-Every failure prints one line (``pt2caffe: error: ...``) and exits 1; ``--verbose`` adds the detail.
+Every failure prints one line (``pt2caffe: error: ...``) and exits 1; ``--verbose`` adds the detail. The
+line is cut at errors.MESSAGE_LIMIT characters and has no terminal colour codes (torch puts some in its
+messages).
 """
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ import sys
 
 from .backends import BACKENDS, DEFAULT_IMAGE
 from .drawing import parse_formats
-from .errors import Pt2CaffeError
+from .errors import Pt2CaffeError, one_line
 
 
 def _common_model_arguments(parser: argparse.ArgumentParser) -> None:
@@ -123,18 +125,35 @@ def _handler(spec: str):
     return getattr(importlib.import_module(module_name), function)
 
 
+def _unexpected(error: BaseException) -> Pt2CaffeError:
+    """A failure no handler foresaw, as one line (the traceback goes to --verbose)."""
+    import traceback
+
+    detail = "".join(traceback.format_exception(error))
+    if isinstance(error, MemoryError):
+        return Pt2CaffeError("out of memory (a smaller --input-shape or model may fit)", detail)
+    if isinstance(error, OSError) and error.strerror:
+        where = f" {error.filename}" if error.filename else ""
+        return Pt2CaffeError(f"input/output error{where}: {error.strerror}", detail)
+    return Pt2CaffeError(f"internal error: {type(error).__name__}: {error} (run with --verbose for the traceback "
+                         "and please report it)", detail)
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Parse ``argv``, run the command; every failure is one line on stderr and exit code 1 (2 for bad
+    arguments, from argparse; 130 for Ctrl-C)."""
     args = build_parser().parse_args(argv)
     try:
         return int(_handler(args.handler)(args) or 0)
-    except Pt2CaffeError as error:
-        print(f"pt2caffe: error: {' '.join(str(error).split())}", file=sys.stderr)  # one line, whatever it holds
-        if args.verbose and error.detail:
-            print(error.detail, file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         print("pt2caffe: interrupted", file=sys.stderr)
         return 130
+    except Exception as error:  # noqa: BLE001 - the last line of defence: never a traceback
+        failure = error if isinstance(error, Pt2CaffeError) else _unexpected(error)
+        print(f"pt2caffe: error: {one_line(str(failure))}", file=sys.stderr)
+        if args.verbose and failure.detail:
+            print(failure.detail, file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -2,18 +2,45 @@
 from __future__ import annotations
 
 import importlib.util
+import math
 import operator
 import os
+import pickle
 import sys
 import traceback
+from contextlib import contextmanager
 
 import torch
 from torch import nn
 
-from .errors import Pt2CaffeError
+from .errors import ANSI_ESCAPE, Pt2CaffeError, one_line, short
 from .tracer import recording_module_sites, traceback_user_line
 
 _CHECKPOINT_KEYS = ("state_dict", "model_state_dict", "model", "net", "network", "weights")
+
+
+@contextmanager
+def user_code(path: str, doing: str, failed: str, filename: str | None = None):
+    """Run a piece of MODEL.py as a guest (``doing``: "importing"...; ``failed``: how an error line starts).
+
+    ``sys.argv`` is ``[MODEL.py]`` meanwhile, so that a training script that parses its arguments at
+    import time sees none of pt2caffe's; ``sys.exit()`` (SystemExit, also argparse's usage error) and
+    any exception become one Pt2CaffeError naming MODEL.py and the line, never pt2caffe's exit.
+    """
+    saved_argv = sys.argv
+    sys.argv = [path]
+    try:
+        yield
+    except SystemExit as stop:
+        raise Pt2CaffeError(f"{path} called sys.exit({short(stop.code) if stop.code is not None else ''}) while "
+                            f"{doing}, at {traceback_user_line(stop, filename)}: a model file must define the model "
+                            "without running a script (parse arguments and exit under "
+                            "if __name__ == '__main__':)", traceback.format_exc()) from None
+    except Exception as error:  # the user's file: report where it failed
+        raise Pt2CaffeError(f"{failed} at {traceback_user_line(error, filename)}: "
+                            f"{type(error).__name__}: {one_line(str(error), 300)}", traceback.format_exc()) from None
+    finally:
+        sys.argv = saved_argv
 
 
 def load_module(path: str):
@@ -26,11 +53,8 @@ def load_module(path: str):
     module = importlib.util.module_from_spec(spec)
     sys.path.insert(0, directory)
     try:
-        with recording_module_sites():
+        with user_code(path, "importing", f"{path} failed to import", path), recording_module_sites():
             spec.loader.exec_module(module)
-    except Exception as error:  # the user's file: report where it failed
-        raise Pt2CaffeError(f"{path} failed to import at {traceback_user_line(error, path)}: "
-                            f"{type(error).__name__}: {error}", traceback.format_exc()) from None
     finally:
         sys.path.remove(directory)
     return module
@@ -40,12 +64,8 @@ def build_model(module, path: str, entry: str) -> nn.Module:
     factory = getattr(module, entry, None)
     if not callable(factory):
         raise Pt2CaffeError(f"{path} has no function {entry}() (choose another with --entry)")
-    try:
-        with recording_module_sites():
-            model = factory()
-    except Exception as error:
-        raise Pt2CaffeError(f"{entry}() in {path} failed at {traceback_user_line(error)}: {type(error).__name__}: {error}",
-                            traceback.format_exc()) from None
+    with user_code(path, f"in {entry}()", f"{entry}() in {path} failed"), recording_module_sites():
+        model = factory()
     if not isinstance(model, nn.Module):
         raise Pt2CaffeError(f"{entry}() in {path} returned {type(model).__name__}, not an nn.Module")
     return model
@@ -70,16 +90,55 @@ def _state_dict_of(obj, path: str) -> dict:
                         f"{', '.join(_CHECKPOINT_KEYS)})")
 
 
+_ZIP_MAGIC = b"PK\x03\x04"  # torch.save's format since 1.6: a zip archive
+_PICKLE_PROTOCOLS = range(2, 6)  # the legacy format (and plain pickles) start with b"\x80" + protocol
+
+
+def _checkpoint_format(path: str) -> str | None:
+    """Why ``path`` cannot be a torch checkpoint (empty, or neither a zip archive nor a pickle), else None."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(4)
+    except OSError as error:
+        return f"cannot be read ({error.strerror})"
+    if not head:
+        return "is empty"
+    if head == _ZIP_MAGIC or (head[0] == 0x80 and len(head) > 1 and head[1] in _PICKLE_PROTOCOLS):
+        return None
+    return "is neither a zip archive nor a pickle (the two formats torch.save writes)"
+
+
+def _weights_only_refusal(error: Exception) -> str | None:
+    """The offending line of torch's weights_only refusal (a pickled class), None for other errors."""
+    text = ANSI_ESCAPE.sub("", str(error))
+    if not (isinstance(error, pickle.UnpicklingError) and "Weights only load failed" in text):
+        return None
+    reason = next((line.strip() for line in text.splitlines() if "GLOBAL" in line or "Unsupported" in line), "")
+    return reason or "it pickles objects other than tensors"
+
+
 def load_weights(path: str, *, unsafe_pickle: bool = False) -> dict:
-    """A state_dict from WEIGHTS.pth: loaded with ``weights_only=True`` unless the user opts out."""
+    """A state_dict from WEIGHTS.pth: loaded with ``weights_only=True`` unless the user opts out.
+
+    A file that is not a checkpoint at all (empty, text, truncated, corrupt) is said to be so; only
+    torch's refusal of a pickled class brings the --unsafe-pickle hint.
+    """
     if not os.path.isfile(path):
         raise Pt2CaffeError(f"weights file not found: {path}")
+    problem = _checkpoint_format(path)
+    if problem:
+        raise Pt2CaffeError(f"cannot load weights {path}: not a valid PyTorch checkpoint (the file {problem})")
     try:
         obj = torch.load(path, map_location="cpu", weights_only=not unsafe_pickle)
-    except Exception as error:
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        hint = "" if unsafe_pickle else " (a whole pickled model needs --unsafe-pickle, only for files you trust)"
-        raise Pt2CaffeError(f"cannot load weights {path}: {first_line}{hint}", str(error)) from None
+    except Exception as error:  # noqa: BLE001 - torch raises many kinds for a bad file
+        detail = traceback.format_exc()
+        refusal = None if unsafe_pickle else _weights_only_refusal(error)
+        if refusal:
+            raise Pt2CaffeError(f"cannot load weights {path} with weights_only: {one_line(refusal, 300)} (a whole "
+                                "pickled model needs --unsafe-pickle, only for files you trust)", detail) from None
+        first = next((line for line in ANSI_ESCAPE.sub("", str(error)).splitlines() if line.strip()), type(error).__name__)
+        raise Pt2CaffeError(f"cannot load weights {path}: not a valid PyTorch checkpoint (truncated or corrupt?): "
+                            f"{type(error).__name__}: {one_line(first, 300)}", detail) from None
     return _strip_prefix(_state_dict_of(obj, path), "module.")
 
 
@@ -120,14 +179,14 @@ def parse_shape(text: str) -> tuple[int, ...]:
     except ValueError:
         shape = None
     if shape is None:
-        raise Pt2CaffeError(f"bad --input-shape {text!r}: expected positive integers like 1,3,224,224")
+        raise Pt2CaffeError(f"bad --input-shape {short(text)}: expected positive integers like 1,3,224,224")
     return shape
 
 
 def _declared_shape(value, name: str, path: str) -> tuple[int, ...]:
     shape = _positive_shape(value)
     if shape is None:
-        raise Pt2CaffeError(f"bad {name} in {path}: expected positive integers like (1, 3, 224, 224), got {value!r}")
+        raise Pt2CaffeError(f"bad {name} in {path}: expected positive integers like (1, 3, 224, 224), got {short(value)}")
     return shape
 
 
@@ -139,7 +198,7 @@ def input_shapes(module, path: str, given: list[str] | None) -> list[tuple[int, 
         shapes = module.INPUT_SHAPES
         if not isinstance(shapes, (list, tuple)) or not shapes:
             raise Pt2CaffeError(f"bad INPUT_SHAPES in {path}: expected a list of shapes like "
-                                f"[(1, 3, 224, 224), (1, 10)], got {shapes!r}")
+                                f"[(1, 3, 224, 224), (1, 10)], got {short(shapes)}")
         return [_declared_shape(shape, f"INPUT_SHAPES[{i}]", path) for i, shape in enumerate(shapes)]
     if hasattr(module, "INPUT_SHAPE"):
         return [_declared_shape(module.INPUT_SHAPE, "INPUT_SHAPE", path)]
@@ -147,9 +206,19 @@ def input_shapes(module, path: str, given: list[str] | None) -> list[tuple[int, 
 
 
 def random_inputs(shapes: list[tuple[int, ...]], seed: int = 0) -> list[torch.Tensor]:
-    """Deterministic non-zero inputs in [-1, 1]."""
+    """Deterministic non-zero inputs in [-1, 1]; Pt2CaffeError when one cannot be allocated."""
     generator = torch.Generator().manual_seed(seed)
-    return [torch.rand(shape, generator=generator) * 2 - 1 for shape in shapes]
+    inputs = []
+    for shape in shapes:
+        size = "x".join(map(str, shape))
+        try:
+            inputs.append(torch.rand(shape, generator=generator) * 2 - 1)
+        except (RuntimeError, MemoryError, OverflowError) as error:
+            values = math.prod(shape)
+            raise Pt2CaffeError(f"cannot allocate an input of shape {size} ({values:,} float32 values, "
+                                f"{values * 4 / 2 ** 30:,.1f} GiB): {type(error).__name__}: "
+                                f"{one_line(str(error), 200)}") from None
+    return inputs
 
 
 def load(model_path: str, weights_path: str | None, *, entry: str = "build_model",

@@ -12,7 +12,7 @@ import torch
 
 from . import ops  # noqa: F401  (registers every handler family)
 from .builder import Blob, NetBuilder, Weight
-from .errors import Pt2CaffeError
+from .errors import Pt2CaffeError, one_line, short
 from .ops.common import materialize
 from .ops.registry import HANDLERS
 from .tracer import Const, Graph, Op, Value
@@ -103,7 +103,7 @@ def describe(ref) -> str:
         return f"constant {ref.describe()} of shape {list(ref.shape)}"
     if isinstance(ref, Value):
         return f"traced tensor of shape {list(ref.shape)}"
-    return repr(ref)
+    return short(ref)
 
 
 def lower(graph: Graph, builder: NetBuilder, input_names: list[str]) -> dict[int, Blob]:
@@ -122,7 +122,7 @@ def lower(graph: Graph, builder: NetBuilder, input_names: list[str]) -> dict[int
             raise
         except Exception as error:  # a case the handler did not foresee: still say where
             raise Pt2CaffeError(f"{op.kind} in {op.where()} could not be converted: {type(error).__name__}: "
-                                f"{error}", traceback.format_exc()) from None
+                                f"{one_line(str(error), 500)}", traceback.format_exc()) from None
         if not handler.exact:
             builder.notes.append(f"{op.kind} in {op.where()} is not exact: {handler.lowering}")
         tops = result if isinstance(result, (list, tuple)) else [result]

@@ -1,12 +1,13 @@
 """``pt2caffe run``: load MODEL.py and WEIGHTS.pth, export, print a summary."""
 from __future__ import annotations
 
+import functools
 import inspect
 import os
 import sys
 
 from .convert import convert, write
-from .errors import Pt2CaffeError
+from .errors import Pt2CaffeError, short
 from .loading import load, random_inputs
 from .progress import Progress
 from .sizes import InputSizes
@@ -17,6 +18,14 @@ def provenance(args, shapes) -> dict:
     return {"model": os.path.abspath(args.model), "entry": args.entry, "weights": os.path.abspath(args.weights),
             "input_shapes": [list(shape) for shape in shapes], "unsafe_pickle": args.unsafe_pickle,
             "non_strict": args.non_strict, "ssd": os.path.abspath(args.ssd) if args.ssd else None}
+
+
+def check_name(name: str) -> str:
+    """``--name`` is a file name in OUTDIR (and the net's name): no directory part, nothing hidden or special."""
+    if not name or name.startswith(".") or any(character in name for character in "/\\\0"):
+        raise Pt2CaffeError(f"--name {short(name)} must be a plain file name (no '/', '\\', leading '.' or '..'): "
+                            "the files go to OUTDIR, chosen with -o")
+    return name
 
 
 def shape_sets(model, shapes: list[tuple[int, ...]]) -> list[list[tuple[int, ...]]]:
@@ -47,9 +56,7 @@ def _export(args, model, shapes, suffix: str, ssd_config, progress: Progress):
     finish = None
     if ssd_config:
         from .ssd import append_from_config
-
-        def finish(conversion):
-            append_from_config(conversion, ssd_config)
+        finish = functools.partial(append_from_config, config=ssd_config)
     conversion = convert(model, random_inputs(shapes), name=(args.name or type(model).__name__) + suffix,
                          finish=finish)
     outdir = args.outdir or os.path.dirname(os.path.abspath(args.model))
@@ -61,6 +68,8 @@ def _export(args, model, shapes, suffix: str, ssd_config, progress: Progress):
 def main(args) -> int:
     progress = Progress()
     try:
+        if args.name is not None:
+            check_name(args.name)
         ssd_config = None
         if args.ssd:  # a config error is reported before the (slow) loading and tracing
             from .ssd import load_config

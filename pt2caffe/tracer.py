@@ -28,10 +28,11 @@ from typing import Any, Callable
 
 import torch
 from torch import nn
-from torch.nn.modules.module import register_module_module_registration_hook
+from torch.nn.modules.module import (register_module_forward_hook, register_module_forward_pre_hook,
+                                       register_module_module_registration_hook)
 from torch.overrides import TorchFunctionMode
 
-from .errors import Pt2CaffeError
+from .errors import Pt2CaffeError, one_line
 
 
 @dataclass(eq=False)
@@ -284,6 +285,7 @@ class _Recorder(TorchFunctionMode):
         self.stale_through: dict[int, set[int]] = {}  # that tensor's id → ids of the tensors written in place
         self.by_storage: dict[int, list[torch.Tensor]] = {}  # storage address → traced tensors sharing it
         self.stop_frame = None  # the tracer's frame: user lines are looked for inside the forward only
+        self.module_paths = {id(module): path for path, module in model.named_modules()}
         self.leaf_names = {path for path, mod in model.named_modules() if not list(mod.children())}
         for key, tensor in list(model.named_parameters(remove_duplicate=False)) + list(
                 model.named_buffers(remove_duplicate=False)):
@@ -361,7 +363,7 @@ class _Recorder(TorchFunctionMode):
         if kind in _SHAPE_ONLY:  # zeros_like(x), x.new_zeros(n, c): only the traced shape matters
             self.fold_constant(kind, [], result)
             return result
-        if not any(isinstance(x, torch.Tensor) for x in _leaves(result)):
+        if not isinstance(result, torch.Tensor) and not any(isinstance(x, torch.Tensor) for x in _leaves(result)):
             if kind in _DATA_READS and self.reads_traced(args):
                 self.notes.append(f"the model reads the values of a traced tensor ({kind}) at {self.source_line()}: "
                                   "what it does with them is fixed at the example input's values")
@@ -446,23 +448,26 @@ class _Recorder(TorchFunctionMode):
         return op
 
     # module hooks ---------------------------------------------------------------------
-    def pre_hook(self, path: str):
-        def hook(module, args):
-            atomic = not self.atomic_depth and self.is_atomic(module)
-            self.module_stack.append((path, module, atomic))
-            if atomic:
-                self.atomic_depth += 1
-        return hook
+    # Registered once for all modules (torch's global hooks) while the model runs: two hooks per
+    # module cost more than the lowering of a 16,000-op net. Modules outside the model are skipped.
+    def pre_hook(self, module, args) -> None:
+        path = self.module_paths.get(id(module))
+        if path is None:
+            return
+        atomic = not self.atomic_depth and self.is_atomic(module)
+        self.module_stack.append((path, module, atomic))
+        if atomic:
+            self.atomic_depth += 1
 
-    def post_hook(self):
-        def hook(module, args, output):
-            path, _, atomic = self.module_stack.pop()
-            if atomic:
-                self.atomic_depth -= 1
-                op = self.record(f"module:{type(module).__name__}", _map(tuple(args), self.classify), {},
-                                 output, path, module)
-                op.name = path or op.name
-        return hook
+    def post_hook(self, module, args, output) -> None:
+        if id(module) not in self.module_paths:
+            return
+        path, _, atomic = self.module_stack.pop()
+        if atomic:
+            self.atomic_depth -= 1
+            op = self.record(f"module:{type(module).__name__}", _map(tuple(args), self.classify), {},
+                             output, path, module)
+            op.name = path or op.name
 
 
 def _input_tensors(example_inputs) -> list[torch.Tensor]:
@@ -505,10 +510,7 @@ def trace(model: nn.Module, example_inputs, *, capture: bool = False,
     model.eval()
     recorder = _Recorder(model, capture, is_atomic)
     inputs = [tensor.detach().clone() for tensor in _input_tensors(example_inputs)]
-    handles = []
-    for path, module in model.named_modules():
-        handles.append(module.register_forward_pre_hook(recorder.pre_hook(path)))
-        handles.append(module.register_forward_hook(recorder.post_hook()))
+    handles = [register_module_forward_pre_hook(recorder.pre_hook), register_module_forward_hook(recorder.post_hook)]
     try:
         input_values = [recorder.new_value(tensor, None) for tensor in inputs]
         recorder.stop_frame = sys._getframe()
@@ -516,9 +518,12 @@ def trace(model: nn.Module, example_inputs, *, capture: bool = False,
             result = model(*inputs)
     except Pt2CaffeError:
         raise
+    except SystemExit as stop:  # sys.exit() in forward must not end pt2caffe (with exit code 0, even)
+        raise Pt2CaffeError(f"the model called sys.exit() at {traceback_user_line(stop)} while tracing",
+                            traceback.format_exc()) from None
     except Exception as error:  # the user's forward failed: say where
         raise Pt2CaffeError(f"the model raised {type(error).__name__} at {traceback_user_line(error)} while "
-                            f"tracing: {error}", traceback.format_exc()) from None
+                            f"tracing: {one_line(str(error), 500)}", traceback.format_exc()) from None
     finally:
         for handle in handles:
             handle.remove()

@@ -353,12 +353,6 @@ def inner_product(ctx, x: Blob, weights: list[Weight], num_output: int, *, axis:
     return reshape_any_batch(ctx, product, out_shape[1:], role=role)
 
 
-    bias_term, weights = _matrix_weights(ctx, matrix, what, fill, matrix.shape)
-    params = {"num_output": matrix.shape[0], "bias_term": bias_term, "axis": axis}
-    return ctx.layer("InnerProduct", [x], {"inner_product_param": params}, role=role,
-                     shape=x.shape[:axis] + (matrix.shape[0],), weights=weights)
-
-
 def constant_blob(ctx, reference: Blob, values: Weight, shape: tuple[int, ...], *, role: str | None = None) -> Blob:
     """A blob of shape (reference.shape[0], *shape) holding ``values`` (a weight blob of that many
     elements, row-major) in every row of the first axis.

@@ -12,6 +12,7 @@ from __future__ import annotations
 import torch
 
 from ..builder import Blob
+from ..errors import short
 from ..tracer import Const, Value
 from .common import (ELTWISE_MAX, ELTWISE_PROD, ELTWISE_SUM, NATURAL_LOG, add_constant, broadcast_to, clamp, eltwise,
                      materialize, power, reshape, scalar_of, scale_axes)
@@ -143,7 +144,7 @@ def binary(op, ctx, kind: str | None = None):
         return _with_scalar(ctx, kind, a, constant, reverse)
     if isinstance(b, Const):
         return _with_const(ctx, kind, a, b, reverse)
-    raise ctx.fail(f"unsupported operand {b!r}")
+    raise ctx.fail(f"unsupported operand {short(b)}")
 
 
 @handles("pow", lowering="Power")
