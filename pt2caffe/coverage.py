@@ -8,6 +8,7 @@ import sys
 
 from . import lowering  # noqa: F401  (imports every op family, filling the registry)
 from .ops.registry import HANDLERS
+from .readme_tables import rewrite, with_block
 
 BEGIN, END = "<!-- coverage:begin -->", "<!-- coverage:end -->"
 
@@ -30,16 +31,8 @@ def coverage_table() -> str:
 
 def with_table(text: str) -> str:
     """``text`` with the part between the markers replaced by the current table."""
-    start, end = text.index(BEGIN) + len(BEGIN), text.index(END)
-    return text[:start] + "\n" + coverage_table() + "\n" + text[end:]
-
-
-def main(path: str) -> None:
-    with open(path, encoding="utf-8") as handle:
-        text = handle.read()
-    with open(path, "w", encoding="utf-8") as handle:
-        handle.write(with_table(text))
+    return with_block(text, BEGIN, END, coverage_table())
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "README.md")
+    rewrite(sys.argv[1] if len(sys.argv) > 1 else "README.md", with_table)

@@ -13,6 +13,8 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field
 
+from .readme_tables import rewrite, with_block
+
 RUNTIMES = ("pycaffe", "opencv", "mnn")
 BEGIN, END = "<!-- runtimes:begin -->", "<!-- runtimes:end -->"
 YES = "yes"
@@ -113,16 +115,8 @@ def runtime_table() -> str:
 
 def with_table(text: str) -> str:
     """``text`` with the part between the runtime-table markers replaced by the current table."""
-    start, end = text.index(BEGIN) + len(BEGIN), text.index(END)
-    return text[:start] + "\n" + runtime_table() + "\n" + text[end:]
-
-
-def main(path: str) -> None:
-    with open(path, encoding="utf-8") as handle:
-        text = handle.read()
-    with open(path, "w", encoding="utf-8") as handle:
-        handle.write(with_table(text))
+    return with_block(text, BEGIN, END, runtime_table())
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "README.md")
+    rewrite(sys.argv[1] if len(sys.argv) > 1 else "README.md", with_table)
