@@ -131,16 +131,26 @@ def find_valid_sizes(lower_at, reference: NetBuilder, shapes: list[tuple[int, ..
 
     Returns one InputSizes per input of ``reference`` (same order as ``shapes``). Axis 1 is always
     fixed; the batch is free when batch + 1 lowers to the same net; the axes from 2 on are free when
-    + 1 and + 2 both do. All inputs are probed together, so they share the verdict.
+    every SPATIAL_PROBES size does. All inputs are probed together, so they share the verdict. The
+    first probe changes the batch and the other axes at once: a net free in both (the common case)
+    costs two probes, not three; only a difference there is attributed by probing each alone.
     """
-    batch_reasons = _probe(lower_at, reference, probe_shapes(shapes, [0], lambda size: size + 1))
     spatial = range(FIRST_PROBED_AXIS, max(len(shape) for shape in shapes))
-    spatial_reasons = []
-    if len(spatial):
-        for grow in SPATIAL_PROBES:
-            spatial_reasons = _probe(lower_at, reference, probe_shapes(shapes, spatial, grow))
-            if spatial_reasons:
-                break
+    first, *other_sizes = SPATIAL_PROBES if len(spatial) else (None,)
+
+    def probe(batch_grow, spatial_grow) -> list[str]:
+        grown = probe_shapes(shapes, [0], batch_grow) if batch_grow else shapes
+        return _probe(lower_at, reference, probe_shapes(grown, spatial, spatial_grow) if spatial_grow else grown)
+
+    def spatial_alone(probes) -> list[str]:
+        return next((reasons for reasons in (probe(None, grow) for grow in probes) if reasons), [])
+
+    both = probe(lambda size: size + 1, first)
+    if not both:
+        batch_reasons, spatial_reasons = [], spatial_alone(other_sizes)
+    else:
+        batch_reasons = probe(lambda size: size + 1, None) if first else both
+        spatial_reasons = spatial_alone(SPATIAL_PROBES) if batch_reasons and first else ([] if batch_reasons else both)
     results = []
     for blob in reference.inputs:
         fixed = [axis for axis in range(1, min(FIRST_PROBED_AXIS, len(blob.shape)))]
