@@ -14,8 +14,19 @@ from .drawing import parse_formats
 from .errors import Pt2CaffeError, one_line
 
 
+def _shape_argument(text: str) -> str:
+    """--input-shape's value, checked while parsing (a malformed one is a usage error, exit 2)."""
+    from .loading import parse_shape  # imports torch: only when the option is given
+
+    try:
+        parse_shape(text)
+    except Pt2CaffeError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text
+
+
 def _common_model_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--input-shape", action="append", metavar="N,C,H,W",
+    parser.add_argument("--input-shape", action="append", metavar="N,C,H,W", type=_shape_argument,
                         help="shape of one model input; repeat for several inputs (default: INPUT_SHAPE in MODEL.py); "
                              "for 'run', more groups of one shape per input write one net per group")
     parser.add_argument("--entry", default="build_model", help="function in MODEL.py that returns the nn.Module")

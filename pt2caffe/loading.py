@@ -174,8 +174,10 @@ def _positive_shape(dims) -> tuple[int, ...] | None:
 
 
 def parse_shape(text: str) -> tuple[int, ...]:
+    """``1,3,224,224`` (or ``1x3x224x224``) as a shape; Pt2CaffeError for anything else (an empty or
+    non-integer part, a non-positive size)."""
     try:
-        shape = _positive_shape([int(part) for part in text.replace("x", ",").split(",") if part.strip()])
+        shape = _positive_shape([int(part) for part in text.replace("x", ",").split(",")])
     except ValueError:
         shape = None
     if shape is None:

@@ -10,11 +10,8 @@ longer applies fails the test instead of hiding a pass.
 Tolerance: ``TOLERANCE`` (max |runtime − torch| / max |torch|) on every blob, pycaffe always.
 Where an OpenCV or MNN output misses it, the model's own float32 noise at that output is
 measured (its float32 forward against a float64 forward of a copy of the model) and the output
-passes within ``NOISE_FACTOR`` × that noise. Why: both runtimes compute k×k convolutions with
-Winograd transforms, which round far more than a direct float32 sum; measured on one 5×5
-Convolution (32 channels, 20×20): MNN 4.3e-4, OpenCV 4e-7, pycaffe 5e-7, against a float32
-noise of 6.3e-7 (ratio 700); on a 3×3 one (64 channels): OpenCV 1.2e-5, MNN 6.9e-6. The
-factor 1000 covers that ratio; the tolerance stays 1e-4 wherever the runtime meets it.
+passes within ``NOISE_FACTOR`` × that noise (pt2caffe.noise says why: the runtimes' Winograd
+convolutions); the tolerance stays 1e-4 wherever the runtime meets it.
 
 Set ``PT2CAFFE_ERROR_LOG`` to a file to append one JSON line per test and runtime with the
 worst relative error (the numbers in the notes come from there).
@@ -25,24 +22,17 @@ import copy
 import json
 import os
 
-import numpy as np
 import torch
 
 from pt2caffe.convert import convert, write
 from pt2caffe.errors import Pt2CaffeError
 from pt2caffe.loading import random_inputs  # noqa: F401  (re-exported for tests)
+from pt2caffe.noise import NOISE_FACTOR, relative_error  # noqa: F401  (relative_error re-exported for tests)
 from pt2caffe.runtime import run_mnn, run_opencv, run_pycaffe
 
 TOLERANCE = 1e-4  # max |runtime − torch| / max |torch|
-NOISE_FACTOR = 1000  # × the model's float32-vs-float64 relative error at an output (see above)
 RUNTIMES = ("opencv", "mnn")  # run on every model output besides pycaffe
 RUNNERS = {"opencv": run_opencv, "mnn": run_mnn}
-
-
-def relative_error(caffe: np.ndarray, reference: np.ndarray) -> float:
-    scale = float(np.abs(reference).max()) if reference.size else 0.0
-    diff = float(np.abs(caffe - reference).max()) if reference.size else 0.0
-    return diff / scale if scale > 0 else diff
 
 
 class Lambda(torch.nn.Module):

@@ -254,9 +254,13 @@ def test_no_input_shape(project, capsys):
                           "no input shape", "--input-shape")
 
 
-def test_bad_input_shape(project, capsys):
-    expect_one_line_error(["run", project / "model.py", project / "weights.pth", "--input-shape", "1,3,a"],
-                          capsys, "bad --input-shape")
+@pytest.mark.parametrize("text", ["1,3,a", "1,3,x", "1,3,96,x", "1,,3,16", "1,3,0,16"])
+def test_bad_input_shape_is_a_usage_error(project, capsys, text):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", str(project / "model.py"), str(project / "weights.pth"), "--input-shape", text])
+    assert exit_info.value.code == 2
+    assert f"argument --input-shape: bad --input-shape '{text}': expected positive integers" in capsys.readouterr().err
+    assert outputs_in(project) == []
 
 
 def test_unwritable_output(project, capsys):
