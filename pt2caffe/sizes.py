@@ -5,7 +5,8 @@ number of rows, resize and adaptive-pooling matrices are built for one size, som
 literal dims. Such a net computes wrong numbers, silently, when a runtime reshapes it to another size.
 
 How validity is decided: the model is traced and lowered again at probe shapes (batch + 1; every axis
-from 2 on + 1, then 2·size + 1, which also changes every downsampled feature map's size) and each probe's net is compared with the export's, layer by layer (type,
+from 2 on ⌊size/2⌋ + 1, then ⌊size/2⌋ + 2: every downsampled feature map's size changes, and the parity
+of every strided stage) and each probe's net is compared with the export's, layer by layer (type,
 bottoms, tops, parameters, weight shapes, and the values of the constants pt2caffe made). The same net
 at every probe means the axes probed are free: the one prototxt is exact at each of those sizes, since
 each lowering is (a heuristic, not a proof: a lowering that changed only at some other size would
@@ -105,9 +106,12 @@ def probe_shapes(shapes: list[tuple[int, ...]], axes: range | list[int], grow) -
     return [tuple(grow(d) if axis in axes else d for axis, d in enumerate(shape)) for shape in shapes]
 
 
-# Spatial probes: + 1 flips the parity of the first strided stage; 2·size + 1 changes the size of every
-# downsampled feature map too (a stride-4 map is the same at 96, 97 and 98, not at 193).
-SPATIAL_PROBES = (lambda size: size + 1, lambda size: 2 * size + 1)
+# Spatial probes, both about half the size so that a probe costs about a quarter of the export's forward:
+# halving changes the size of every downsampled feature map (a stride-4 map is the same at 96, 97 and 98,
+# not at 49), and the two differ by one, flipping the parity of every strided stage. Sizes too small to
+# halve grow instead.
+SPATIAL_PROBES = (lambda size: size // 2 + 1 if size > 2 else size + 1,
+                  lambda size: size // 2 + 2 if size > 4 else size + 2)
 
 
 def _describe_shapes(shapes: list[tuple[int, ...]]) -> str:
@@ -133,7 +137,8 @@ def find_valid_sizes(lower_at, reference: NetBuilder, shapes: list[tuple[int, ..
     fixed; the batch is free when batch + 1 lowers to the same net; the axes from 2 on are free when
     every SPATIAL_PROBES size does. All inputs are probed together, so they share the verdict. The
     first probe changes the batch and the other axes at once: a net free in both (the common case)
-    costs two probes, not three; only a difference there is attributed by probing each alone.
+    costs two small probes (about 0.5 + 0.25 of the export's forward); only a difference there is
+    attributed by probing each alone.
     """
     spatial = range(FIRST_PROBED_AXIS, max(len(shape) for shape in shapes))
     first, *other_sizes = SPATIAL_PROBES if len(spatial) else (None,)
