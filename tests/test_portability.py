@@ -5,7 +5,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pt2caffe import caffe_pb2
 from pt2caffe.errors import Pt2CaffeError
 from pt2caffe.portability import FORMS, RUNTIMES, YES, with_table
 from pt2caffe.runtime import run_mnn, run_opencv, run_pycaffe
