@@ -42,6 +42,7 @@ Nothing here imports torchvision.
 from __future__ import annotations
 
 import copy
+import importlib.util
 import itertools
 import math
 import os
@@ -57,18 +58,19 @@ CONFIG_PATH = os.path.join(HERE, "ssd.yml")
 
 INPUT_SHAPE = (1, 3, 300, 300)
 
-# Keep in sync with ssd.yml (load_config() reads the file; they must be equal).
+
+def _config_module():
+    """examples/ssd/config.py, loaded by path (ssd.pytorch's model imports it as ``from data import voc``)."""
+    spec = importlib.util.spec_from_file_location("ssd_example_config", os.path.join(HERE, "config.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# The prior keys are config.py's ``voc`` (ssd.yml holds the same values for ``--ssd ssd.yml``); the sources
+# and detection settings are what pt2caffe's config adds.
 VOC_CFG: Dict = {
-    "name": "VOC",
-    "num_classes": 21,
-    "min_dim": 300,
-    "feature_maps": [38, 19, 10, 5, 3, 1],
-    "steps": [8, 16, 32, 64, 100, 300],
-    "min_sizes": [30, 60, 111, 162, 213, 264],
-    "max_sizes": [60, 111, 162, 213, 264, 315],
-    "aspect_ratios": [[2], [2, 3], [2, 3], [2, 3], [2], [2]],
-    "variance": [0.1, 0.2],
-    "clip": True,
+    **_config_module().voc,
     "sources": ["L2Norm", "vgg.34", "extras.1", "extras.3", "extras.5", "extras.7"],
     "detection": {
         "conf_thresh": 0.01,
