@@ -27,8 +27,8 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
+from ..errors import Pt2CaffeError
 from .builder import Layer, NetBuilder
-from .errors import Pt2CaffeError
 
 FIRST_PROBED_AXIS = 2  # axes from here on (H, W, …) are probed; 0 is the batch, 1 the channels
 MAX_REASONS = 3  # layers named per probe that found a difference
