@@ -2,7 +2,7 @@
 
 A handler is ``handler(op, ctx) -> Blob | list[Blob]``: it reads the traced op
 (its real arguments) and emits Caffe layers through ``ctx`` (a
-:class:`pt2caffe.lowering.OpContext`), returning the blob(s) that hold the
+:class:`pt2caffe.lowering.context.OpContext`), returning the blob(s) that hold the
 op's output(s). A new op is one new handler in its family's module.
 """
 from __future__ import annotations

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .common import ELTWISE_PROD, ELTWISE_SUM, batch_seed, eltwise, pair, power, relu
-from .registry import handles
+from ..compose import ELTWISE_PROD, ELTWISE_SUM, batch_seed, eltwise, pair, power, relu
+from ..registry import handles
 
 
 def _cells(ctx, x, stride: tuple[int, int], out: tuple[int, int], role: str):

@@ -9,9 +9,9 @@ import math
 import numpy as np
 import torch
 
-from ..tracer import Const
-from .common import broadcast_to, copy_blocks, normalize_dim, permute, reshape, slice_parts, window
-from .registry import handles
+from ...graph import Const
+from ..compose import broadcast_to, copy_blocks, normalize_dim, permute, reshape, slice_parts, window
+from ..registry import handles
 
 
 def _sizes(args) -> list[int]:

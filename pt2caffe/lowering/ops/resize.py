@@ -7,7 +7,7 @@ constant along the others, which have size 2 and keep it, so PyTorch copies them
 the antialiased kernel computes other weights) with the op's exact arguments. So the source
 coordinates, the float32 rounding of the nearest index, align_corners, scale_factor versus size and
 recompute_scale_factor are whatever PyTorch does, not a re-derivation of it. The matrices are applied
-by ``common.apply_axis_matrices`` (per axis a 1×1 Convolution between Reshapes; small maps: one with
+by ``compose.apply_axis_matrices`` (per axis a 1×1 Convolution between Reshapes; small maps: one with
 kron(M_H, M_W)).
 
 Nearest with integer factors on a 4-D blob (each matrix repeats every row f times) is a depthwise
@@ -20,8 +20,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .common import apply_axis_matrices, permute, reshape, window
-from .registry import handles
+from ..compose import apply_axis_matrices, permute, reshape, window
+from ..registry import handles
 
 
 def _only_on(values, spatial: int, index: int, neutral):

@@ -1,8 +1,8 @@
 """Fully connected layers: Linear on the last axis of a tensor of any rank."""
 from __future__ import annotations
 
-from .common import inner_product
-from .registry import handles
+from ..compose import inner_product
+from ..registry import handles
 
 
 @handles("linear", lowering="InnerProduct on a 2-D input; otherwise Reshape (−1, features, 1, 1) + 1×1 "

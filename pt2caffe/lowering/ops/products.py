@@ -28,8 +28,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..builder import Blob
-from .common import permute
+from ...net.builder import Blob
+from ..compose import permute
 
 
 def _repeat(ctx, x: Blob, height: int, width: int, out_shape: tuple[int, ...], role: str) -> Blob:

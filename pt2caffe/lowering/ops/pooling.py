@@ -2,7 +2,7 @@
 
 Adaptive pooling whose windows along each axis share one length and one step (13 → 6 is k3 s2)
 is one Pooling. Other windows: average = one averaging matrix per axis (row i holds 1/length over
-its window), applied by ``common.apply_axis_matrices``; max is separable too: per axis a stride-1 Pooling per
+its window), applied by ``compose.apply_axis_matrices``; max is separable too: per axis a stride-1 Pooling per
 window length, and a 0/1 matrix picks each output's window among them.
 
 Stock SSD Caffe's Pooling always rounds up. When PyTorch's floor mode can give
@@ -20,8 +20,8 @@ import math
 
 import numpy as np
 
-from .common import apply_axis_matrices, pair, scale_axes, window
-from .registry import handles
+from ..compose import apply_axis_matrices, pair, scale_axes, window
+from ..registry import handles
 
 PADDING_WINDOW = "✓ except where Caffe drops a last window that starts in the padding (ceil mode): MNN keeps it"
 

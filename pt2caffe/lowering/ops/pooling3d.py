@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .common import reshape_any_batch
+from ..compose import reshape_any_batch
+from ..registry import handles
 from .indexing import strided_select
 from .pooling import pool_blob, window_counts
-from .registry import handles
 
 
 def _triple(value) -> tuple[int, int, int]:

@@ -22,9 +22,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..builder import Blob, Weight
-from ..tracer import Const
-from .common import ELTWISE_PROD, ELTWISE_SUM, eltwise, relu, reshape, slice_parts
+from ...graph import Const
+from ...net.builder import Blob, Weight
+from ..compose import ELTWISE_PROD, ELTWISE_SUM, eltwise, relu, reshape, slice_parts
 
 GATE_COUNT = {"lstm": 4, "gru": 3, "rnn_tanh": 1, "rnn_relu": 1}
 

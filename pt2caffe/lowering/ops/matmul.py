@@ -1,13 +1,13 @@
 """Matrix products (matmul, mm, bmm, addmm, @, einsum).
 
 With one constant operand: InnerProduct computes x · Wᵀ. So x @ C (C of shape (K, M)) is
-``common.inner_product`` with weight Cᵀ on x's last axis (an InnerProduct for 2-D x, else a 1×1
+``compose.inner_product`` with weight Cᵀ on x's last axis (an InnerProduct for 2-D x, else a 1×1
 Convolution on a (−1, K, 1, 1) view), and C @ x (C of shape (M, K), x of shape (..., K, L)) is
 computed transposed, (C @ x)ᵀ = xᵀ @ Cᵀ: Permute the last two axes, the product with weight C,
 Permute back.
 
 With two traced operands (attention, non-local blocks): the batched product of
-:mod:`pt2caffe.ops.products` (broadcast by Deconvolutions of ones, Eltwise PROD, sum over K);
+:mod:`pt2caffe.lowering.ops.products` (broadcast by Deconvolutions of ones, Eltwise PROD, sum over K);
 its cost is stated there. ``einsum`` with two traced operands is brought to that form by
 Permute and Reshape.
 """
@@ -17,10 +17,10 @@ import math
 
 import torch
 
-from ..tracer import Const, Value
-from .common import inner_product, permute, reshape, scalar_of
+from ...graph import Const, Value
+from ..compose import inner_product, permute, reshape, scalar_of
+from ..registry import handles
 from .products import batched_product, reshape_leading
-from .registry import handles
 
 TRACED_PRODUCT = ("two traced operands (T × (M, K) @ (K, N)): Deconvolution of ones ×2 (broadcast) + Eltwise PROD "
                   "+ 1×1 Convolution of ones (sum over K), ≤ 1 Permute; memory 3·T·M·N·K floats")

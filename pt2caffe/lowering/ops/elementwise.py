@@ -2,21 +2,21 @@
 
 Caffe's Eltwise does not broadcast. A traced operand smaller than the output (a
 squeeze-excite gate (N, C, 1, 1), a spatial attention map (N, 1, H, W), both sides at
-once) is first repeated to the full shape by ``common.broadcast_to`` (Deconvolution or
+once) is first repeated to the full shape by ``compose.broadcast_to`` (Deconvolution or
 1×1 Convolution of ones: exact copies), then Eltwise combines same-shape blobs. Not a
 two-bottom Scale (MNN's converter crashes on it) nor Tile (OpenCV cannot load it).
-Constant operands become the weights of one Scale layer (``common.scale_axes``).
+Constant operands become the weights of one Scale layer (``compose.scale_axes``).
 """
 from __future__ import annotations
 
 import torch
 
-from ..builder import Blob
-from ..errors import short
-from ..tracer import Const, Value
-from .common import (ELTWISE_MAX, ELTWISE_PROD, ELTWISE_SUM, NATURAL_LOG, add_constant, broadcast_to, clamp, eltwise,
-                     materialize, power, reshape, scalar_of, scale_axes)
-from .registry import handles
+from ...errors import short
+from ...graph import Const, Value
+from ...net.builder import Blob
+from ..compose import (ELTWISE_MAX, ELTWISE_PROD, ELTWISE_SUM, NATURAL_LOG, add_constant, broadcast_to, clamp, eltwise,
+                       materialize, power, reshape, scalar_of, scale_axes)
+from ..registry import handles
 
 _REVERSED = {"radd": "add", "rsub": "sub", "rmul": "mul", "rdiv": "div"}
 

@@ -18,8 +18,8 @@ import math
 
 import numpy as np
 
-from .common import ELTWISE_PROD, broadcast_to, eltwise, power, reshape, scale_axes
-from .registry import handles
+from ..compose import ELTWISE_PROD, broadcast_to, eltwise, power, reshape, scale_axes
+from ..registry import handles
 
 
 def _running_stats_norm(ctx, x, mean, var, gamma, beta, eps: float):

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import math
 
-from .common import (ELTWISE_PROD, ELTWISE_SUM, NATURAL_LOG, clamp, eltwise, normalize_dim, power, relu, reshape,
-                     scalar_of)
-from .registry import handles
+from ..compose import (ELTWISE_PROD, ELTWISE_SUM, NATURAL_LOG, clamp, eltwise, normalize_dim, power, relu, reshape,
+                       scalar_of)
+from ..registry import handles
 
 
 def _input(op, ctx):

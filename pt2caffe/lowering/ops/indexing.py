@@ -17,10 +17,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..tracer import Const
-from .common import (ELTWISE_SUM, broadcast_to, eltwise, keep_range, materialize, power, reshape, reshape_any_batch,
-                     scalar_of, slice_parts)
-from .registry import handles
+from ...graph import Const
+from ..compose import (ELTWISE_SUM, broadcast_to, eltwise, keep_range, materialize, power, reshape, reshape_any_batch,
+                       scalar_of, slice_parts)
+from ..registry import handles
 
 
 def _expand_index(index, rank: int) -> list:

@@ -23,11 +23,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..builder import Blob
-from ..tracer import Const, Value
-from .common import reshape, slice_parts
+from ...graph import Const, Value
+from ...net.builder import Blob
+from ..compose import reshape, slice_parts
+from ..registry import handles
 from .recurrent_steps import State, cell_weights, constant_rows, inner_product, step
-from .registry import handles
 
 _SEQUENCE_LOWERING = (
     "unrolled over the traced length: one InnerProduct (axis 1) per layer and direction for W_ih x, then per "

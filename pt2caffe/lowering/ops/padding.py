@@ -5,7 +5,7 @@ Zero padding of the spatial axes of a 4-D blob: one depthwise Convolution whose 
 copies each pixel to its padded place (symmetric Caffe pad, kernel |before − after| + 1 long, so
 1×1 for symmetric pads; negative pads crop). Every other case (reflect, replicate, circular,
 another constant, other axes or ranks): one 0/1 selection matrix per padded axis, row i picking
-the source index PyTorch reads for output i, applied by ``common.apply_axis_matrices``; a row
+the source index PyTorch reads for output i, applied by ``compose.apply_axis_matrices``; a row
 that reads nothing (constant padding) gets the constant as the layer's bias, so the value lands
 exactly on the border (x·1 + 0 inside, 0 + value outside). All of it is exact.
 """
@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .common import apply_axis_matrices, window
-from .registry import handles
+from ..compose import apply_axis_matrices, window
+from ..registry import handles
 
 
 def source_indices(size: int, before: int, after: int, mode: str) -> np.ndarray:

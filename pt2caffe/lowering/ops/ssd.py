@@ -21,10 +21,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..builder import Blob
-from ..tracer import Const
-from .common import normalize_dim
-from .registry import handles, handles_module
+from ...graph import Const
+from ...net.builder import Blob
+from ..compose import normalize_dim
+from ..registry import handles, handles_module
 
 EPS_LIMIT = 1e-6
 

@@ -1,24 +1,20 @@
-"""Drive the op handlers over a traced graph, building the Caffe net.
-
-:class:`OpContext` is what a handler sees: the op, the blobs of its inputs,
-and ``layer()`` to emit Caffe layers named after the op's module path.
-"""
+"""What a handler sees: :class:`OpContext`, the op, the blobs of its inputs, and ``layer()`` to emit Caffe
+layers named after the op's module path."""
 from __future__ import annotations
-
-import traceback
 
 import numpy as np
 import torch
 
-from . import ops  # noqa: F401  (registers every handler family)
-from .builder import Blob, NetBuilder, Weight
-from .errors import Pt2CaffeError, one_line, short
-from .ops.common import materialize
-from .ops.registry import HANDLERS
-from .tracer import Const, Graph, Op, Value
+from ..errors import Pt2CaffeError, short
+from ..graph import Const, Op, Value
+from ..net.builder import Blob, NetBuilder, Weight
+from .compose.constants import materialize
 
 
 class OpContext:
+    """One op's view of the net being built: its inputs' blobs (``blob``), ``layer`` and ``weight`` to emit,
+    and ``fail`` for a one-line error naming the op's module and source line."""
+
     def __init__(self, op: Op, builder: NetBuilder, blobs: dict[int, Blob], used: set[int] | None = None):
         self.op = op
         self.builder = builder
@@ -44,7 +40,7 @@ class OpContext:
     # inputs ----------------------------------------------------------------------------
     def blob(self, ref) -> Blob:
         """The blob holding a traced value (an argument of the op); a constant tensor argument is built
-        from the batch of the op's traced operands (:func:`pt2caffe.ops.common.materialize`)."""
+        from the batch of the op's traced operands (:func:`pt2caffe.lowering.compose.constants.materialize`)."""
         if isinstance(ref, Value) and ref.index in self._blobs:
             return self._blobs[ref.index]
         if isinstance(ref, Value):
@@ -104,32 +100,3 @@ def describe(ref) -> str:
     if isinstance(ref, Value):
         return f"traced tensor of shape {list(ref.shape)}"
     return short(ref)
-
-
-def lower(graph: Graph, builder: NetBuilder, input_names: list[str]) -> dict[int, Blob]:
-    """Emit the net for ``graph``; return the blob of every traced value that has one."""
-    blobs: dict[int, Blob] = {}
-    used = {value.index for op in graph.ops for value in op.inputs} | {value.index for value in graph.outputs}
-    for name, value in zip(input_names, graph.inputs):
-        blobs[value.index] = builder.input(name, value.shape)
-    for op in graph.ops:
-        handler = HANDLERS.get(op.kind)
-        if handler is None:
-            raise Pt2CaffeError(f"unsupported op {op.kind} in {op.where()}: pt2caffe has no lowering for it")
-        try:
-            result = handler.fn(op, OpContext(op, builder, blobs, used))
-        except Pt2CaffeError:
-            raise
-        except Exception as error:  # a case the handler did not foresee: still say where
-            raise Pt2CaffeError(f"{op.kind} in {op.where()} could not be converted: {type(error).__name__}: "
-                                f"{one_line(str(error), 500)}", traceback.format_exc()) from None
-        if not handler.exact:
-            builder.notes.append(f"{op.kind} in {op.where()} is not exact: {handler.lowering}")
-        tops = result if isinstance(result, (list, tuple)) else [result]
-        if len(tops) != len(op.outputs):
-            raise Pt2CaffeError(f"internal: handler for {op.kind} gave {len(tops)} blobs for "
-                                f"{len(op.outputs)} outputs in {op.where()}")
-        for value, top in zip(op.outputs, tops):
-            if top is not None:
-                blobs[value.index] = top
-    return blobs

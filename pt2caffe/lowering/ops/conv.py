@@ -5,8 +5,8 @@ ConvTranspose2d/1d (output_padding included).
 """
 from __future__ import annotations
 
-from .common import add_constant, keep_range, pair, power, reshape, window
-from .registry import handles
+from ..compose import add_constant, keep_range, pair, power, reshape, window
+from ..registry import handles
 
 
 def _padding(padding, kernel: tuple[int, int], dilation: tuple[int, int]):

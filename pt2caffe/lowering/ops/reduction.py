@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import math
 
-from ..tracer import Value
-from .common import normalize_dim, permute, power, reshape, window
+from ...graph import Value
+from ..compose import normalize_dim, permute, power, reshape, window
+from ..registry import handles
 from .elementwise import binary
-from .registry import handles
 
 ZERO_D = "✓ except a 0-d result (a Reshape to no axes: OpenCV refuses it, MNN crashes)"
 

@@ -1,6 +1,6 @@
 """Attention handlers: F.scaled_dot_product_attention, nn.MultiheadAttention (F.multi_head_attention_forward)
 and PyTorch's fused inference kernels (``_native_multi_head_attention``, ``_transformer_encoder_layer_fwd``),
-decomposed by :mod:`pt2caffe.ops.multihead` (which states the layers and their cost) into layers every
+decomposed by :mod:`pt2caffe.lowering.ops.multihead` (which states the layers and their cost) into layers every
 Caffe runtime has.
 
 Masks must be constants (bool or float, broadcast as torch does); dropout must be off (eval mode);
@@ -12,14 +12,14 @@ import math
 
 import torch
 
-from ..builder import Blob
-from ..tracer import Const, Value
+from ...graph import Const, Value
+from ...net.builder import Blob
+from ..compose import ELTWISE_SUM, eltwise, permute, relu
+from ..registry import handles
 from .activation import gelu_erf
-from .common import ELTWISE_SUM, eltwise, permute, relu
 from .multihead import attend, linear_rows, multi_head
 from .normalization import layer_norm_blob
 from .products import reshape_leading
-from .registry import handles
 
 
 def causal_mask(length: int, source: int) -> torch.Tensor:

@@ -3,11 +3,11 @@
 softmax(scale · Q Kᵀ + mask) V per batch and head (PyTorch's documented maths for
 ``scaled_dot_product_attention`` and ``MultiheadAttention``):
 
-- projections (in_proj, out_proj, an encoder layer's feed-forward): ``common.inner_product`` (a 1×1
+- projections (in_proj, out_proj, an encoder layer's feed-forward): ``compose.inner_product`` (a 1×1
   Convolution on a (−1, E, 1, 1) view). When query, key and value are one tensor, the packed
   in-projection is one product with 3E outputs and a Slice;
 - heads: Reshape to (·, ·, H, d) and one Permute per operand to (batch, H, ·, ·);
-- Q Kᵀ and P V: :func:`pt2caffe.ops.products.batched_product`, the scale folded into its sum
+- Q Kᵀ and P V: :func:`pt2caffe.lowering.ops.products.batched_product`, the scale folded into its sum
   (costs there: three blobs of N·H·L·S·d floats per product);
 - a constant mask (−∞ written as −1e30, so that no runtime meets inf·0; exp of either is 0 in
   float32): a one-bottom Scale (bias) on the (−1, L·S, 1, 1) view of the scores;
@@ -21,9 +21,9 @@ import math
 import numpy as np
 import torch
 
-from ..builder import Blob
-from ..tracer import Const
-from .common import inner_product, permute, slice_parts
+from ...graph import Const
+from ...net.builder import Blob
+from ..compose import inner_product, permute, slice_parts
 from .products import batched_product, reshape_leading
 
 MASKED = -1e30  # stands for −inf in a mask: exp(MASKED − max) is 0 in float32, as exp(−inf)
@@ -32,7 +32,7 @@ MASKED = -1e30  # stands for −inf in a mask: exp(MASKED − max) is 0 in float
 def linear_rows(ctx, x: Blob, weight: Const, bias: Const | None, role: str, start: int = 0,
                 stop: int | None = None, axis: int | None = None) -> Blob:
     """x @ W[start:stop]ᵀ + b[start:stop] over x's axes from ``axis`` (default: the last) for (out, in)
-    parameters ``weight``/``bias``: :func:`pt2caffe.ops.common.inner_product` (a 1×1 Convolution on a
+    parameters ``weight``/``bias``: :func:`pt2caffe.lowering.compose.inner_product` (a 1×1 Convolution on a
     (−1, in, 1, 1) view for rank > 2)."""
     stop = weight.shape[0] if stop is None else stop
     whole = (start, stop) == (0, weight.shape[0])
