@@ -1,22 +1,17 @@
-"""Which Caffe layer forms run correctly where: the README's runtime table.
+"""Which Caffe layer forms run correctly where: the measured facts behind the README's runtime table
+(pt2caffe.readme.runtime_table).
 
 Each :class:`Form` is a one- or two-layer net with its measured verdict per runtime; stock SSD
-pycaffe is the reference that defines each layer's result. tests/test_portability.py runs every
+pycaffe is the reference that defines each layer's result. tests/runtimes/test_forms.py runs every
 form in pycaffe, OpenCV (``opencv-python-headless`` 4.14) and MNN 3.6.1 and asserts the verdicts:
 "yes" means the runtime matches pycaffe within 1e-5 relative; anything else means it fails to
-load or run the net, or misses the result by more than 1e-3. Regenerate the table with
-
-    python -m pt2caffe.portability README.md
+load or run the net, or misses the result by more than 1e-3.
 """
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
 
-from .readme_tables import rewrite, with_block
-
 RUNTIMES = ("pycaffe", "opencv", "mnn")
-BEGIN, END = "<!-- runtimes:begin -->", "<!-- runtimes:end -->"
 YES = "yes"
 
 
@@ -98,25 +93,3 @@ FORMS = [
          'top: "m" pooling_param { pool: MAX kernel_size: 2 stride: 2 } }\n' + _one("Eltwise", "", ("p", "m")),
          IMAGE, {"pycaffe": YES, "opencv": YES, "mnn": "no: empty output"}, "MaxUnpool2d (the pooling indices)"),
 ]
-
-
-def _verdict_cell(verdict: str) -> str:
-    return "✓" if verdict == YES else "✗ " + verdict.removeprefix("no: ")
-
-
-def runtime_table() -> str:
-    """The README table: one row per form, a column per runtime, and pt2caffe's use of the form."""
-    lines = ["| layer form | stock SSD pycaffe | OpenCV 4.14 | MNN 3.6.1 | pt2caffe |", "|---|---|---|---|---|"]
-    for form in FORMS:
-        cells = [_verdict_cell(form.verdicts[runtime]) for runtime in RUNTIMES]
-        lines.append(f"| {form.name} | {' | '.join(cells)} | {form.pt2caffe} |")
-    return "\n".join(lines)
-
-
-def with_table(text: str) -> str:
-    """``text`` with the part between the runtime-table markers replaced by the current table."""
-    return with_block(text, BEGIN, END, runtime_table())
-
-
-if __name__ == "__main__":
-    rewrite(sys.argv[1] if len(sys.argv) > 1 else "README.md", with_table)

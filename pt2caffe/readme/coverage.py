@@ -1,14 +1,14 @@
 """The README's coverage table (op → Caffe layers, exact or not), generated from the handler registry.
 
-    python -m pt2caffe.coverage README.md    # rewrite the table between its markers
+    python -m pt2caffe.readme.coverage README.md    # rewrite the table between its markers
 """
 from __future__ import annotations
 
 import sys
 
-from . import lowering  # noqa: F401  (imports every op family, filling the registry)
-from .ops.registry import HANDLERS
-from .readme_tables import rewrite, with_block
+from ..lowering import ops  # noqa: F401  (imports every op family, filling the registry)
+from ..lowering.registry import HANDLERS
+from .tables import rewrite, with_block
 
 BEGIN, END = "<!-- coverage:begin -->", "<!-- coverage:end -->"
 

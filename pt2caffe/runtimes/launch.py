@@ -1,19 +1,9 @@
-"""Find the reference Caffe build and run nets in it (and in OpenCV's and MNN's Caffe importers) safely.
-
-Where Caffe is: the reference is stock SSD Caffe (weiliu89/caffe, branch ssd, 4817bf8b).
-``scripts/build_caffe.sh`` installs it into ``$PT2CAFFE_CAFFE_HOME`` if set, else into
-``~/.cache/pt2caffe/caffe-ssd-4817bf8b-<key>`` (the key hashes the build recipe), and on every
-successful run writes that directory's path to ``~/.cache/pt2caffe/current``. Here
-``PT2CAFFE_CAFFE_HOME`` wins, else that pointer file is read, so the last successful build is
-used; a home counts only if it has the build's stamp file and ``python/caffe/_caffe.so``.
-To run nets in another Caffe (a vendor's build, a fork), set ``PT2CAFFE_PYCAFFE`` to the directory
-that holds its ``caffe`` Python package: it is used instead of the reference.
+"""Run nets in the reference pycaffe, OpenCV's and MNN's Caffe importers, each in a child process.
 
 Why child processes: Caffe kills the whole process with SIGABRT on an unknown layer type or
-field, so every net runs in ``caffe_worker.py`` in a fresh interpreter, and a failure comes
+field, so every net runs in ``worker.py`` in a fresh interpreter, and a failure comes
 back as a one-line Pt2CaffeError instead of taking the caller down.
 """
-
 from __future__ import annotations
 
 import json
@@ -23,58 +13,12 @@ import signal
 import subprocess
 import sys
 import tempfile
-from pathlib import Path
 
 import numpy as np
 
-from pt2caffe import caffe_worker
-from pt2caffe.errors import Pt2CaffeError
-
-STAMP_NAME = ".pt2caffe-build"
-BUILD_HINT = "run `bash scripts/build_caffe.sh`"
-
-
-def _pointer_file() -> Path:
-    """The file in which build_caffe.sh records the last successful build (HOME read now)."""
-    return Path.home() / ".cache" / "pt2caffe" / "current"
-
-
-def caffe_home() -> Path:
-    """The reference Caffe install directory: $PT2CAFFE_CAFFE_HOME, else the pointer file's."""
-    env = os.environ.get("PT2CAFFE_CAFFE_HOME")
-    if env:
-        home, origin = Path(env), "PT2CAFFE_CAFFE_HOME"
-    else:
-        pointer = _pointer_file()
-        try:
-            home, origin = Path(pointer.read_text().strip()), str(pointer)
-        except OSError:
-            raise Pt2CaffeError(f"reference Caffe not built ({pointer} missing): {BUILD_HINT}")
-    complete = (home / STAMP_NAME).is_file() and (home / "python" / "caffe" / "_caffe.so").exists()
-    if not complete:
-        raise Pt2CaffeError(f"reference Caffe not found at {home} (from {origin}): {BUILD_HINT}")
-    return home
-
-
-def caffe_pythonpath() -> str:
-    """The directory to put on PYTHONPATH so that `import caffe` finds pycaffe: $PT2CAFFE_PYCAFFE
-    (the user's own Caffe) if set, else the reference build's. Raises Pt2CaffeError when neither is there."""
-    own = os.environ.get("PT2CAFFE_PYCAFFE")
-    if own:
-        if not (Path(own) / "caffe" / "__init__.py").is_file():
-            raise Pt2CaffeError(f"PT2CAFFE_PYCAFFE={own} holds no caffe package (expected {own}/caffe/__init__.py)")
-        return own
-    return str(caffe_home() / "python")
-
-
-def caffe_description() -> str:
-    """Which Caffe runs the nets, in words: the reference build's SOURCE line, or the user's own pycaffe."""
-    if os.environ.get("PT2CAFFE_PYCAFFE"):
-        return "your own pycaffe (PT2CAFFE_PYCAFFE)"
-    try:
-        return "stock SSD Caffe, " + (caffe_home() / "SOURCE").read_text().strip()
-    except OSError:
-        return "unknown (the Caffe home has no SOURCE file: rebuild with scripts/build_caffe.sh)"
+from ..errors import Pt2CaffeError
+from . import worker
+from .reference_caffe import caffe_pythonpath
 
 
 def run_pycaffe(prototxt: str, caffemodel: str | None, inputs: dict[str, np.ndarray],
@@ -131,7 +75,7 @@ def worker_environment(engine: str) -> dict[str, str]:
 
 def _run_worker(engine: str, prototxt: str, caffemodel: str | None,
                 inputs: dict[str, np.ndarray], blobs: list[str] | None) -> dict[str, np.ndarray]:
-    """Write the request to a temp dir, run caffe_worker.py there, read its outputs back."""
+    """Write the request to a temp dir, run worker.py there, read its outputs back."""
     label = {"caffe": "Caffe", "opencv": "OpenCV", "mnn": "MNN"}[engine]
     for kind, path in (("prototxt", prototxt), ("caffemodel", caffemodel)):
         if path is not None and not os.path.isfile(path):
@@ -145,18 +89,18 @@ def _run_worker(engine: str, prototxt: str, caffemodel: str | None,
         paths = [os.path.join(tmp, name) for name in ("request.json", "inputs.npz", "out.npz")]
         with open(paths[0], "w") as f:
             json.dump(request, f)
-        caffe_worker.save_arrays(paths[1], arrays)
-        command = [sys.executable, caffe_worker.__file__, engine, *paths]
+        worker.save_arrays(paths[1], arrays)
+        command = [sys.executable, worker.__file__, engine, *paths]
         proc = subprocess.run(command, cwd=tmp, env=env, capture_output=True, text=True, errors="replace")
         if proc.returncode != 0:
             raise _failure(label, prototxt, proc)
-        return caffe_worker.load_arrays(paths[2])
+        return worker.load_arrays(paths[2])
 
 
 def _failure(label: str, prototxt: str, proc: subprocess.CompletedProcess) -> Pt2CaffeError:
     """Turn a failed worker run into one error line (the stage that died and why)."""
     stderr = proc.stderr or ""
-    stages = re.findall("^" + re.escape(caffe_worker.STAGE_PREFIX) + r"(\w+)", stderr, re.M)
+    stages = re.findall("^" + re.escape(worker.STAGE_PREFIX) + r"(\w+)", stderr, re.M)
     verb = "run" if stages and stages[-1] == "forward" else "load"
     reason = failure_reason(stderr) or _exit_description(proc.returncode)
     detail = stderr + (f"\n--- stdout ---\n{proc.stdout}" if proc.stdout else "")
@@ -176,7 +120,7 @@ def failure_reason(log: str) -> str:
     fatal = re.findall(r"^F\d{4,8} [\d:.]+ +\d+ [^\]]*\] (.+)$", log, re.M)
     if fatal:
         return _tidy(fatal[-1])
-    ours = re.findall("^" + re.escape(caffe_worker.ERROR_PREFIX) + "(.+)$", log, re.M)
+    ours = re.findall("^" + re.escape(worker.ERROR_PREFIX) + "(.+)$", log, re.M)
     if ours:
         return _tidy(ours[-1])
     if "Traceback (most recent call last)" in log:

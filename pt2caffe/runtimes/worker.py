@@ -1,10 +1,10 @@
-"""Child-process side of pt2caffe.runtime: load a net in pycaffe, OpenCV or MNN, run it, save blobs.
+"""Child-process side of pt2caffe.runtimes.launch: load a net in pycaffe, OpenCV or MNN, run it, save blobs.
 
 Runs in its own process because Caffe aborts the whole process (SIGABRT) on an unknown layer
 type or field. It imports only numpy and the engine (never torch or the rest of pt2caffe), and
 talks to the parent through files:
 
-    python caffe_worker.py caffe|opencv|mnn REQUEST.json INPUTS.npz OUTPUT.npz
+    python worker.py caffe|opencv|mnn REQUEST.json INPUTS.npz OUTPUT.npz
 
 REQUEST.json holds {"prototxt", "caffemodel" (or null), "blobs" (list or null)}. In both .npz
 files arrays are stored as a0, a1, ... with their real names (which may contain '/') in the
@@ -86,8 +86,9 @@ def _probed_prototxt(prototxt, names):
 
     from google.protobuf import text_format
 
-    spec = importlib.util.spec_from_file_location(
-        "pt2caffe_worker_caffe_pb2", os.path.join(os.path.dirname(os.path.abspath(__file__)), "caffe_pb2.py"))
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    spec = importlib.util.spec_from_file_location("pt2caffe_worker_caffe_pb2",
+                                                  os.path.join(package, "net", "caffe_pb2.py"))
     caffe_pb2 = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(caffe_pb2)
     with open(prototxt) as f:
@@ -202,7 +203,7 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    # Run as a file, sys.path[0] is the pt2caffe package directory: drop it so that nothing in
+    # Run as a file, sys.path[0] is the pt2caffe.runtimes directory: drop it so that nothing in
     # the package shadows `caffe` or `cv2`.
     if sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(__file__)):
         del sys.path[0]
