@@ -9,8 +9,8 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterable
 
-from .errors import Pt2CaffeError
-from .serialize import write_files
+from ..errors import Pt2CaffeError
+from ..net.files import write_files
 
 FORMATS = ("svg", "png")
 # verdict → (fill colour, border width); layers without a verdict were not compared

@@ -15,8 +15,8 @@ import os
 import numpy as np
 import torch
 
-from .errors import Pt2CaffeError
-from .loading import random_inputs
+from ..errors import Pt2CaffeError
+from ..frontends.torch.shapes import random_inputs
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 # Not the export's input (seed 0): anything the export fixed at the example input's values shows.
@@ -33,7 +33,7 @@ def load_inputs(path: str | None, shapes: list[tuple[int, ...]], names: list[str
     """The model inputs (one tensor per shape) and a one-line note of how they were made.
 
     An input file's arrays must have ``shapes``, unless ``refuse_shape(index, shape)`` is given: then
-    it decides (it raises Pt2CaffeError for a shape the net cannot take, e.g. pt2caffe.sizes').
+    it decides (it raises Pt2CaffeError for a shape the net cannot take, e.g. pt2caffe.net.sizes').
     """
     if path is None:
         return random_inputs(shapes, CHECK_SEED), RANDOM_NOTE

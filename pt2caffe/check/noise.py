@@ -12,8 +12,8 @@ import copy
 import numpy as np
 import torch
 
-from .ops.registry import is_atomic
-from .tracer import trace
+from ..frontends.torch.trace import trace
+from ..lowering.registry import is_atomic
 
 NOISE_FACTOR = 1000  # × the float32-vs-float64 relative error: covers the measured ratio of ~700
 
