@@ -6,11 +6,13 @@ import inspect
 import os
 import sys
 
-from .convert import convert, write
-from .errors import Pt2CaffeError, short
-from .loading import load, random_inputs
-from .progress import Progress
-from .sizes import InputSizes
+from ..console import Progress
+from ..conversion.pipeline import convert
+from ..conversion.writing import write
+from ..errors import Pt2CaffeError, short
+from ..frontends.torch.loading import load
+from ..frontends.torch.shapes import random_inputs
+from ..net.sizes import InputSizes
 
 
 def provenance(args, shapes) -> dict:
@@ -55,7 +57,7 @@ def _export(args, model, shapes, suffix: str, ssd_config, progress: Progress):
     progress.step(f"tracing {type(model).__name__} at {' and '.join('x'.join(map(str, s)) for s in shapes)}")
     finish = None
     if ssd_config:
-        from .ssd import append_from_config
+        from ..ssd import append_from_config
         finish = functools.partial(append_from_config, config=ssd_config)
     conversion = convert(model, random_inputs(shapes), name=(args.name or type(model).__name__) + suffix,
                          finish=finish)
@@ -72,7 +74,7 @@ def main(args) -> int:
             check_name(args.name)
         ssd_config = None
         if args.ssd:  # a config error is reported before the (slow) loading and tracing
-            from .ssd import load_config
+            from ..ssd import load_config
             ssd_config = load_config(args.ssd)
         progress.step(f"loading {args.model} and {args.weights}")
         model, shapes = load(args.model, args.weights, entry=args.entry, shapes=args.input_shape,
@@ -100,6 +102,6 @@ def _summarise(args, report: dict, outdir: str, prefix: str, progress: Progress)
     for note in report["notes"]:
         print(f"pt2caffe: note: {note}", file=sys.stderr)
     if args.graph:
-        from .drawing import draw_report
+        from ..check.drawing import draw_report
         for path in draw_report(report, prefix, formats=args.graph_format):
             print(f"wrote {path}")

@@ -9,14 +9,15 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .backends import BACKENDS, DEFAULT_IMAGE
-from .drawing import parse_formats
-from .errors import Pt2CaffeError, one_line
+from ..check.drawing import parse_formats
+from ..errors import Pt2CaffeError, one_line
+from ..runtimes.backends import BACKENDS
+from ..runtimes.docker import DEFAULT_IMAGE
 
 
 def _shape_argument(text: str) -> str:
     """--input-shape's value, checked while parsing (a malformed one is a usage error, exit 2)."""
-    from .loading import parse_shape  # imports torch: only when the option is given
+    from ..frontends.torch.shapes import parse_shape  # imports torch: only when the option is given
 
     try:
         parse_shape(text)
@@ -65,7 +66,7 @@ def _run_parser(commands) -> None:
                         help="append PriorBox + DetectionOutput from an SSD config: ssd.yml, config.py:voc (a dict "
                              "with ssd.pytorch keys) or a pytorch-ssd config module config.py")
     _graph_argument(parser, "also draw the net")
-    parser.set_defaults(handler="pt2caffe.run_command:main")
+    parser.set_defaults(handler="pt2caffe.cli.run:main")
 
 
 def _check_parser(commands) -> None:
@@ -89,7 +90,7 @@ def _check_parser(commands) -> None:
     parser.add_argument("--json", metavar="OUT.json", help="write the comparison as JSON")
     parser.add_argument("--all", action="store_true", help="print every compared blob, not just the first divergence")
     _graph_argument(parser, "draw the net coloured by verdict")
-    parser.set_defaults(handler="pt2caffe.check:main")
+    parser.set_defaults(handler="pt2caffe.check.command:main")
 
 
 def _priorbox_parser(commands) -> None:
@@ -112,12 +113,12 @@ def _caffe_worker_parser(commands) -> None:
     parser.add_argument("request", metavar="REQUEST.json")
     parser.add_argument("inputs", metavar="INPUTS.npz")
     parser.add_argument("outputs", metavar="OUTPUTS.npz")
-    parser.set_defaults(handler="pt2caffe.backends:worker_main")
+    parser.set_defaults(handler="pt2caffe.runtimes.docker:worker_main")
 
 
 def _doctor_parser(commands) -> None:
     parser = commands.add_parser("doctor", help="say where the reference Caffe is and how to import it")
-    parser.set_defaults(handler="pt2caffe.doctor:main")
+    parser.set_defaults(handler="pt2caffe.cli.doctor:main")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -5,7 +5,8 @@ import shutil
 import subprocess
 import sys
 
-from .runtime import caffe_description, caffe_pythonpath, worker_environment
+from ..runtimes.launch import worker_environment
+from ..runtimes.reference_caffe import caffe_description, caffe_pythonpath
 
 
 def _import_check() -> str:
