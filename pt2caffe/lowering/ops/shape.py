@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import torch
 
 from ...graph import Const
-from ..compose import broadcast_to, copy_blocks, normalize_dim, permute, reshape, slice_parts, window
+from ..compose import broadcast_to, constant_blob, copy_blocks, normalize_dim, permute, reshape, slice_parts
 from ..registry import handles
 
 
@@ -141,23 +140,20 @@ def repeat(op, ctx):
     return reshape(ctx, blob, ctx.out_shape)
 
 
-@handles("constant", lowering="Reshape + Pooling MAX of an input to 1 value, 1×1 Convolution (weights 0, bias = "
-                              "the constant) + Reshape: a model output that does not depend on the inputs")
+@handles("constant", lowering="Reshape + Pooling MAX of an input to 1 value, InnerProduct (weights 0, bias = the "
+                              "constant) + Reshape: a model output that does not depend on the inputs")
 def constant(op, ctx):
-    """A constant output, made from the first input (no Parameter layer: OpenCV lacks it): 0·m + b = b exactly
-    for any finite m, so the Convolution's bias is the output. An inf or nan in that input would leak in."""
+    """A constant output, made from the first input (no Parameter layer: OpenCV lacks it) by the construction
+    of every constant (:func:`~pt2caffe.lowering.compose.constants.constant_blob`) on the whole input seen as
+    one row (1, 1, count, 1): 0·m + b = b exactly for any finite m, so the InnerProduct's bias is the output.
+    An inf or nan in that input would leak in."""
     const = op.arg(0, "tensor")
     source = ctx.builder.inputs[0]
     count, values = math.prod(source.shape), const.tensor.reshape(-1)
     column = reshape(ctx, source, (1, 1, count, 1), role="source")
-    one = ctx.layer("Pooling", [column], {"pooling_param": {"pool": "MAX", **window((count, 1), repeated=False)}},
-                    role="one_value", shape=(1, 1, 1, 1))
-    params = {"num_output": values.numel(), "bias_term": True, "kernel_size": [1]}
-    weights = [ctx.constant(np.zeros((values.numel(), 1, 1, 1)), "zero: the input does not matter"),
-               ctx.weight(const, values, "flattened, as the bias of a 1×1 Convolution")]
-    made = ctx.layer("Convolution", [one], {"convolution_param": params}, role="values",
-                     shape=(1, values.numel(), 1, 1), weights=weights)
-    return reshape(ctx, made, tuple(const.shape))
+    row = constant_blob(ctx, column, ctx.weight(const, values, "flattened, as the bias of an InnerProduct"),
+                        (values.numel(),), role="values")
+    return reshape(ctx, row, tuple(const.shape))
 
 
 @handles("attr_T", lowering="Permute (all axes reversed)")

@@ -74,10 +74,10 @@ class WithPriors(nn.Module):
 @pytest.mark.parametrize("batch", [1, 3])
 def test_constant_outputs_are_made_from_the_input(tmp_path, batch):
     """No Parameter layer (OpenCV lacks it): one input value (Pooling MAX) times 0 plus the constant (the
-    bias of a 1×1 Convolution), whatever the input holds."""
+    bias of an InnerProduct, as every constant is made), whatever the input holds."""
     export_and_compare(WithPriors(), random_inputs([(batch, 3, 4)]), tmp_path)
     types = layer_types(tmp_path)
-    assert "Parameter" not in types and types.count("Convolution") == 2 and types.count("Pooling") == 2
+    assert "Parameter" not in types and types.count("InnerProduct") == 2 and types.count("Pooling") == 2
 
 
 class ClassToken(nn.Module):
