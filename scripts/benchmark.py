@@ -144,7 +144,7 @@ def _timed(work) -> tuple[float, float]:
 
 def _child(kind: str, out: str) -> dict:
     """One measurement in this (fresh) process."""
-    from pt2caffe.convert import convert, write
+    from pt2caffe.conversion import convert, write
 
     torch.manual_seed(0)
     model, example = _model_and_input(kind)
@@ -218,7 +218,7 @@ CHECKED = {"resnet50": "1,3,224,224", "residual_stack_4000": "1,8,16,16"}
 
 def _pycaffe_forward_seconds(prototxt: str, caffemodel: str, extra_env: dict) -> float:
     """One pycaffe forward of the net (after a warm-up one), in a child process as check runs it."""
-    from pt2caffe.runtime import worker_environment
+    from pt2caffe.runtimes.launch import worker_environment
 
     code = ("import sys, time, caffe; caffe.set_mode_cpu(); net = caffe.Net(sys.argv[1], caffe.TEST, "
             "weights=sys.argv[2]); net.forward(); t = time.perf_counter(); net.forward(); "

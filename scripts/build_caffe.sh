@@ -17,8 +17,8 @@
 # the same key and whose `import caffe` works is reused (a second run takes about a second). The
 # build happens in a temporary directory and the home is moved into place only when complete, so
 # an interrupted build never looks finished. Every successful run writes the home's path to
-# ~/.cache/pt2caffe/current, which pt2caffe.runtime.caffe_home() reads when PT2CAFFE_CAFFE_HOME is
-# not set.
+# ~/.cache/pt2caffe/current, which pt2caffe.runtimes.reference_caffe.caffe_home() reads when
+# PT2CAFFE_CAFFE_HOME is not set.
 #
 # The home holds python/caffe (pycaffe, with libcaffe.so beside _caffe.so, found through an
 # $ORIGIN rpath), caffe.proto (the build's schema), SOURCE (what was built) and build.log.
@@ -104,7 +104,7 @@ is_complete() {
     PYTHONPATH="$1/python" GLOG_minloglevel=2 "$PYTHON" -c 'import caffe, caffe.proto.caffe_pb2' >/dev/null 2>&1
 }
 
-# Record $1 as the Caffe home for pt2caffe.runtime (written atomically).
+# Record $1 as the Caffe home for pt2caffe.runtimes.reference_caffe (written atomically).
 write_pointer() {
   mkdir -p "$CACHE_ROOT"
   printf '%s\n' "$1" >"$CACHE_ROOT/current.tmp.$$"

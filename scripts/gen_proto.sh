@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Regenerate pt2caffe/caffe_pb2.py from proto/caffe.proto.
+# Regenerate pt2caffe/net/caffe_pb2.py from proto/caffe.proto.
 #
-#   bash scripts/gen_proto.sh            # writes pt2caffe/caffe_pb2.py
+#   bash scripts/gen_proto.sh            # writes pt2caffe/net/caffe_pb2.py
 #   bash scripts/gen_proto.sh OUT.py     # writes OUT.py instead (tests use this)
 #
 # Uses Debian's protoc (package protobuf-compiler, 3.21.x).  Its Python output
@@ -11,9 +11,9 @@
 # regenerating it gives the same bytes, so the protoc series is pinned below:
 # another series may format its output differently.
 #
-# The .proto is compiled as "pt2caffe/caffe.proto" (copied into a temporary
+# The .proto is compiled as "pt2caffe/net/caffe.proto" (copied into a temporary
 # include root) so that the file name registered in protobuf's descriptor pool
-# is "pt2caffe/caffe.proto".  pycaffe registers its own file as "caffe.proto";
+# is "pt2caffe/net/caffe.proto" (and the module's name pt2caffe.net.caffe_pb2).  pycaffe registers its own file as "caffe.proto";
 # two different files under one name cannot share a process, while
 # different names (and our package pt2caffe.caffe) can.
 set -euo pipefail
@@ -22,7 +22,7 @@ REQUIRED_PROTOC_SERIES="3.21."
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 src="$root/proto/caffe.proto"
-out="${1:-$root/pt2caffe/caffe_pb2.py}"
+out="${1:-$root/pt2caffe/net/caffe_pb2.py}"
 
 if ! command -v protoc >/dev/null 2>&1; then
   echo "gen_proto.sh: protoc not found; install Debian's protobuf-compiler (apt-get install protobuf-compiler)" >&2
@@ -39,10 +39,10 @@ esac
 
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
-mkdir -p "$tmp/include/pt2caffe" "$tmp/out"
-cp "$src" "$tmp/include/pt2caffe/caffe.proto"
+mkdir -p "$tmp/include/pt2caffe/net" "$tmp/out"
+cp "$src" "$tmp/include/pt2caffe/net/caffe.proto"
 
-protoc --proto_path="$tmp/include" --python_out="$tmp/out" "$tmp/include/pt2caffe/caffe.proto"
+protoc --proto_path="$tmp/include" --python_out="$tmp/out" "$tmp/include/pt2caffe/net/caffe.proto"
 
 mkdir -p "$(dirname "$out")"
-cp "$tmp/out/pt2caffe/caffe_pb2.py" "$out"
+cp "$tmp/out/pt2caffe/net/caffe_pb2.py" "$out"

@@ -10,7 +10,7 @@ longer applies fails the test instead of hiding a pass.
 Tolerance: ``TOLERANCE`` (max |runtime − torch| / max |torch|) on every blob, pycaffe always.
 Where an OpenCV or MNN output misses it, the model's own float32 noise at that output is
 measured (its float32 forward against a float64 forward of a copy of the model) and the output
-passes within ``NOISE_FACTOR`` × that noise (pt2caffe.noise says why: the runtimes' Winograd
+passes within ``NOISE_FACTOR`` × that noise (pt2caffe.check.noise says why: the runtimes' Winograd
 convolutions); the tolerance stays 1e-4 wherever the runtime meets it.
 
 Set ``PT2CAFFE_ERROR_LOG`` to a file to append one JSON line per test and runtime with the
@@ -24,11 +24,11 @@ import os
 
 import torch
 
-from pt2caffe.convert import convert, write
+from pt2caffe.conversion import convert, write
 from pt2caffe.errors import Pt2CaffeError
-from pt2caffe.loading import random_inputs  # noqa: F401  (re-exported for tests)
-from pt2caffe.noise import NOISE_FACTOR, relative_error  # noqa: F401  (relative_error re-exported for tests)
-from pt2caffe.runtime import run_mnn, run_opencv, run_pycaffe
+from pt2caffe.frontends.torch.shapes import random_inputs  # noqa: F401  (re-exported for tests)
+from pt2caffe.check.noise import NOISE_FACTOR, relative_error  # noqa: F401  (relative_error re-exported for tests)
+from pt2caffe.runtimes.launch import run_mnn, run_opencv, run_pycaffe
 
 TOLERANCE = 1e-4  # max |runtime − torch| / max |torch|
 RUNTIMES = ("opencv", "mnn")  # run on every model output besides pycaffe
@@ -172,7 +172,7 @@ def _assert_outputs_follow_new_input(model, inputs, report, tmp_path, tolerance)
 
 
 def layer_types(tmp_path) -> list[str]:
-    """The net's layer types in order, without the input-size guards (pt2caffe.sizes)."""
-    from pt2caffe.serialize import read_prototxt
+    """The net's layer types in order, without the input-size guards (pt2caffe.net.sizes)."""
+    from pt2caffe.net.proto import read_prototxt
     return [layer.type for layer in read_prototxt(str(tmp_path / "net.prototxt")).layer
             if "/size_guard_axis" not in layer.name]

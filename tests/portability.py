@@ -2,7 +2,7 @@
 check that an exported net has none of them. The README's runtime table lists the same forms."""
 from __future__ import annotations
 
-from pt2caffe.serialize import read_prototxt
+from pt2caffe.net.proto import read_prototxt
 
 
 def unportable_layers(prototxt: str) -> list[str]:

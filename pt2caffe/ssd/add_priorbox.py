@@ -11,13 +11,15 @@ import sys
 import numpy as np
 from google.protobuf import text_format
 
-from ..builder import Blob, NetBuilder
-from ..dialect import STOCK_SSD
 from ..errors import Pt2CaffeError
-from ..serialize import layer_proto, read_prototxt, write_files
-from .config import SsdConfig, load_config
-from .priors import clamp_changes
+from ..net.builder import Blob, NetBuilder
+from ..net.dialect import STOCK_SSD
+from ..net.files import write_files
+from ..net.proto import layer_proto, read_prototxt
+from .config import SsdConfig
 from .head import HeadInputs, append_head, check_feature_maps, check_flat_sizes, flat_size
+from .priors import clamp_changes
+from .reading import load_config
 
 
 def _net_inputs(proto) -> dict[str, tuple[int, ...]]:
@@ -38,7 +40,7 @@ def _net_inputs(proto) -> dict[str, tuple[int, ...]]:
 
 def _probe_shapes(prototxt: str, inputs: dict, blobs: list[str]) -> dict | None:
     """Blob shapes from the reference pycaffe (weights not needed); None, with a note, when it cannot run."""
-    from ..runtime import run_pycaffe
+    from ..runtimes.launch import run_pycaffe
 
     try:
         feeds = {name: np.zeros(shape, np.float32) for name, shape in inputs.items()}

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .config import load_config
 from .priors import corners, expected_caffe_priors
+from .reading import load_config
 from .reference import detections
 
 DETECTION_TOLERANCE = 1e-4

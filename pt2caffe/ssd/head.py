@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from ..builder import Blob, NetBuilder
+from ..net.builder import Blob, NetBuilder
 from .config import SsdConfig
 from .priors import emit_priors
 

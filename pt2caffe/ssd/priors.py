@@ -18,7 +18,7 @@ import math
 
 import numpy as np
 
-from ..builder import Blob, NetBuilder, Weight
+from ..net.builder import Blob, NetBuilder, Weight
 from .config import CLIP_CAFFE, INT32_MAX, MAX_SIZE_SCALE, SsdConfig
 
 PRIOR_TOLERANCE = 1e-6  # what "the same prior" means here (float32 rounding is ~1e-7)

@@ -20,11 +20,12 @@ import os
 
 import numpy as np
 
-from ..builder import Blob
-from .config import SsdConfig, load_config, split_spec
+from ..net.builder import Blob
+from .config import SsdConfig
 from .head import (HeadInputs, append_head, check_feature_maps, check_flat_sizes, check_not_swapped, flat_size,
                    keep_top_k, loc_values_per_prior)
 from .priors import PRIOR_TOLERANCE, clamp_changes, corners, expected_caffe_priors
+from .reading import load_config, split_spec
 
 PASS_THROUGH = {"view", "reshape", "flatten", "permute", "transpose", "contiguous", "clone", "unsqueeze", "squeeze",
                 "to", "float", "detach"}

@@ -1,0 +1,104 @@
+"""The comparison: per blob max |Δ|, scale, ratio and cosine, the verdict within atol + rtol·scale (or the
+model's own float32 noise floor for OpenCV and MNN), and the layers suspected of a divergence."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..console import Progress
+from .noise import NOISE_FACTOR, float32_noise
+from .run import CaffeRun
+from .subject import CaffeNet
+from .torch_side import TorchSide
+
+FAILING = ("fail", "shape")
+PASSING = ("ok", "not kept")
+LENIENT_SHAPES = ("opencv", "mnn")  # runtimes that keep or drop unit axes their own way
+
+
+def measure(caffe: np.ndarray, reference: np.ndarray) -> dict:
+    """max |Δ|, max |torch| (the blob's scale), their ratio and the cosine similarity.
+
+    Sums are accumulated in float64 by einsum, not BLAS: float32 dot products lose digits on
+    big blobs, and BLAS threads spinning on a busy machine made this the slowest step.
+    """
+    if reference.size == 0:
+        return {"max_abs": 0.0, "scale": 0.0, "rel": 0.0, "cosine": 1.0}
+    a, b = caffe.ravel(), reference.ravel()
+    max_abs = float(np.max(np.abs(a - b)))
+    scale = float(max(b.max(), -b.min()))
+    ab, aa, bb = (float(np.einsum("i,i->", x, y, dtype=np.float64)) for x, y in ((a, b), (a, a), (b, b)))
+    cosine = ab / math.sqrt(aa * bb) if aa * bb > 0 else float(np.array_equal(a, b))
+    return {"max_abs": max_abs, "scale": scale, "rel": max_abs / scale if scale > 0 else max_abs, "cosine": cosine}
+
+
+def compare_row(row: dict, net: CaffeNet, reference: np.ndarray, caffe: np.ndarray | None,
+                atol: float, rtol: float, backend: str, crashed: bool = False) -> dict:
+    """One line of the result: the blob, where it comes from, its numbers and the verdict.
+
+    A blob the backend did not return is "not run" (after a crash, or MNN lost a net output)
+    or, for MNN without a crash and a blob some layer reads, "not kept" (fused away)."""
+    layer = net.producer.get(row["blob"])
+    result = {"blob": row["blob"], "layer": layer.name if layer else row["layer"],
+              "type": layer.type if layer else row["type"], "module": row["module"], "source": row["source"],
+              "shape": list(reference.shape), "caffe_shape": None,
+              "max_abs": None, "scale": None, "rel": None, "cosine": None}
+    if layer is None:
+        return dict(result, verdict="missing")
+    if caffe is None:
+        fused = backend == "mnn" and not crashed and any(row["blob"] in other.bottom for other in net.proto.layer)
+        return dict(result, verdict="not kept" if fused else "not run")
+    result["caffe_shape"] = list(caffe.shape)
+    if caffe.shape != reference.shape:
+        # OpenCV keeps or drops unit axes differently from Caffe; the values are what matter there
+        if not (backend in LENIENT_SHAPES and caffe.size == reference.size):
+            return dict(result, verdict="shape")
+        caffe = caffe.reshape(reference.shape)
+    result.update(measure(caffe, reference))
+    within = result["max_abs"] <= atol + rtol * result["scale"]  # False for NaN
+    return dict(result, verdict="ok" if within else "fail")
+
+
+def suspects(blob: str, net: CaffeNet, verified: set[str]) -> list[str]:
+    """The layers that computed ``blob`` from verified blobs (inputs and blobs that passed)."""
+    found, stack = {}, [blob]
+    while stack:
+        name = stack.pop()
+        layer = net.producer.get(name)
+        if name in verified or layer is None or layer.name in found or layer.type == "Input":
+            continue
+        found[layer.name] = layer.type
+        stack.extend(layer.bottom)
+    return [f"{name} ({kind})" for name, kind in sorted(found.items(), key=lambda item: net.order[item[0]])]
+
+
+def compare_all(torch_side: TorchSide, net: CaffeNet, caffe: CaffeRun, args, backend: str,
+                progress: Progress) -> list[dict]:
+    results = []
+    for index, row in enumerate(torch_side.rows):
+        progress.count("comparing blobs", index + 1, len(torch_side.rows))
+        result = compare_row(row, net, torch_side.references[row["blob"]], caffe.blobs.get(row["blob"]),
+                             args.atol, args.rtol, backend, caffe.crash is not None)
+        results.append(dict(result, index=index))
+    progress.clear()
+    if backend in ("opencv", "mnn"):
+        _apply_noise_floor(results, torch_side, args, progress)
+    return results
+
+
+def _apply_noise_floor(results: list[dict], torch_side: TorchSide, args, progress: Progress) -> None:
+    """Blobs OpenCV or MNN miss by less than NOISE_FACTOR × the model's own float32 noise there pass,
+    marked with that ``floor`` (their Winograd convolutions round more: pt2caffe.check.noise)."""
+    failing = [result for result in results if result["verdict"] == "fail"]
+    if not failing or torch_side.model is None:
+        return
+    progress.step("measuring the model's float32 noise (a float64 forward)")
+    values = {row["blob"]: row["value"] for row in torch_side.rows}
+    noise = float32_noise(torch_side.model, torch_side.inputs,
+                          {r["blob"]: (values[r["blob"]], torch_side.references[r["blob"]]) for r in failing})
+    progress.clear()
+    for result in failing:
+        floor = max(args.rtol, NOISE_FACTOR * noise.get(result["blob"], 0.0))
+        if result["max_abs"] <= args.atol + floor * result["scale"]:
+            result.update(verdict="ok", floor=floor)

@@ -1,0 +1,101 @@
+"""What ``check`` prints: the table of compared blobs (the first divergence and its neighbours, or all),
+the first divergence in words, and the one-line verdict."""
+from __future__ import annotations
+
+from .detections import ssd_lines
+from .noise import NOISE_FACTOR
+
+NEIGHBOURS = 2  # rows shown before and after the first divergence
+NAME_WIDTH = 36  # longer layer / module names are cut from the left (the tail is the specific part)
+
+
+def _cut(text: str, width: int = NAME_WIDTH) -> str:
+    return text if len(text) <= width else "…" + text[-(width - 1):]
+
+
+def _number(value, digits: int = 1) -> str:
+    return "-" if value is None else f"{value:.{digits}e}"
+
+
+def _verdict_text(result: dict, first: dict | None) -> str:
+    if result["verdict"] == "shape":
+        return "SHAPE caffe " + "x".join(map(str, result["caffe_shape"]))
+    text = {"ok": "ok", "fail": "FAIL", "missing": "MISSING", "not run": "not run",
+            "not kept": "not kept (fused)"}[result["verdict"]]
+    return text + ("  <- first divergence" if result is first else "")
+
+
+def table(results: list[dict], first: dict | None) -> str:
+    header = ("#", "layer", "type", "torch module", "shape", "max|diff|", "rel", "cosine", "verdict")
+    lines = [(str(result["index"]), _cut(result["layer"]), result["type"], _cut(result["module"] or "-"),
+              "x".join(map(str, result["shape"])), _number(result["max_abs"]), _number(result["rel"]),
+              "-" if result["cosine"] is None else f"{result['cosine']:.6f}", _verdict_text(result, first))
+             for result in results]
+    widths = [max(len(row[i]) for row in [header] + lines) for i in range(len(header))]
+    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()
+                     for row in [header] + lines)
+
+
+def shown_rows(results: list[dict], first: dict | None, everything: bool) -> list[dict]:
+    if everything:
+        return results
+    if first is None:
+        return []
+    at = results.index(first)
+    return results[max(0, at - NEIGHBOURS): at + NEIGHBOURS + 1]
+
+
+def describe_first(first: dict, culprits: list[str]) -> str:
+    where = " at ".join(filter(None, [f"torch module '{first['module']}'" if first["module"] else "the model",
+                                      first["source"]]))
+    lines = [f"first divergence: blob '{first['blob']}' of layer '{first['layer']}' ({first['type']}), {where}"]
+    if first["verdict"] == "shape":
+        lines.append(f"  shape: caffe {'x'.join(map(str, first['caffe_shape']))}, "
+                     f"torch {'x'.join(map(str, first['shape']))}")
+    else:
+        lines.append(f"  max|diff| {first['max_abs']:.3g} (max|torch| {first['scale']:.3g}, rel "
+                     f"{first['rel']:.3g}), cosine {first['cosine']:.6f}")
+    if culprits:
+        lines.append(f"  computed from verified blobs by: {', '.join(culprits)}")
+    return "\n".join(lines)
+
+
+def summary(results: list[dict], args, crash: str | None, bad_weights: str = "") -> str:
+    counts = {verdict: sum(r["verdict"] == verdict for r in results)
+              for verdict in ("ok", "fail", "shape", "missing", "not run", "not kept")}
+    tolerance = f"atol {args.atol:g}, rtol {args.rtol:g}"
+    if counts["ok"] + counts["not kept"] == len(results):
+        worst = max((r for r in results if r["verdict"] == "ok"), key=lambda r: r["rel"], default=None)
+        tail = f"; worst: {worst['layer']} rel {worst['rel']:.1e}" if worst else ""
+        kept = f" ({counts['not kept']} more fused away by the runtime)" if counts["not kept"] else ""
+        floored = sum("floor" in r for r in results)
+        floor = (f"; {floored} of them within {NOISE_FACTOR}× the model's own float32 noise (the runtime's "
+                 "Winograd convolutions)" if floored else "")
+        return f"OK: all {counts['ok']} blobs within tolerance ({tolerance}){floor}{kept}{tail}"
+    compared = counts["ok"] + counts["fail"] + counts["shape"]
+    parts = [crash] if crash else []
+    if bad_weights:
+        parts.append(f"bad weights: {bad_weights} hold NaN or infinite values, so the blobs computed from them "
+                     "cannot match (a problem of the checkpoint, not of the export)")
+    parts.append(f"{counts['fail'] + counts['shape']} of {compared} compared blobs out of tolerance ({tolerance})")
+    if counts["missing"]:
+        missing = [r["blob"] for r in results if r["verdict"] == "missing"]
+        parts.append(f"{len(missing)} blobs of the export missing from the prototxt: "
+                     f"{', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}")
+    if counts["not run"]:
+        parts.append(f"{counts['not run']} blobs from that layer on not run")
+    return "FAIL: " + "; ".join(parts)
+
+
+def print_outcome(outcome: dict, results: list[dict], first: dict | None, args) -> None:
+    print(f"input: {outcome['input']}")
+    print(f"caffe: {outcome['prototxt']} + {outcome['caffemodel']} ({outcome['backend']})")
+    shown = shown_rows(results, first, args.all)
+    if shown:
+        print(table(shown, first))
+    if first:
+        print(describe_first(first, outcome["first_divergence"]["suspects"]))
+    print(outcome["verdict"])
+    if outcome.get("ssd"):
+        print("\n".join(ssd_lines(outcome["ssd"])))
+    print("time: " + ", ".join(f"{name} {seconds:.2f} s" for name, seconds in outcome["seconds"].items()))

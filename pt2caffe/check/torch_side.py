@@ -1,0 +1,81 @@
+"""The PyTorch side of ``check``: the model with its weights, the input, and every traced tensor captured
+as the reference of its Caffe blob."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..console import Progress
+from ..conversion.pipeline import convert
+from ..conversion.report import report as conversion_report
+from ..conversion.writing import non_finite
+from ..errors import Pt2CaffeError
+from ..frontends.torch.loading import load
+from ..net.sizes import InputSizes
+from .inputs import load_inputs
+from .subject import CaffeNet, Subject
+
+
+@dataclass
+class TorchSide:
+    rows: list[dict]  # the report's blob rows: Caffe blob ↔ traced value, in net order
+    references: dict  # blob → the captured torch tensor as float32 array
+    graph: object = None  # the traced graph (SSD: the model's own priors output)
+    bad_weights: str = ""  # state_dict keys holding NaN/inf ("" when all are finite)
+    model: object = None  # the model and its inputs, for the float32 noise floor (pt2caffe.check.noise)
+    inputs: list = field(default_factory=list)
+
+
+def load_model_and_inputs(subject: Subject, input_path: str | None, net: CaffeNet, progress: Progress):
+    """The model with its weights, the input tensors and the note saying what they are."""
+    progress.step(f"loading {subject.model}")
+    model, shapes = load(subject.model, subject.weights, entry=subject.entry, shapes=subject.input_shapes,
+                         unsafe_pickle=subject.unsafe_pickle, strict=not subject.non_strict)
+    if len(net.inputs) != len(shapes):
+        raise Pt2CaffeError(f"{subject.prototxt} has {len(net.inputs)} inputs ({', '.join(net.inputs)}), "
+                            f"the model takes {len(shapes)}")
+    valid = [InputSizes(entry["name"], tuple(entry["shape"]), entry["fixed_axes"], entry["why"])
+             for entry in (subject.report or {}).get("input_sizes", [])]
+    inputs, input_note = load_inputs(input_path, shapes, net.inputs,
+                                     (lambda index, shape: refuse_invalid_size(subject, valid[index], shape))
+                                     if valid else None)
+    return model, inputs, input_note
+
+
+def refuse_invalid_size(subject: Subject, sizes: InputSizes, shape: tuple[int, ...]) -> None:
+    """Raise Pt2CaffeError when ``shape`` changes an axis the report says is fixed (pt2caffe.net.sizes):
+    the net would stop in its guard, or was never exact at that size."""
+    if not sizes.accepts(shape):
+        why = f" (fixed by {sizes.reasons[0]})" if sizes.reasons else ""
+        raise Pt2CaffeError(f"{subject.prototxt} is valid only for {sizes.describe()}{why}; the input "
+                            f"is {'×'.join(map(str, shape))}: export again with --input-shape "
+                            f"{','.join(map(str, shape))}")
+
+
+def trace_torch(subject: Subject, model, inputs, progress: Progress) -> TorchSide:
+    """Run PyTorch once, capturing every traced op's output; the mapping from NAME.json, or made now when
+    there is no report or the input has another (valid) size than the export: a net valid at both sizes
+    lowers to the same layers and blob names (pt2caffe.net.sizes), only the shapes differ."""
+    progress.step(f"running PyTorch ({type(model).__name__}) and tracing every op")
+    conversion = convert(model, inputs, capture=True, probe_sizes=False)
+    exported = [entry["shape"] for entry in subject.report["inputs"]] if subject.report else None
+    same_size = exported == [list(tensor.shape) for tensor in inputs]
+    rows = subject.report["blobs"] if same_size else conversion_report(conversion, {})["blobs"]
+    bad = non_finite((key, tensor.detach().cpu().numpy()) for key, tensor in model.state_dict().items()
+                     if tensor.is_floating_point())
+    return TorchSide(rows, reference_arrays(rows, conversion.graph, subject.prefix + ".json"), conversion.graph, bad,
+                     model, inputs)
+
+
+def reference_arrays(rows: list[dict], graph, origin: str) -> dict[str, np.ndarray]:
+    """The captured torch tensor of every row, refusing a trace that no longer matches the report."""
+    arrays = {}
+    for row in rows:
+        index = row["value"]
+        value = graph.values[index] if 0 <= index < len(graph.values) else None
+        if value is None or value.tensor is None or list(value.shape) != list(row["shape"]):
+            raise Pt2CaffeError(f"the model no longer traces like the export in {origin} (blob {row['blob']}: "
+                                f"value {index} should be {'x'.join(map(str, row['shape']))}); export it again")
+        arrays[row["blob"]] = value.tensor.detach().cpu().numpy().astype(np.float32, copy=False)
+    return arrays

@@ -1,0 +1,107 @@
+"""``pt2caffe run``: load MODEL.py and WEIGHTS.pth, export, print a summary."""
+from __future__ import annotations
+
+import functools
+import inspect
+import os
+import sys
+
+from ..console import Progress
+from ..conversion.pipeline import convert
+from ..conversion.writing import write
+from ..errors import Pt2CaffeError, short
+from ..frontends.torch.loading import load
+from ..frontends.torch.shapes import random_inputs
+from ..net.sizes import InputSizes
+
+
+def provenance(args, shapes) -> dict:
+    """What the export was made from, so that ``pt2caffe check NAME.json`` can redo it alone."""
+    return {"model": os.path.abspath(args.model), "entry": args.entry, "weights": os.path.abspath(args.weights),
+            "input_shapes": [list(shape) for shape in shapes], "unsafe_pickle": args.unsafe_pickle,
+            "non_strict": args.non_strict, "ssd": os.path.abspath(args.ssd) if args.ssd else None}
+
+
+def check_name(name: str) -> str:
+    """``--name`` is a file name in OUTDIR (and the net's name): no directory part, nothing hidden or special."""
+    if not name or name.startswith(".") or any(character in name for character in "/\\\0"):
+        raise Pt2CaffeError(f"--name {short(name)} must be a plain file name (no '/', '\\', leading '.' or '..'): "
+                            "the files go to OUTDIR, chosen with -o")
+    return name
+
+
+def shape_sets(model, shapes: list[tuple[int, ...]]) -> list[list[tuple[int, ...]]]:
+    """--input-shape values as one set per net: one shape per input of ``model.forward``, or several
+    sets in a row (``--input-shape A --input-shape B`` on a one-input model: one net at A, one at B)."""
+    try:
+        parameters = inspect.signature(model.forward).parameters.values()
+    except (TypeError, ValueError):
+        return [shapes]
+    if any(p.kind is p.VAR_POSITIONAL for p in parameters):
+        return [shapes]
+    count = sum(1 for p in parameters if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD))
+    if count <= 0 or len(shapes) <= count:
+        return [shapes]
+    if len(shapes) % count:
+        raise Pt2CaffeError(f"{len(shapes)} --input-shape values for a model with {count} inputs: give "
+                            f"{count} per net (one net per group of {count})")
+    return [shapes[i:i + count] for i in range(0, len(shapes), count)]
+
+
+def size_suffix(shapes: list[tuple[int, ...]]) -> str:
+    """``_1x3x224x224`` (inputs joined by ``_``): what tells the nets of several sizes apart."""
+    return "".join("_" + "x".join(map(str, shape)) for shape in shapes)
+
+
+def _export(args, model, shapes, suffix: str, ssd_config, progress: Progress):
+    progress.step(f"tracing {type(model).__name__} at {' and '.join('x'.join(map(str, s)) for s in shapes)}")
+    finish = None
+    if ssd_config:
+        from ..ssd import append_from_config
+        finish = functools.partial(append_from_config, config=ssd_config)
+    conversion = convert(model, random_inputs(shapes), name=(args.name or type(model).__name__) + suffix,
+                         finish=finish)
+    outdir = args.outdir or os.path.dirname(os.path.abspath(args.model))
+    prefix = os.path.join(outdir, conversion.net.name)
+    progress.step(f"writing {prefix}.prototxt/.caffemodel/.json")
+    return write(conversion, prefix, provenance(args, shapes)), outdir, prefix
+
+
+def main(args) -> int:
+    progress = Progress()
+    try:
+        if args.name is not None:
+            check_name(args.name)
+        ssd_config = None
+        if args.ssd:  # a config error is reported before the (slow) loading and tracing
+            from ..ssd import load_config
+            ssd_config = load_config(args.ssd)
+        progress.step(f"loading {args.model} and {args.weights}")
+        model, shapes = load(args.model, args.weights, entry=args.entry, shapes=args.input_shape,
+                             unsafe_pickle=args.unsafe_pickle, strict=not args.non_strict)
+        sets = shape_sets(model, shapes)
+        for shape_set in sets:
+            suffix = size_suffix(shape_set) if len(sets) > 1 else ""
+            _summarise(args, *_export(args, model, shape_set, suffix, ssd_config, progress), progress)
+    finally:
+        progress.clear()  # before any result or error line
+    return 0
+
+
+def _summarise(args, report: dict, outdir: str, prefix: str, progress: Progress) -> None:
+    progress.clear()
+    for output in report["outputs"]:
+        origin = f"torch output {output['torch']}" if output["torch"] else "appended output"
+        print(f"{origin}: {output['shape']} -> caffe blob {output['name']}")
+    print(f"{len(report['layers'])} layers, {report['parameters']:,} weight values, target {report['target']}")
+    for ext in ("prototxt", "caffemodel", "json"):
+        print(f"wrote {os.path.join(outdir, report['files'][ext])}")
+    for entry in report["input_sizes"]:
+        sizes = InputSizes(entry["name"], tuple(entry["shape"]), entry["fixed_axes"], entry["why"])
+        print(f"valid input sizes: {sizes.describe()}" + (f" (fixed by {sizes.reasons[0]})" if sizes.reasons else ""))
+    for note in report["notes"]:
+        print(f"pt2caffe: note: {note}", file=sys.stderr)
+    if args.graph:
+        from ..check.drawing import draw_report
+        for path in draw_report(report, prefix, formats=args.graph_format):
+            print(f"wrote {path}")

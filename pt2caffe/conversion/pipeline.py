@@ -1,0 +1,108 @@
+"""From a model and example inputs to a Caffe net in memory: trace → lower → finish → settle outputs →
+probe the valid input sizes (nothing is written: pt2caffe.conversion.writing).
+
+The torch front end's trace is one way to get an op graph; :func:`lower_graph` takes an op graph from
+any front end (pt2caffe.frontends) and does the rest.
+"""
+from __future__ import annotations
+
+import functools
+import gc
+import inspect
+from dataclasses import dataclass, field
+from typing import Callable
+
+from torch import nn
+
+from ..frontends.torch.shapes import random_inputs
+from ..frontends.torch.trace import trace
+from ..graph import Graph
+from ..lowering.loop import lower
+from ..lowering.registry import is_atomic
+from ..net.builder import Blob, NetBuilder
+from ..net.dialect import STOCK_SSD
+from ..net.outputs import settle_outputs
+from ..net.sizes import InputSizes, add_guards, find_valid_sizes
+
+
+@dataclass
+class Conversion:
+    """The net built from one op graph, with the blob of every graph value (the report's mapping)."""
+
+    net: NetBuilder
+    graph: Graph
+    blobs: dict[int, Blob]  # traced value index → Caffe blob
+    output_blobs: list[Blob]
+    sizes: list[InputSizes] = field(default_factory=list)  # per net input: the sizes the net is valid for ([] when not probed)
+    ssd: dict | None = None  # set by pt2caffe.ssd (run --ssd): what check needs to compare the detections
+
+
+def without_gc(function):
+    """Run ``function`` with Python's cyclic garbage collector paused (and restored after).
+
+    Tracing and lowering allocate many long-lived objects (ops, values, layers) and no garbage
+    cycles worth collecting; the collector's repeated passes over them were a third of the CPU
+    time of a 16,000-op export. Reference counting still frees everything else at once.
+    """
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            if enabled:
+                gc.enable()
+    return wrapper
+
+
+def _input_names(model: nn.Module, count: int) -> list[str]:
+    if count == 1:
+        return ["data"]
+    try:
+        names = [name for name in inspect.signature(model.forward).parameters if name != "self"]
+    except (TypeError, ValueError):
+        names = []
+    return names[:count] if len(names) >= count else [f"data{i}" for i in range(count)]
+
+
+@without_gc
+def convert(model: nn.Module, example_inputs, *, name: str | None = None, capture: bool = False,
+            probe_sizes: bool = True, finish: Callable[[Conversion], None] | None = None) -> Conversion:
+    """Trace ``model`` on ``example_inputs`` and build the Caffe net (nothing is written).
+
+    ``finish(conversion)`` completes the net before its sizes are probed, e.g. pt2caffe.ssd appending
+    its head. With ``probe_sizes`` (the default) the model is also converted (and finished) at other
+    input shapes to find which axes the net is valid for (pt2caffe.net.sizes); guards after the inputs make
+    other sizes fail loudly.
+    """
+    model.eval()
+    conversion = _conversion(model, example_inputs, name, capture, finish)
+    if probe_sizes:
+        shapes = [tuple(value.shape) for value in conversion.graph.inputs]
+        conversion.sizes = find_valid_sizes(
+            lambda probe: _conversion(model, random_inputs(probe, seed=3), name, False, finish).net,
+            conversion.net, shapes)
+        add_guards(conversion.net, conversion.sizes)
+    return conversion
+
+
+def _conversion(model: nn.Module, example_inputs, name: str | None, capture: bool, finish) -> Conversion:
+    """One trace of ``model``, then :func:`lower_graph`."""
+    graph = trace(model, example_inputs, capture=capture, is_atomic=is_atomic)
+    return lower_graph(graph, name or type(model).__name__, _input_names(model, len(graph.inputs)), finish)
+
+
+def lower_graph(graph: Graph, name: str, input_names: list[str],
+                finish: Callable[[Conversion], None] | None = None) -> Conversion:
+    """The net of an op graph from any front end: lowered (pt2caffe.lowering), completed by ``finish``, its
+    outputs settled for every runtime (pt2caffe.net.outputs). ``input_names`` name the net's inputs, one
+    per ``graph.inputs``. Raises Pt2CaffeError for an op no handler lowers (naming it and where)."""
+    net = NetBuilder(name, STOCK_SSD)
+    net.notes.extend(graph.notes)
+    blobs = lower(graph, net, input_names)
+    conversion = Conversion(net, graph, blobs, [blobs[value.index] for value in graph.outputs])
+    if finish is not None:
+        finish(conversion)
+    settle_outputs(conversion.net, conversion.output_blobs)
+    return conversion

@@ -1,0 +1,71 @@
+"""The conversion report (NAME.json): what was exported from what, layer by layer and weight by weight,
+and the mapping of Caffe blobs to traced values that ``pt2caffe check`` compares."""
+from __future__ import annotations
+
+from ..net.builder import NetBuilder
+from ..version import __version__
+from .pipeline import Conversion
+
+
+def _weights_report(net: NetBuilder) -> list[dict]:
+    return [{"torch": weight.source, "layer": layer.name, "blob": index, "shape": list(weight.array.shape),
+             "transform": weight.transform}
+            for layer in net.layers for index, weight in enumerate(layer.weights)]
+
+
+def _compared_blobs(conversion: Conversion) -> list[dict]:
+    """Every Caffe blob that holds a traced tensor, in net order, for ``pt2caffe check``."""
+    producer_of = {top: layer for layer in conversion.net.layers for top in layer.tops}
+    seen, rows = set(), []
+    for value in conversion.graph.values:
+        blob = conversion.blobs.get(value.index)
+        if blob is None or blob.name in seen or value.producer is None or blob.name not in producer_of:
+            continue  # (no producer: a dropped dead layer's blob)
+        seen.add(blob.name)
+        layer = producer_of[blob.name]
+        rows.append({"blob": blob.name, "value": value.index, "layer": layer.name, "type": layer.type,
+                     "shape": list(value.shape), "module": value.producer.module_path,
+                     "source": value.producer.source})
+    order = {layer.name: i for i, layer in enumerate(conversion.net.layers)}
+    return sorted(rows, key=lambda row: order[row["layer"]])
+
+
+def _outputs_report(conversion: Conversion) -> list[dict]:
+    """The net's outputs; "torch" names the model output a blob holds, None for appended ones (detection_out)."""
+    graph = conversion.graph
+    traced = {}
+    for value, path in zip(graph.outputs, graph.output_paths):
+        if value.index not in conversion.blobs:  # dropped: pt2caffe.ssd replaces a constant priors output
+            continue
+        traced.setdefault(conversion.blobs[value.index].name, (list(value.shape), path))
+    rows = []
+    for blob in conversion.output_blobs:
+        shape, path = traced.get(blob.name, (list(blob.shape), None))
+        rows.append({"name": blob.name, "shape": shape, "torch": path})
+    return rows
+
+
+def report(conversion: Conversion, files: dict, provenance: dict | None = None) -> dict:
+    """The report of ``conversion``: ``files`` (extension → file name) and ``provenance`` (what ``run`` was
+    given) as they are, then inputs, outputs, layers, weights and the compared blobs."""
+    net = conversion.net
+    used = {key for layer in net.layers for weight in layer.weights if weight.source
+            for key in weight.source.split(", ")}
+    return {
+        "pt2caffe": __version__,
+        "name": net.name,
+        "target": net.dialect.name,
+        "files": files,
+        "source": provenance or {},
+        "inputs": [{"name": blob.name, "shape": list(blob.shape)} for blob in net.inputs],
+        "input_sizes": [entry.as_report() for entry in conversion.sizes],
+        "outputs": _outputs_report(conversion),
+        "layers": [{"name": layer.name, "type": layer.type, "bottoms": layer.bottoms, "tops": layer.tops,
+                    "module": layer.module, "source": layer.source} for layer in net.layers],
+        "weights": _weights_report(net),
+        "weights_used": sorted(used),
+        "blobs": _compared_blobs(conversion),
+        "parameters": net.parameter_count(),
+        "notes": net.notes,
+        **({"ssd": conversion.ssd} if conversion.ssd else {}),
+    }

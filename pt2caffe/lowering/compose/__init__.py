@@ -1,0 +1,19 @@
+"""The exact compositions several op families share, one module per idea; handlers import them from here.
+
+* :mod:`.basic`: Power, ReLU, Eltwise, clamp, Scale on any axes, and argument helpers;
+* :mod:`.layout`: Reshape, Permute, Slice;
+* :mod:`.broadcast`: exact copies (broadcasting, ``repeat``);
+* :mod:`.matrices`: matrices applied along axes, InnerProduct over trailing axes;
+* :mod:`.constants`: constant tensors as blobs (0·seed + bias).
+"""
+from .basic import (ELTWISE_MAX, ELTWISE_PROD, ELTWISE_SUM, NATURAL_LOG, add_constant, clamp, eltwise, normalize_dim,
+                    pair, power, relu, scalar_of, scale_axes, window)
+from .broadcast import broadcast_to, copy_blocks
+from .constants import batch_seed, constant_blob, materialize
+from .layout import keep_range, permute, reshape, reshape_any_batch, slice_parts
+from .matrices import apply_axis_matrices, inner_product
+
+__all__ = ["ELTWISE_MAX", "ELTWISE_PROD", "ELTWISE_SUM", "NATURAL_LOG", "add_constant",
+           "apply_axis_matrices", "batch_seed", "broadcast_to", "clamp", "constant_blob", "copy_blocks", "eltwise",
+           "inner_product", "keep_range", "materialize", "normalize_dim", "pair", "permute", "power", "relu",
+           "reshape", "reshape_any_batch", "scalar_of", "scale_axes", "slice_parts", "window"]

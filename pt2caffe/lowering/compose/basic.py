@@ -1,0 +1,141 @@
+"""Single-layer building blocks (Power, ReLU, Eltwise, clamp, Scale on any axes) and the argument helpers
+every handler uses (axes, pairs, scalars, window fields).
+
+Every function emits layers through an :class:`~pt2caffe.lowering.context.OpContext` and returns
+the resulting blob. ``role`` names helper layers (``<op name>/<role>``); ``role=None`` marks the op's
+own, final layer.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from numbers import Number
+
+import numpy as np
+
+from ...graph import Const
+from ...net.builder import Blob, Weight
+from .layout import reshape, reshape_any_batch
+
+ELTWISE_PROD, ELTWISE_SUM, ELTWISE_MAX = "PROD", "SUM", "MAX"
+
+
+# Log's default base (-1, meaning e) is turned into the identity by MNN 3.6.1's Caffe converter
+# (its LogTransform returns scale·x + shift and forgets the log when base == -1). Writing base e
+# gives ln in every runtime; Caffe multiplies by 1/ln(float32(e)) = 1 + 6e-8 (log_layer.cpp).
+NATURAL_LOG = {"log_param": {"base": math.e}}
+
+
+def normalize_dim(dim: int, ndim: int) -> int:
+    return dim + ndim if dim < 0 else dim
+
+
+def pair(value) -> tuple[int, int]:
+    if isinstance(value, (list, tuple)):
+        return (int(value[0]), int(value[-1]))
+    return (int(value), int(value))
+
+
+def scalar_of(ref) -> float | None:
+    """The number a Python scalar (bool included) or a one-element constant holds; None otherwise."""
+    if isinstance(ref, Number):
+        return float(ref)
+    if isinstance(ref, Const) and ref.tensor.numel() == 1:
+        return float(ref.tensor.reshape(()).item())
+    return None
+
+
+def window(kernel, stride=(1, 1), pad=(0, 0), *, repeated: bool) -> dict:
+    """Convolution/Pooling window fields from (h, w) pairs: ``kernel_size``/``stride``/``pad`` where both axes
+    agree (x2paddle reads only those), else ``kernel_h``/``kernel_w`` etc. ``repeated``: ConvolutionParameter
+    spells them as lists, PoolingParameter as numbers (caffe.proto)."""
+    params = {}
+    for name, (h, w) in (("kernel", pair(kernel)), ("stride", pair(stride)), ("pad", pair(pad))):
+        if h == w:
+            key = "kernel_size" if name == "kernel" else name
+            params[key] = [h] if repeated else h
+        else:
+            params[f"{name}_h"], params[f"{name}_w"] = h, w
+    return params
+
+
+def power(ctx, x: Blob, *, power: float = 1.0, scale: float = 1.0, shift: float = 0.0,
+          role: str | None = None) -> Blob:
+    """y = (shift + scale·x)^power."""
+    params = {key: float(val) for key, val, default in
+              (("power", power, 1.0), ("scale", scale, 1.0), ("shift", shift, 0.0)) if val != default}
+    return ctx.layer("Power", [x], {"power_param": params}, role=role, shape=x.shape)
+
+
+def relu(ctx, x: Blob, *, role: str | None = None, negative_slope: float = 0.0) -> Blob:
+    params = {"relu_param": {"negative_slope": float(negative_slope)}} if negative_slope else {}
+    return ctx.layer("ReLU", [x], params, role=role, shape=x.shape)
+
+
+def eltwise(ctx, bottoms: list[Blob], operation: str, *, coeffs: list[float] | None = None,
+            role: str | None = None) -> Blob:
+    """Eltwise over same-shape ``bottoms``. A SUM coefficient other than ±1 scales its bottom by a
+    Power first (MNN 3.6.1's forward fails on such coefficients): the same sum up to one float
+    rounding of c·x (Caffe's Eltwise adds c·x with caffe_axpy)."""
+    params = {"operation": operation}
+    if coeffs:
+        scaled = [b if abs(c) == 1 else power(ctx, b, scale=abs(float(c)), role=f"{role or 'eltwise'}/coeff{i}")
+                  for i, (b, c) in enumerate(zip(bottoms, coeffs))]
+        bottoms, coeffs = scaled, [1.0 if c >= 0 else -1.0 for c in coeffs]
+        if any(c != 1.0 for c in coeffs):
+            params["coeff"] = coeffs
+    return ctx.layer("Eltwise", bottoms, {"eltwise_param": params}, role=role, shape=bottoms[0].shape)
+
+
+def clamp(ctx, x: Blob, low: float | None, high: float | None, *, role: str | None = None) -> Blob:
+    """clamp(x, low, high) from ReLUs: low + ReLU(x − low) − ReLU(x − high); ``high`` everywhere when
+    low > high, as in torch."""
+    tag = role or "clamp"
+    if low is None and high is None:
+        return x
+    if low is not None and high is not None and low > high:
+        return power(ctx, x, scale=0.0, shift=high, role=role)
+    if low is None:  # high − ReLU(high − x)
+        flipped = power(ctx, x, scale=-1.0, shift=high, role=f"{tag}/flip")
+        return power(ctx, relu(ctx, flipped, role=f"{tag}/relu"), scale=-1.0, shift=high, role=role)
+    shifted = x if low == 0 else power(ctx, x, shift=-low, role=f"{tag}/minus_low")
+    result = relu(ctx, shifted, role=role if (high is None and low == 0) else f"{tag}/relu_low")
+    if high is not None:
+        over = relu(ctx, power(ctx, x, shift=-high, role=f"{tag}/minus_high"), role=f"{tag}/relu_high")
+        result = eltwise(ctx, [result, over], ELTWISE_SUM, coeffs=[1, -1], role=role if low == 0 else f"{tag}/band")
+    if low != 0:
+        result = power(ctx, result, shift=low, role=role)
+    return result
+
+
+def add_constant(ctx, x: Blob, bias, axis: int, num_axes: int, *, role: str | None = None) -> Blob:
+    """x + b for a constant weight ``b`` spanning axes [axis, axis + num_axes): ``scale_axes`` with no scale."""
+    return scale_axes(ctx, x, None, bias, axis, axis + num_axes, role=role)
+
+
+def scale_axes(ctx, x: Blob, scale: Weight | None, bias: Weight | None, start: int, stop: int, *,
+               role: str | None = None) -> Blob:
+    """x · scale + bias, constant weights spanning x's axes [start, stop) (either may be None).
+
+    One Scale layer on axis 1 (``bias_term`` for the bias; a unit scale when only adding, which is
+    exact, and OpenCV has no Bias layer). MNN computes Scale right only on the channels of a 4-D
+    blob (measured: axis 2 with num_axes 2 gives 0.69 relative error), so any other block is first
+    viewed as (−1, block, rest, 1), which Reshape does without moving data, and viewed back after.
+    """
+    block = tuple(x.shape[start:stop])
+    count = int(np.prod(block))
+    if scale is None:
+        scale = ctx.constant(np.ones(count), "unit scale")
+    weights = [_flat(scale, count)] + ([_flat(bias, count)] if bias is not None else [])
+    params = {"scale_param": {"axis": 1, "num_axes": 1, "bias_term": bias is not None}}
+    if len(x.shape) == 4 and (start, stop) == (1, 2):
+        return ctx.layer("Scale", [x], params, role=role, shape=x.shape, weights=weights)
+    tag = role or "scale"
+    viewed = reshape_any_batch(ctx, x, (count, int(np.prod(x.shape[stop:])), 1), role=f"{tag}/as_channels")
+    scaled = ctx.layer("Scale", [viewed], params, role=f"{tag}/scale", shape=viewed.shape, weights=weights)
+    return reshape_any_batch(ctx, scaled, x.shape[1:], role=role) if x.shape else reshape(ctx, scaled, (), role=role)
+
+
+def _flat(weight: Weight, count: int) -> Weight:
+    """``weight`` as the 1-D blob (count,) a Scale on one axis needs (same values, same order)."""
+    return replace(weight, array=weight.array.reshape(count))

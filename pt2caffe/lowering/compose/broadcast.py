@@ -1,0 +1,63 @@
+"""Exact copies: size-1 axes broadcast to a shape, and blocks written several times in a row (``repeat``),
+from Deconvolution and 1×1 Convolution of ones (layers every runtime accepts).
+
+Every function emits layers through an :class:`~pt2caffe.lowering.context.OpContext` and returns
+the resulting blob. ``role`` names helper layers (``<op name>/<role>``); ``role=None`` marks the op's
+own, final layer.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ...net.builder import Blob
+from .basic import window
+from .layout import reshape
+
+
+def broadcast_to(ctx, x: Blob, shape: tuple[int, ...], *, role: str | None = None) -> Blob:
+    """Repeat the size-1 axes of ``x`` (same rank as ``shape``) up to ``shape``: every value copied (×1), exact.
+
+    Layers every runtime accepts (Tile fails in OpenCV, a two-bottom Scale crashes MNN's converter):
+    on a 4-D blob whose H and/or W grow, one depthwise Deconvolution with stride 1 and a kernel of
+    ones as large as the growth (out[h, w] = Σ x[i, j]·1 over the one input position in reach).
+    Otherwise each run of adjacent growing axes [i, j) is the channel axis of a (−1, 1, rest, 1)
+    view and a 1×1 Convolution of ones makes it prod(shape[i:j]) long (Reshapes move no data).
+    """
+    shape = tuple(int(d) for d in shape)
+    grows = [have != want for have, want in zip(x.shape, shape)]
+    if not any(grows):
+        return x
+    if len(shape) == 4 and not any(grows[:2]):
+        kernel = tuple(shape[axis] if grows[axis] else 1 for axis in (2, 3))
+        channels = shape[1]
+        params = {"num_output": channels, "group": channels, "bias_term": False, **window(kernel, repeated=True)}
+        ones = ctx.constant(np.ones((channels, 1) + kernel), "broadcast: each value copied to its block")
+        return ctx.layer("Deconvolution", [x], {"convolution_param": params}, role=role, shape=shape, weights=[ones])
+    runs = [axis for axis in range(len(shape)) if grows[axis] and (axis == 0 or not grows[axis - 1])]
+    for n, start in enumerate(runs):
+        stop = next((axis for axis in range(start, len(shape)) if not grows[axis]), len(shape))
+        target = x.shape[:start] + shape[start:stop] + x.shape[stop:]
+        x = copy_blocks(ctx, x, start, int(np.prod(shape[start:stop])), target,
+                        role=role if n == len(runs) - 1 else f"{role or 'broadcast'}/axis{start}")
+    return x
+
+
+def copy_blocks(ctx, x: Blob, axis: int, count: int, target: tuple[int, ...], *, role: str | None = None) -> Blob:
+    """Each block x[i₀, …, i_axis−1, :, …, :] written ``count`` times in a row, viewed as ``target``.
+
+    ``x`` is viewed as (outer, 1, block, 1) and a 1×1 Convolution with ``count`` outputs and weights
+    1 copies it (exact). Broadcasting size-1 axes and ``repeat`` are both this.
+    """
+    tag = role or f"copies/axis{axis}"
+    outer, block = int(np.prod(x.shape[:axis])), int(np.prod(x.shape[axis:]))
+    if len(x.shape) == 4 and axis == 1 and x.shape[1] == 1:  # (N, 1, H, W) is such a view already
+        viewed = x
+    else:
+        viewed = reshape(ctx, x, (outer, 1, block, 1), role=f"{tag}/as_channels")
+    params = {"num_output": int(count), "bias_term": False, "kernel_size": [1]}
+    ones = ctx.constant(np.ones((count, 1, 1, 1)), "copies: each block written count times")
+    target = tuple(int(d) for d in target)
+    copied_shape = (outer, count) + viewed.shape[2:]
+    copied = ctx.layer("Convolution", [viewed], {"convolution_param": params},
+                       role=role if copied_shape == target else f"{tag}/copies", shape=copied_shape, weights=[ones])
+    return reshape(ctx, copied, target, role=role)

@@ -1,0 +1,77 @@
+"""Layout: Reshape (batch kept or absorbed), Permute and Slice, the layers that view or cut a blob.
+
+Every function emits layers through an :class:`~pt2caffe.lowering.context.OpContext` and returns
+the resulting blob. ``role`` names helper layers (``<op name>/<role>``); ``role=None`` marks the op's
+own, final layer.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ...net.builder import Blob
+
+
+def reshape(ctx, x: Blob, shape: tuple[int, ...], *, role: str | None = None) -> Blob:
+    """Reshape to a fixed shape; the batch dimension is copied (``dim: 0``) when unchanged.
+
+    A reshape to 2-D that changes the first axis ((T, N, F) → (T·N, F)) is followed by a Flatten
+    (axis 1: no change): MNN 3.6.1's converter merges such a Reshape with the reshape it puts in
+    front of an InnerProduct and keeps the old first axis (shape error or empty output, measured);
+    the Flatten keeps them apart. pycaffe and OpenCV need neither.
+    """
+    shape = tuple(int(d) for d in shape)
+    if shape == x.shape:
+        return x
+    dims = list(shape)
+    if shape and x.shape and shape[0] == x.shape[0]:
+        dims[0] = 0
+    if len(shape) != 2 or dims[0] == 0:
+        return ctx.layer("Reshape", [x], {"reshape_param": {"shape": {"dim": dims}}}, role=role, shape=shape)
+    rows = ctx.layer("Reshape", [x], {"reshape_param": {"shape": {"dim": dims}}}, role=f"{role or 'reshape'}/rows",
+                     shape=shape)
+    return ctx.layer("Flatten", [rows], {"flatten_param": {"axis": 1}}, role=role, shape=shape)
+
+
+def permute(ctx, x: Blob, order: list[int], *, role: str | None = None) -> Blob:
+    order = [int(d) for d in order]
+    if order == sorted(order):
+        return x
+    shape = tuple(x.shape[d] for d in order)
+    return ctx.layer("Permute", [x], {"permute_param": {"order": order}}, role=role, shape=shape)
+
+
+def slice_parts(ctx, x: Blob, axis: int, sizes: list[int], *, role: str | None = None) -> list[Blob]:
+    """Cut ``x`` along ``axis`` into parts of ``sizes`` (Slice); parts nobody uses are silenced later.
+
+    The same cut of the same blob is emitted once: a later op that cuts it alike (``y[..., :2]`` read,
+    then ``y[..., :2] = …`` written) reuses its tops, so that every part finds a reader.
+    """
+    if len(sizes) == 1:
+        return [x]
+    points, total = [], 0
+    for size in sizes[:-1]:
+        total += size
+        points.append(total)
+    key = ("slice", x.name, axis, tuple(points))
+    if key not in ctx.builder.memo:
+        shapes = [x.shape[:axis] + (size,) + x.shape[axis + 1:] for size in sizes]
+        ctx.builder.memo[key] = ctx.layer("Slice", [x], {"slice_param": {"axis": axis, "slice_point": points}},
+                                          role=role, top_shapes=shapes)
+    return list(ctx.builder.memo[key])
+
+
+def keep_range(ctx, x: Blob, axis: int, start: int, stop: int, *, role: str | None = None) -> Blob:
+    """x[..., start:stop, ...] on ``axis`` via Slice."""
+    length = x.shape[axis]
+    sizes = [size for size in (start, stop - start, length - stop) if size > 0]
+    if sizes == [length]:
+        return x
+    parts = slice_parts(ctx, x, axis, sizes, role=role)
+    return parts[1] if start > 0 else parts[0]
+
+
+def reshape_any_batch(ctx, x: Blob, tail: tuple[int, ...], *, role: str | None = None) -> Blob:
+    """Reshape to (−1, *tail): the first axis absorbs (or gives back) the batch, whatever it is."""
+    count = int(np.prod(x.shape)) // int(np.prod(tail))
+    return ctx.layer("Reshape", [x], {"reshape_param": {"shape": {"dim": [-1, *tail]}}}, role=role,
+                     shape=(count, *tail))

@@ -1,0 +1,222 @@
+"""Activations. Stock Caffe has ReLU/PReLU/ELU/Sigmoid/TanH/BNLL; the rest are exact compositions."""
+from __future__ import annotations
+
+import math
+
+from ..compose import (ELTWISE_PROD, ELTWISE_SUM, NATURAL_LOG, clamp, eltwise, normalize_dim, power, relu, reshape,
+                       scalar_of)
+from ..registry import handles
+
+
+def _input(op, ctx):
+    return ctx.blob(op.arg(0, "input"))
+
+
+@handles("relu", lowering="ReLU")
+def relu_op(op, ctx):
+    return relu(ctx, _input(op, ctx))
+
+
+@handles("leaky_relu", lowering="ReLU (negative_slope)")
+def leaky_relu(op, ctx):
+    return relu(ctx, _input(op, ctx), negative_slope=float(op.arg(1, "negative_slope", 0.01)))
+
+
+@handles("prelu", lowering="PReLU (a shared weight is repeated per channel)")
+def prelu(op, ctx):
+    """A shared weight becomes a per-channel blob: same maths, and OpenCV cannot load Caffe's 0-d blob."""
+    x, weight = op.arg(0, "input"), op.arg(1, "weight")
+    channels = x.shape[1] if len(x.shape) > 1 else 1
+    repeated = weight.tensor.numel() == 1 and channels > 1
+    array = weight.tensor.reshape(-1).repeat(channels) if repeated else weight.tensor.reshape(-1)
+    how = f"repeated over {channels} channels" if repeated else None
+    return ctx.layer("PReLU", [ctx.blob(x)], {"prelu_param": {"channel_shared": False}},
+                     weights=[ctx.weight(weight, array, how)])
+
+
+@handles("elu", lowering="ELU (alpha)")
+def elu(op, ctx):
+    return ctx.layer("ELU", [_input(op, ctx)], {"elu_param": {"alpha": float(op.arg(1, "alpha", 1.0))}})
+
+
+@handles("selu", lowering="ELU + Power (scale)")
+def selu(op, ctx):
+    alpha, scale = 1.6732632423543772, 1.0507009873554805
+    y = ctx.layer("ELU", [_input(op, ctx)], {"elu_param": {"alpha": alpha}}, role="elu")
+    return power(ctx, y, scale=scale)
+
+
+@handles("sigmoid", lowering="Sigmoid")
+def sigmoid(op, ctx):
+    return ctx.layer("Sigmoid", [_input(op, ctx)])
+
+
+@handles("tanh", lowering="TanH")
+def tanh(op, ctx):
+    return ctx.layer("TanH", [_input(op, ctx)])
+
+
+@handles("relu6", lowering="ReLU(x) − ReLU(x − 6)")
+def relu6(op, ctx):
+    return clamp(ctx, _input(op, ctx), 0.0, 6.0)
+
+
+@handles("hardtanh", lowering="min + ReLU(x − min) − ReLU(x − max)")
+def hardtanh(op, ctx):
+    low, high = float(op.arg(1, "min_val", -1.0)), float(op.arg(2, "max_val", 1.0))
+    return clamp(ctx, _input(op, ctx), low, high)
+
+
+def _clamp_bound(op, ctx, index: int, name: str) -> float | None:
+    """A bound of clamp: absent, a number or a one-element constant; a tensor of bounds is refused."""
+    ref = op.arg(index, name)
+    bound = scalar_of(ref)
+    if ref is not None and bound is None:
+        instead = "maximum" if name == "min" else "minimum"
+        raise ctx.fail(f"a tensor {name} bound is not supported: use torch.{instead}(x, {name}) instead")
+    return bound
+
+
+@handles("clamp", lowering="ReLU compositions")
+def clamp_op(op, ctx):
+    low, high = _clamp_bound(op, ctx, 1, "min"), _clamp_bound(op, ctx, 2, "max")
+    return clamp(ctx, _input(op, ctx), low, high)
+
+
+@handles("clamp_min", lowering="min + ReLU(x − min)")
+def clamp_min(op, ctx):
+    return clamp(ctx, _input(op, ctx), _clamp_bound(op, ctx, 1, "min"), None)
+
+
+@handles("clamp_max", lowering="max − ReLU(max − x)")
+def clamp_max(op, ctx):
+    return clamp(ctx, _input(op, ctx), None, _clamp_bound(op, ctx, 1, "max"))
+
+
+def _hardsigmoid(ctx, x, role=None):
+    """clamp(x/6 + 1/2, 0, 1), which is torch's hardsigmoid."""
+    affine = power(ctx, x, scale=1.0 / 6.0, shift=0.5, role=f"{role or 'hardsigmoid'}/affine")
+    return clamp(ctx, affine, 0.0, 1.0, role=role)
+
+
+@handles("hardsigmoid", lowering="Power(x/6 + 1/2) + ReLU clamp to [0, 1]")
+def hardsigmoid(op, ctx):
+    return _hardsigmoid(ctx, _input(op, ctx))
+
+
+@handles("hardswish", lowering="x · hardsigmoid(x): Power + ReLU clamp + Eltwise PROD")
+def hardswish(op, ctx):
+    x = _input(op, ctx)
+    return eltwise(ctx, [x, _hardsigmoid(ctx, x, "hardsigmoid")], ELTWISE_PROD)
+
+
+@handles("silu", lowering="x · Sigmoid(x): Sigmoid + Eltwise PROD")
+def silu(op, ctx):
+    x = _input(op, ctx)
+    return eltwise(ctx, [x, ctx.layer("Sigmoid", [x], role="sigmoid")], ELTWISE_PROD)
+
+
+def _softplus(ctx, x, beta: float, role):
+    if beta == 1.0:
+        return ctx.layer("BNLL", [x], role=role)
+    scaled = power(ctx, x, scale=beta, role=f"{role or 'softplus'}/beta")
+    return power(ctx, ctx.layer("BNLL", [scaled], role=f"{role or 'softplus'}/bnll"), scale=1.0 / beta, role=role)
+
+
+# torch's softplus returns x itself where beta·x > threshold; BNLL keeps log(1 + exp(x)), which is
+# x + log1p(exp(−beta·x))/beta there: below float32's resolution of x only from beta·x ≈ 17 on.
+MIN_SOFTPLUS_THRESHOLD = 17.0
+
+
+@handles("softplus", lowering="BNLL (with Power for beta ≠ 1); threshold < 17 refused")
+def softplus(op, ctx):
+    threshold = float(op.arg(2, "threshold", 20.0))
+    if threshold < MIN_SOFTPLUS_THRESHOLD:
+        raise ctx.fail(f"threshold {threshold:g} makes torch return x where beta·x > {threshold:g}, which Caffe's "
+                       f"BNLL does not: only thresholds ≥ {MIN_SOFTPLUS_THRESHOLD:g} (default 20) are exact")
+    return _softplus(ctx, _input(op, ctx), float(op.arg(1, "beta", 1.0)), None)
+
+
+@handles("mish", lowering="x · TanH(BNLL(x))")
+def mish(op, ctx):
+    x = _input(op, ctx)
+    gate = ctx.layer("TanH", [_softplus(ctx, x, 1.0, "softplus")], role="tanh")
+    return eltwise(ctx, [x, gate], ELTWISE_PROD)
+
+
+# erfc(z) ≈ t·exp(−z² + Σ cᵢ tⁱ), t = 1 / (1 + z/2), z ≥ 0: Numerical Recipes' erfcc (Press, Teukolsky,
+# Vetterling, Flannery, "Numerical Recipes in C", 2nd ed., 1992, §6.2, a Chebyshev fit), fractional
+# error below 1.2e-7 everywhere (measured here against math.erfc in float64: 1.05e-7 on [0, 12]).
+ERFC_COEFFS = (-1.26551223, 1.00002368, 0.37409196, 0.09678418, -0.18628806, 0.27886807, -1.13520398,
+               1.48851587, -0.82215223, 0.17087277)
+
+
+def gelu_erf(ctx, x, role=None):
+    """GELU with erf, x·Φ(x) = 0.5·x·(1 + erf(x/√2)), as ReLU(x) − ½·|x|·erfc(|x|/√2).
+
+    The identity holds for both signs (x ≥ 0: x − ½x·erfc; x < 0: ½x·erfc(−x/√2) rewritten with
+    erfc(−z) = 2 − erfc(z)), so no sign selection is needed, and the approximated part
+    ½|x|·erfc(|x|/√2) is small (≤ 0.17) with the relative error of erfcc (< 1.2e-7): the
+    absolute error of GELU is below 2e-8 in exact arithmetic (max over x, measured in
+    float64), plus float32 rounding of the layers (≈ 1e-7 near |x| ≈ 1). The ½ is ln ½ added
+    to the exponent (MNN 3.6.1 computed a wrong Eltwise SUM with coefficients (1, −0.5)). Far out, exp
+    underflows to 0 and the result is ReLU(x) exactly, as in torch. Layers: AbsVal, Power
+    (t = (1 + |x|/(2√2))⁻¹), Horner's rule in t (9 × Eltwise PROD + Power shift), Power (x²/2),
+    Eltwise SUM, Exp, Eltwise PROD, ReLU, Eltwise SUM: 25 layers, all elementwise.
+    """
+    tag = role or "gelu"
+    magnitude = ctx.layer("AbsVal", [x], role=f"{tag}/abs", shape=x.shape)
+    t = power(ctx, magnitude, power=-1.0, scale=1.0 / (2.0 * math.sqrt(2.0)), shift=1.0, role=f"{tag}/t")
+    poly = power(ctx, t, scale=ERFC_COEFFS[-1], shift=ERFC_COEFFS[-2], role=f"{tag}/horner8")
+    for i in range(len(ERFC_COEFFS) - 3, -1, -1):
+        poly = eltwise(ctx, [poly, t], ELTWISE_PROD, role=f"{tag}/horner{i}_times_t")
+        shift = ERFC_COEFFS[i] + (math.log(0.5) if i == 0 else 0.0)  # the ½ of ½|x|·erfc, inside the exp
+        poly = power(ctx, poly, shift=shift, role=f"{tag}/horner{i}")
+    half_square = power(ctx, magnitude, power=2.0, scale=1.0 / math.sqrt(2.0), role=f"{tag}/half_square")
+    exponent = eltwise(ctx, [poly, half_square], ELTWISE_SUM, coeffs=[1.0, -1.0], role=f"{tag}/exponent")
+    decay = ctx.layer("Exp", [exponent], role=f"{tag}/exp", shape=x.shape)
+    tail = eltwise(ctx, [magnitude, t, decay], ELTWISE_PROD, role=f"{tag}/half_abs_times_erfc")
+    positive = relu(ctx, x, role=f"{tag}/relu")
+    return eltwise(ctx, [positive, tail], ELTWISE_SUM, coeffs=[1.0, -1.0], role=role)
+
+
+@handles("gelu", lowering="erf form: ReLU(x) − ½·abs(x)·erfc(abs(x)/√2), erfc by Numerical Recipes' erfcc (rel. "
+                          "error < 1.2e-7) with AbsVal/Power/Eltwise/Exp/ReLU (25 layers); tanh form: "
+                          "x·Sigmoid(2√(2/π)(x + 0.044715x³)) (Power + Eltwise + Sigmoid)")
+def gelu(op, ctx):
+    """torch's GELU. The tanh form, 0.5·x·(1 + tanh(u)) with u = √(2/π)(x + 0.044715x³), is written as
+    x·sigmoid(2u) (the same function: (1 + tanh u)/2 = sigmoid(2u)): MNN 3.6.1's converter fuses the tanh
+    spelling into a GELU that is wrong there (measured: 28× relative error); this one runs everywhere."""
+    x = _input(op, ctx)
+    if op.arg(1, "approximate", "none") != "tanh":  # torch itself accepts only 'none' and 'tanh'
+        return gelu_erf(ctx, x)
+    factor = 2.0 * math.sqrt(2.0 / math.pi)
+    linear = power(ctx, x, scale=factor, role="linear")
+    cubic = power(ctx, x, power=3.0, scale=(factor * 0.044715) ** (1.0 / 3.0), role="cubic")
+    gate = ctx.layer("Sigmoid", [eltwise(ctx, [linear, cubic], ELTWISE_SUM, role="inner")], role="sigmoid")
+    return eltwise(ctx, [x, gate], ELTWISE_PROD)
+
+
+def _softmax(op, ctx, role=None):
+    """Softmax over ``dim``; without one, over torch's implicit dim (0 for 0-, 1- and 3-D inputs, else 1)."""
+    x, dim = op.arg(0, "input"), op.arg(1, "dim")
+    rank = len(x.shape)
+    axis = normalize_dim(int(dim), rank) if dim is not None else 0 if rank in (0, 1, 3) else 1
+    if rank != 1:
+        return ctx.layer("Softmax", [ctx.blob(x)], {"softmax_param": {"axis": axis}}, role=role)
+    # MNN 3.6.1 miscomputes (or aborts on) a Softmax over a 1-D blob: run it on a (1, N) view
+    row = reshape(ctx, ctx.blob(x), (1,) + tuple(x.shape), role=f"{role or 'softmax'}/row")
+    values = ctx.layer("Softmax", [row], {"softmax_param": {"axis": 1}}, role=f"{role or 'softmax'}/on_row",
+                       shape=row.shape)
+    return reshape(ctx, values, tuple(x.shape), role=role)
+
+
+@handles("softmax", lowering="Softmax (axis)")
+def softmax(op, ctx):
+    return _softmax(op, ctx)
+
+
+@handles("log_softmax", exact=False,
+         lowering="Softmax + Log; −inf where the softmax underflows (logit gaps above about 87)")
+def log_softmax(op, ctx):
+    return ctx.layer("Log", [_softmax(op, ctx, role="softmax")], NATURAL_LOG)

@@ -1,0 +1,197 @@
+"""Pooling: max/avg (ceil and floor mode, count_include_pad both ways), global and adaptive.
+
+Adaptive pooling whose windows along each axis share one length and one step (13 → 6 is k3 s2)
+is one Pooling. Other windows: average = one averaging matrix per axis (row i holds 1/length over
+its window), applied by ``compose.apply_axis_matrices``; max is separable too: per axis a stride-1 Pooling per
+window length, and a 0/1 matrix picks each output's window among them.
+
+Stock SSD Caffe's Pooling always rounds up. When PyTorch's floor mode can give
+one window fewer (a stride above 1), the trailing row/column of Caffe's output
+is dropped by a Crop to the shape of a reference blob: a one-channel Convolution
+with the pooling's kernel, stride and padding and zero weights, since Caffe's
+Convolution rounds down exactly as PyTorch's floor mode does (conv_layer.cpp:
+(H + 2p − k) / s + 1). The windows that remain are the same ones, and the crop
+follows the input's size, so the net stays valid at every input size. Moving the
+padding instead would shift every window.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..compose import apply_axis_matrices, pair, scale_axes, window
+from ..registry import handles
+
+PADDING_WINDOW = "✓ except where Caffe drops a last window that starts in the padding (ceil mode): MNN keeps it"
+
+
+def caffe_pooled_size(size: int, kernel: int, stride: int, pad: int) -> int:
+    """Caffe's Pooling output length (rounds up, then drops a window starting in the padding)."""
+    out = int(math.ceil((size + 2 * pad - kernel) / stride)) + 1
+    if pad > 0 and (out - 1) * stride >= size + pad:
+        out -= 1
+    return out
+
+
+def window_counts(size: int, out: int, kernel: int, stride: int, pad: int):
+    """Per output position: Caffe's divisor (window clipped at size + pad) and the count of real inputs."""
+    starts = np.arange(out) * stride - pad
+    caffe_count = np.minimum(starts + kernel, size + pad) - starts
+    valid_count = np.minimum(starts + kernel, size) - np.maximum(starts, 0)
+    return caffe_count, valid_count
+
+
+def _crop_to_floor_mode(ctx, x, pooled, kernel, stride, pad, wanted, role: str | None):
+    """Crop Caffe's (ceil-mode) pooled blob to PyTorch's floor-mode size ``wanted``, whatever the input size."""
+    conv = {"num_output": 1, "bias_term": False, **window(kernel, stride, pad, repeated=True)}
+    zeros = ctx.constant(np.zeros((1, x.shape[1]) + tuple(kernel)), "zeros: only the output's shape is used")
+    tag = f"{role}/floor_mode" if role else "floor_mode"
+    reference = ctx.layer("Convolution", [x], {"convolution_param": conv}, role=f"{tag}_shape",
+                          shape=(x.shape[0], 1) + tuple(wanted), weights=[zeros])
+    return [ctx.layer("Crop", [top, reference], {"crop_param": {"axis": 2, "offset": [0]}},
+                      role=tag + (f"/{i}" if i else ""), shape=top.shape[:2] + tuple(wanted))
+            for i, top in enumerate(pooled)]
+
+
+def _pool(op, ctx, method: str, kernel, stride, pad, correction=None, *, floor_mode: bool):
+    """The op's pooling of its 4-D input; no blob for pooling indices unless they are used (MaxUnpool)."""
+    x = ctx.blob(op.arg(0, "input"))
+    if len(x.shape) != 4:
+        raise ctx.fail(f"expects a 4-D input, got shape {list(x.shape)}")
+    with_mask = len(op.outputs) > 1 and ctx.is_used(op.outputs[1])
+    tops = pool_blob(ctx, x, method, kernel, stride, pad, ctx.out_shape[2:], correction, floor_mode=floor_mode,
+                     with_mask=with_mask)
+    return tops + [None] * (len(op.outputs) - len(tops))
+
+
+def pool_blob(ctx, x, method: str, kernel, stride, pad, wanted: tuple[int, int], correction=None, *,
+              floor_mode: bool, role: str | None = None, with_mask: bool = False) -> list:
+    """Pooling of the 4-D blob ``x`` over H and W to PyTorch's output size ``wanted``: [pooled] or, with
+    ``with_mask``, [pooled, argmax mask] (Caffe's second MAX top: the flat index h·W + w of each maximum
+    in its input plane, as PyTorch's indices). ``floor_mode``: PyTorch's default rounding, a Crop to
+    ``wanted`` (Caffe rounds up). ``correction``: a per-position factor (H_out, W_out) applied after AVE
+    pooling."""
+    params = {"pool": method, **window(kernel, stride, pad, repeated=False)}
+    for k, p in zip(kernel, pad):
+        if p > k // 2:
+            raise ctx.fail(f"padding {p} is more than half the kernel {k}")
+    caffe_out = tuple(caffe_pooled_size(x.shape[2 + i], kernel[i], stride[i], pad[i]) for i in range(2))
+    extra = [have - want for have, want in zip(caffe_out, wanted)]
+    if any(e not in (0, 1) for e in extra):
+        raise ctx.fail(f"Caffe would pool to {list(caffe_out)} where PyTorch gives {list(wanted)}")
+    shape = x.shape[:2] + caffe_out
+    tops = ctx.layer("Pooling", [x], {"pooling_param": params}, role=role, top_shapes=[shape] * (2 if with_mask else 1))
+    if floor_mode and (stride[0] > 1 or stride[1] > 1):  # Caffe's rounding up can give one window more
+        tops = _crop_to_floor_mode(ctx, x, tops, kernel, stride, pad, wanted, role)
+    if correction is not None:
+        tops[0] = scale_axes(ctx, tops[0], ctx.constant(correction, "average pooling divisor correction"), None, 2, 4,
+                             role=f"{role or 'pool'}/divisor")
+    return tops
+
+
+@handles("max_pool2d", lowering="Pooling MAX (+ in floor mode, a Crop to a zero Convolution's shape, any input size)",
+         portable=PADDING_WINDOW)
+def max_pool2d(op, ctx):
+    kernel = pair(op.arg(1, "kernel_size"))
+    stride = pair(op.arg(2, "stride") or kernel)
+    if pair(op.arg(4, "dilation", 1)) != (1, 1):
+        raise ctx.fail("Caffe's Pooling has no dilation")
+    return _pool(op, ctx, "MAX", kernel, stride, pair(op.arg(3, "padding", 0)),
+                 floor_mode=not op.arg(5, "ceil_mode", False))
+
+
+@handles("avg_pool2d", lowering="Pooling AVE (+ floor-mode Crop as for max, + Scale when padding is not counted)",
+         portable=PADDING_WINDOW)
+def avg_pool2d(op, ctx):
+    x = op.arg(0, "input")
+    kernel = pair(op.arg(1, "kernel_size"))
+    stride = pair(op.arg(2, "stride") or kernel)
+    pad = pair(op.arg(3, "padding", 0))
+    count_pad, divisor = op.arg(5, "count_include_pad", True), op.arg(6, "divisor_override")
+    correction = None
+    if (pad != (0, 0) and not count_pad) or divisor:
+        out_h, out_w = ctx.out_shape[2:]
+        caffe_h, valid_h = window_counts(x.shape[2], out_h, kernel[0], stride[0], pad[0])
+        caffe_w, valid_w = window_counts(x.shape[3], out_w, kernel[1], stride[1], pad[1])
+        factor = np.outer(caffe_h, caffe_w) / (divisor or np.outer(valid_h, valid_w))
+        correction = None if np.all(factor == 1) else factor
+    return _pool(op, ctx, "AVE", kernel, stride, pad, correction, floor_mode=not op.arg(4, "ceil_mode", False))
+
+
+def adaptive_windows(size: int, out: int) -> list[tuple[int, int]]:
+    """PyTorch's adaptive pooling windows along one axis: [⌊i·size/out⌋, ⌈(i+1)·size/out⌉)."""
+    return [(i * size // out, -(-(i + 1) * size // out)) for i in range(out)]
+
+
+def _averaging_matrix(size: int, out: int) -> np.ndarray:
+    matrix = np.zeros((out, size))
+    for row, (start, stop) in enumerate(adaptive_windows(size, out)):
+        matrix[row, start:stop] = 1.0 / (stop - start)
+    return matrix
+
+
+def _uneven_adaptive_max(ctx, x, wanted):
+    """Max is separable: per axis, one stride-1 Pooling per window length (Concat when several),
+    then a 0/1 matrix picks each output's window from them."""
+    selections = {}
+    for axis, out in zip((2, 3), wanted):
+        windows = adaptive_windows(x.shape[axis], out)
+        parts, offsets, total = [], {}, 0
+        for length in sorted({stop - start for start, stop in windows}):
+            part = x if length == 1 else _sliding_max(ctx, x, axis, length)
+            offsets[length], total = total, total + part.shape[axis]
+            parts.append(part)
+        if len(parts) > 1:
+            shape = x.shape[:axis] + (total,) + x.shape[axis + 1:]
+            x = ctx.layer("Concat", parts, {"concat_param": {"axis": axis}}, role=f"axis{axis}/windows", shape=shape)
+        else:
+            x = parts[0]
+        selections[axis] = np.zeros((out, total))
+        for row, (start, stop) in enumerate(windows):
+            selections[axis][row, offsets[stop - start] + start] = 1.0
+    return apply_axis_matrices(ctx, x, selections, "adaptive max pooling window selection")
+
+
+def _sliding_max(ctx, x, axis: int, length: int):
+    kernel = (length, 1) if axis == 2 else (1, length)
+    params = {"pool": "MAX", **window(kernel, repeated=False)}
+    shape = x.shape[:axis] + (x.shape[axis] - length + 1,) + x.shape[axis + 1:]
+    return ctx.layer("Pooling", [x], {"pooling_param": params}, role=f"axis{axis}/max{length}", shape=shape)
+
+
+def _regular(windows: list[tuple[int, int]]) -> tuple[int, int] | None:
+    """(kernel, stride) when the windows share one length and start at a constant step ≥ 1."""
+    lengths = {stop - start for start, stop in windows}
+    steps = {later[0] - earlier[0] for earlier, later in zip(windows, windows[1:])} or {1}
+    if len(lengths) == 1 and len(steps) == 1 and steps != {0}:
+        return lengths.pop(), steps.pop()
+    return None
+
+
+def _adaptive(op, ctx, method: str):
+    x = ctx.blob(op.arg(0, "input"))
+    size, wanted = x.shape[2:], ctx.out_shape[2:]
+    if wanted == (1, 1):
+        y = ctx.layer("Pooling", [x], {"pooling_param": {"pool": method, "global_pooling": True}})
+        return [y] + [None] * (len(op.outputs) - 1)
+    regular = [_regular(adaptive_windows(s, w)) for s, w in zip(size, wanted)]
+    if None not in regular:  # e.g. 12 → 4 (k3 s3) or 13 → 6 (k3 s2): Caffe's Pooling without padding
+        kernel, stride = zip(*regular)
+        return _pool(op, ctx, method, kernel, stride, (0, 0), floor_mode=False)  # sizes match exactly
+    if method == "AVE":
+        return apply_axis_matrices(ctx, x, {axis: _averaging_matrix(s, w) for axis, s, w in zip((2, 3), size, wanted)},
+                                   "adaptive average pooling windows")
+    return [_uneven_adaptive_max(ctx, x, wanted)] + [None] * (len(op.outputs) - 1)
+
+
+@handles("adaptive_avg_pool2d", lowering="Pooling AVE (global, or windows of one length and step); "
+                                         "otherwise averaging matrices (1×1 Convolutions between Reshapes)")
+def adaptive_avg_pool2d(op, ctx):
+    return _adaptive(op, ctx, "AVE")
+
+
+@handles("adaptive_max_pool2d", lowering="Pooling MAX (global, or windows of one length and step); otherwise "
+                                         "stride-1 Pooling per window length + 0/1 selection matrices (1×1 Convolutions)")
+def adaptive_max_pool2d(op, ctx):
+    return _adaptive(op, ctx, "MAX")

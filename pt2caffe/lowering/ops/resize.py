@@ -1,0 +1,99 @@
+"""Resizing: F.interpolate / nn.Upsample / F.upsample* (traced as "interpolate"), pixel (un)shuffle.
+
+Every mode PyTorch has (nearest, nearest-exact, (bi/tri)linear, bicubic, area, antialias) is linear
+and separable: per channel, y = M_H · x · M_Wᵀ with one matrix (out × in) per spatial axis. The
+matrices are PyTorch's own, read off by resizing a one-hot probe (the identity along one axis,
+constant along the others, which have size 2 and keep it, so PyTorch copies them; with size 1
+the antialiased kernel computes other weights) with the op's exact arguments. So the source
+coordinates, the float32 rounding of the nearest index, align_corners, scale_factor versus size and
+recompute_scale_factor are whatever PyTorch does, not a re-derivation of it. The matrices are applied
+by ``compose.apply_axis_matrices`` (per axis a 1×1 Convolution between Reshapes; small maps: one with
+kron(M_H, M_W)).
+
+Nearest with integer factors on a 4-D blob (each matrix repeats every row f times) is a depthwise
+Deconvolution with kernel = stride = f and weights 1 instead: a plain copy, cheaper than matrices.
+The fork's Upsample layer is not used: the Deconvolution is as exact, stock, and OpenCV runs it.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..compose import apply_axis_matrices, permute, reshape, window
+from ..registry import handles
+
+
+def _only_on(values, spatial: int, index: int, neutral):
+    """The per-axis ``size``/``scale_factor`` argument with every axis but ``index`` left unchanged."""
+    per_axis = list(values) if isinstance(values, (list, tuple)) else [values] * spatial
+    return tuple(value if i == index else neutral for i, value in enumerate(per_axis))
+
+
+def resize_matrix(op, shape: tuple[int, ...], axis: int) -> np.ndarray:
+    """PyTorch's resizing matrix (out × in) along ``axis`` for this interpolate call."""
+    spatial, length = len(shape) - 2, shape[axis]
+    ones_shape = [length if i == axis - 2 else 1 for i in range(spatial)]
+    probe_shape = [length if i == axis - 2 else 2 for i in range(spatial)]
+    probe = torch.eye(length).reshape(length, 1, *ones_shape).expand(length, 1, *probe_shape).contiguous()
+    kwargs = {"mode": op.arg(3, "mode", "nearest"), "align_corners": op.arg(4, "align_corners"),
+              "recompute_scale_factor": op.arg(5, "recompute_scale_factor"),
+              "antialias": op.arg(6, "antialias", False)}
+    size = op.arg(1, "size")
+    if size is not None:
+        kwargs["size"] = _only_on(size, spatial, axis - 2, 2)
+    else:
+        kwargs["scale_factor"] = _only_on(op.arg(2, "scale_factor"), spatial, axis - 2, 1.0)
+    resized = F.interpolate(probe, **kwargs)
+    along_axis = tuple(slice(None) if i == axis - 2 else 0 for i in range(spatial))
+    return resized[(slice(None), 0) + along_axis].T.to(torch.float64).numpy()
+
+
+def _repeat_factor(matrix: np.ndarray) -> int | None:
+    """f when ``matrix`` repeats every input row f times (nearest with an integer factor), else None."""
+    rows, cols = matrix.shape
+    if rows % cols or not np.array_equal(matrix, np.repeat(np.eye(cols), rows // cols, axis=0)):
+        return None
+    return rows // cols
+
+
+def _repeat_pixels(ctx, x, factors: tuple[int, int]):
+    channels = x.shape[1]
+    params = {"num_output": channels, "group": channels, "bias_term": False,
+              **window(factors, factors, repeated=True)}
+    ones = ctx.constant(np.ones((channels, 1) + factors), "nearest upsampling: each pixel copied to its block")
+    return ctx.layer("Deconvolution", [x], {"convolution_param": params}, weights=[ones])
+
+
+@handles("interpolate", lowering="nearest ×integer: depthwise Deconvolution (weights 1); otherwise PyTorch's "
+                                 "per-axis resizing matrices: Reshape + 1×1 Convolution + Reshape per axis (or one for both)")
+def interpolate(op, ctx):
+    x = op.arg(0, "input")
+    matrices = {axis: resize_matrix(op, x.shape, axis) for axis in range(2, len(x.shape))}
+    factors = tuple(_repeat_factor(m) for m in matrices.values())
+    if len(x.shape) == 4 and None not in factors:
+        return ctx.blob(x) if factors == (1, 1) else _repeat_pixels(ctx, ctx.blob(x), factors)
+    return apply_axis_matrices(ctx, ctx.blob(x), matrices, f"{op.arg(3, 'mode', 'nearest')} resizing matrix")
+
+
+def _regroup(op, ctx, split_dims: tuple[int, ...], order: tuple[int, ...]):
+    """Reshape the last three axes to ``split_dims``, permute those by ``order``, reshape to the output."""
+    x = op.arg(0, "input")
+    lead = len(x.shape) - 3
+    split = reshape(ctx, ctx.blob(x), x.shape[:lead] + split_dims, role="split")
+    moved = permute(ctx, split, list(range(lead)) + [lead + i for i in order], role="interleave")
+    return reshape(ctx, moved, ctx.out_shape)
+
+
+@handles("pixel_shuffle", lowering="Reshape (…, C, r, r, H, W) + Permute + Reshape")
+def pixel_shuffle(op, ctx):
+    factor = int(op.arg(1, "upscale_factor"))
+    channels, height, width = op.arg(0, "input").shape[-3:]
+    return _regroup(op, ctx, (channels // factor ** 2, factor, factor, height, width), (0, 3, 1, 4, 2))
+
+
+@handles("pixel_unshuffle", lowering="Reshape (…, C, H, r, W, r) + Permute + Reshape")
+def pixel_unshuffle(op, ctx):
+    factor = int(op.arg(1, "downscale_factor"))
+    channels, height, width = op.arg(0, "input").shape[-3:]
+    return _regroup(op, ctx, (channels, height // factor, factor, width // factor, factor), (0, 2, 4, 1, 3))

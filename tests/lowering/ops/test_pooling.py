@@ -1,0 +1,163 @@
+"""Pooling against real Caffe: every rounding and padding case PyTorch has."""
+import pytest
+import torch.nn as nn
+import torch.nn.functional as F
+
+from helpers import Lambda, export_and_compare, layer_types, random_inputs
+from pt2caffe.lowering.ops.pooling import caffe_pooled_size
+
+CASES = [  # (input H×W, kernel, stride, padding, ceil_mode)
+    (112, 3, 2, 1, False),  # ResNet stem: 56 in torch, 57 in Caffe
+    (15, 3, 2, 0, False),
+    (15, 3, 2, 0, True),
+    (7, 2, 2, 0, False),  # k2 s2 on an odd size
+    (7, 2, 2, 0, True),
+    (13, 3, 2, 1, True),
+    (10, 3, 3, 1, True),
+    (9, (3, 2), (2, 1), (1, 0), False),
+]
+
+
+# MNN's Pooling lacks Caffe's rule that drops a last window starting in the padding (pooling_layer.cpp:
+# out −= 1 when (out − 1)·s ≥ H + p): on a width of 11 with k3 s3 p1 it returns 5 columns, Caffe 4.
+MNN_EXTRA_WINDOW = {"mnn": "MNN keeps a last pooling window that starts in the padding (one extra column)"}
+EXTRA_WINDOW_CASES = {(10, 3, 3, 1, True)}
+
+
+@pytest.mark.parametrize("size,kernel,stride,padding,ceil", CASES)
+def test_max_pool(tmp_path, size, kernel, stride, padding, ceil):
+    model = nn.Sequential(nn.MaxPool2d(kernel, stride, padding, ceil_mode=ceil))
+    exceptions = MNN_EXTRA_WINDOW if (size, kernel, stride, padding, ceil) in EXTRA_WINDOW_CASES else None
+    export_and_compare(model, random_inputs([(1, 3, size, size + 1)]), tmp_path, exceptions=exceptions)
+
+
+@pytest.mark.parametrize("size,kernel,stride,padding,ceil", CASES)
+@pytest.mark.parametrize("count_include_pad", [True, False])
+def test_avg_pool(tmp_path, size, kernel, stride, padding, ceil, count_include_pad):
+    model = nn.Sequential(nn.AvgPool2d(kernel, stride, padding, ceil_mode=ceil, count_include_pad=count_include_pad))
+    export_and_compare(model, random_inputs([(1, 3, size, size)]), tmp_path)
+
+
+def test_stem_pool_is_cropped_not_repadded(tmp_path):
+    """112 → 56 in floor mode: Caffe's 57th row is dropped, the padding stays 1."""
+    assert caffe_pooled_size(112, 3, 2, 1) == 57
+    export_and_compare(nn.Sequential(nn.MaxPool2d(3, 2, 1)), random_inputs([(1, 2, 112, 112)]), tmp_path)
+    text = (tmp_path / "net.prototxt").read_text()
+    assert "pad: 1" in text and "pad_h" not in text and 'type: "Crop"' in text  # x2paddle reads only pad
+
+
+def test_divisor_override(tmp_path):
+    model = Lambda(lambda self, x: F.avg_pool2d(x, 3, 2, 1, divisor_override=4))
+    export_and_compare(model, random_inputs([(1, 2, 11, 11)]), tmp_path)
+
+
+@pytest.mark.parametrize("output", [1, (1, 1), 2, (3, 4)])
+def test_adaptive_pools(tmp_path, output):
+    model = Lambda(lambda self, x: (F.adaptive_avg_pool2d(x, output), F.adaptive_max_pool2d(x, output)))
+    export_and_compare(model, random_inputs([(1, 4, 12, 12)]), tmp_path)
+
+
+def test_floor_mode_is_a_crop_not_a_ceil_mode_field(tmp_path):
+    export_and_compare(nn.Sequential(nn.MaxPool2d(3, 2)), random_inputs([(1, 2, 16, 16)]), tmp_path)
+    assert "ceil_mode" not in (tmp_path / "net.prototxt").read_text()
+    assert layer_types(tmp_path) == ["Input", "Pooling", "Convolution", "Crop"]
+
+
+UNEVEN_ADAPTIVE = [  # (input H×W, output): windows of unequal lengths on at least one axis
+    ((13, 13), 5), ((13, 13), (4, 5)), ((12, 12), 5), ((7, 9), (3, 4)),
+    ((12, 10), (4, 3)),  # one axis even, the other not
+    ((5, 6), (7, 9)),  # more outputs than inputs
+    ((40, 33), (6, 7)),  # above the Kronecker limit: separable
+]
+
+
+@pytest.mark.parametrize("size,output", UNEVEN_ADAPTIVE)
+def test_uneven_adaptive_pools(tmp_path, size, output):
+    model = Lambda(lambda self, x: (F.adaptive_avg_pool2d(x, output), F.adaptive_max_pool2d(x, output)))
+    export_and_compare(model, random_inputs([(1, 3) + size]), tmp_path)
+
+
+def test_uneven_adaptive_pool_modules(tmp_path):
+    model = nn.Sequential(nn.AdaptiveMaxPool2d((5, None)), nn.AdaptiveAvgPool2d((None, 4)))
+    export_and_compare(model, random_inputs([(1, 2, 13, 11)]), tmp_path)
+
+
+def test_uneven_adaptive_max_layers(tmp_path):
+    """12 → 5 has windows of 3 and 4 along each axis: two Poolings per axis, one selection matrix."""
+    export_and_compare(Lambda(lambda self, x: F.adaptive_max_pool2d(x, 5)), random_inputs([(1, 2, 12, 12)]), tmp_path)
+    assert layer_types(tmp_path) == ["Input", "Pooling", "Pooling", "Concat", "Pooling", "Pooling", "Concat",
+                                     "Reshape", "Convolution", "Reshape"]
+
+
+@pytest.mark.parametrize("output", [2, 3, 6])
+def test_pyramid_pooling_windows_are_one_pooling(tmp_path, output):
+    """PSPNet's 13 → 2, 3, 6: overlapping windows of one length and step (k7 s6, k5 s4, k3 s2)."""
+    model = Lambda(lambda self, x: (F.adaptive_avg_pool2d(x, output), F.adaptive_max_pool2d(x, output)))
+    export_and_compare(model, random_inputs([(1, 2, 13, 13)]), tmp_path)
+    assert layer_types(tmp_path) == ["Input", "Pooling", "Pooling"]
+
+
+def test_adaptive_windows_match_torch():
+    import torch
+    from pt2caffe.lowering.ops.pooling import adaptive_windows
+    for size in range(1, 15):
+        for out in range(1, 15):
+            line = torch.arange(size, dtype=torch.float32).reshape(1, 1, size)
+            starts = F.adaptive_max_pool1d(-line, out).neg().reshape(-1).tolist()
+            stops = F.adaptive_max_pool1d(line, out).reshape(-1).add(1).tolist()
+            assert adaptive_windows(size, out) == list(zip(map(int, starts), map(int, stops)))
+
+
+POOL3D = {  # 4-D inputs pool across channels (PyTorch reads them as one unbatched C×D×H×W volume)
+    "lprnet_channels_stride2": (nn.MaxPool3d((1, 3, 3), (2, 1, 2)), (2, 8, 9, 12)),
+    "lprnet_channels_stride4": (nn.MaxPool3d((1, 3, 3), (4, 1, 2)), (2, 16, 9, 12)),
+    "window_over_channels": (nn.MaxPool3d(3, 2, padding=1), (2, 8, 9, 12)),
+    "avg_not_counting_padding": (nn.AvgPool3d((2, 3, 3), (2, 1, 1), (1, 1, 1), count_include_pad=False), (2, 8, 9, 12)),
+    "avg_divisor_override": (nn.AvgPool3d(2, 2, divisor_override=3), (2, 8, 6, 6)),
+    "avg_ceil_mode": (nn.AvgPool3d(3, 2, ceil_mode=True), (2, 8, 8, 8)),
+    "five_d": (nn.MaxPool3d(2, 2), (2, 3, 4, 6, 6)),
+}
+
+
+@pytest.mark.parametrize("name", POOL3D)
+def test_pool3d(tmp_path, name):
+    module, shape = POOL3D[name]
+    export_and_compare(nn.Sequential(module), random_inputs([shape]), tmp_path)
+
+
+# Measured: MNN 3.6.1 runs the net but returns an empty (0, 0, 0, 0) output once MAX Pooling's second top (the
+# argmax mask) is used; pycaffe and OpenCV compute it.
+MNN_NO_MASK = "MNN 3.6.1 gives an empty output for a net that reads MAX Pooling's argmax mask (second top)"
+
+
+class EncoderDecoder(nn.Module):
+    """SegNet's pattern: pool with indices, more layers, unpool to the size before pooling."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+        self.pool = nn.MaxPool2d(2, 2, return_indices=True)
+        self.mid = nn.Conv2d(4, 4, 3, padding=1)
+        self.unpool = nn.MaxUnpool2d(2, 2)
+
+    def forward(self, x):
+        y = self.conv(x).relu()
+        pooled, indices = self.pool(y)
+        return self.unpool(self.mid(pooled), indices, output_size=y.size())
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 8, 10), (2, 3, 9, 11)], ids=["even", "odd"])
+def test_max_unpool(tmp_path, shape):
+    export_and_compare(EncoderDecoder(), random_inputs([shape]), tmp_path, exceptions={"mnn": MNN_NO_MASK})
+
+
+def test_max_unpool_of_overlapping_windows_is_refused():
+    from pt2caffe.conversion import convert
+    from pt2caffe.errors import Pt2CaffeError
+
+    def pool_unpool(self, x):
+        pooled, indices = F.max_pool2d(x, 3, 2, return_indices=True)
+        return self.unpool(pooled, indices)
+
+    with pytest.raises(Pt2CaffeError, match="max_unpool2d.*only unpooling of non-overlapping windows"):
+        convert(Lambda(pool_unpool, unpool=nn.MaxUnpool2d(3, 2)), random_inputs([(1, 2, 9, 9)]))

@@ -1,0 +1,135 @@
+"""Resizing (interpolate / Upsample in every mode) and pixel (un)shuffle against real Caffe and OpenCV."""
+import pytest
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from helpers import Lambda, export_and_compare, layer_types, random_inputs
+from portability import assert_portable
+from pt2caffe.conversion import convert
+from pt2caffe.lowering.ops.resize import resize_matrix
+from pt2caffe.net.proto import read_prototxt
+
+CASES = {  # name: interpolate keyword arguments
+    "nearest_x2": dict(scale_factor=2, mode="nearest"),
+    "nearest_x3": dict(scale_factor=3, mode="nearest"),
+    "nearest_x2_x3": dict(scale_factor=(2, 3), mode="nearest"),
+    "nearest_x1.5": dict(scale_factor=1.5, mode="nearest"),
+    "nearest_x0.5": dict(scale_factor=0.5, mode="nearest"),
+    "nearest_size": dict(size=(13, 5), mode="nearest"),
+    "nearest_size_x3": dict(size=(21, 27), mode="nearest"),  # an integer factor given as a size
+    "nearest_recompute": dict(scale_factor=1.7, mode="nearest", recompute_scale_factor=True),
+    "nearest_exact_x1.5": dict(scale_factor=1.5, mode="nearest-exact"),
+    "nearest_exact_size": dict(size=(11, 4), mode="nearest-exact"),
+    "bilinear_x2": dict(scale_factor=2, mode="bilinear", align_corners=False),
+    "bilinear_x2_ac": dict(scale_factor=2, mode="bilinear", align_corners=True),
+    "bilinear_x3": dict(scale_factor=3, mode="bilinear", align_corners=False),
+    "bilinear_x1.5_ac": dict(scale_factor=1.5, mode="bilinear", align_corners=True),
+    "bilinear_x0.5": dict(scale_factor=0.5, mode="bilinear", align_corners=False),
+    "bilinear_x1.7": dict(scale_factor=1.7, mode="bilinear", align_corners=False),
+    "bilinear_x1.7_recompute": dict(scale_factor=1.7, mode="bilinear", recompute_scale_factor=True),
+    "bilinear_size_odd": dict(size=(13, 5), mode="bilinear", align_corners=False),
+    "bilinear_size_odd_ac": dict(size=(13, 5), mode="bilinear", align_corners=True),
+    "bilinear_antialias_down": dict(scale_factor=0.5, mode="bilinear", antialias=True),
+    "bicubic_x2": dict(scale_factor=2, mode="bicubic", align_corners=False),
+    "bicubic_size_ac": dict(size=(10, 17), mode="bicubic", align_corners=True),
+    "area_down": dict(size=(3, 4), mode="area"),
+}
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_resize_matrices_are_torch_s(name):
+    """y = M_H · x · M_Wᵀ with the matrices the converter emits reproduces F.interpolate."""
+    x = torch.randn(2, 3, 7, 9, dtype=torch.float64)
+    want = F.interpolate(x.float(), **CASES[name]).double()
+    op = convert(Lambda(lambda self, t: F.interpolate(t, **CASES[name])), [x.float()]).graph.ops[0]
+    rows, cols = (resize_matrix(op, tuple(x.shape), axis) for axis in (2, 3))
+    got = torch.einsum("ih,nchw,jw->ncij", torch.from_numpy(rows), x, torch.from_numpy(cols))
+    assert got.shape == want.shape
+    assert torch.allclose(got, want, rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_interpolate(tmp_path, name):
+    model = Lambda(lambda self, x: F.interpolate(x, **CASES[name]))
+    export_and_compare(model, random_inputs([(1, 3, 7, 9)]), tmp_path)
+
+
+@pytest.mark.parametrize("mode", ["nearest", "bilinear", "bicubic"])
+def test_interpolate_larger_map_goes_separable(tmp_path, mode):
+    """Above the Kronecker limit: per axis a 1×1 Convolution between Reshapes (no InnerProduct on W: MNN)."""
+    model = Lambda(lambda self, x: F.interpolate(x, size=(50, 45), mode=mode))
+    export_and_compare(model, random_inputs([(1, 2, 33, 40)]), tmp_path)
+    assert layer_types(tmp_path)[1:] == ["Reshape", "Convolution", "Reshape"] * 2
+    assert_portable(tmp_path)
+
+
+@pytest.mark.parametrize("size,first_view", [((16, 96), [-1, 64, 64, 1]), ((96, 16), [-1, 64, 1, 1])],
+                         ids=["height_shrinks", "width_shrinks"])
+def test_axis_that_shrinks_goes_first(tmp_path, size, first_view):
+    """The first matrix applied (a 1×1 Convolution with 16 outputs) shrinks its axis: H, seen as the
+    channels of a (−1, 64, W, 1) view, or W, the channels of (−1, 64, 1, 1)."""
+    model = Lambda(lambda self, x: F.interpolate(x, size=size, mode="bilinear"))
+    export_and_compare(model, random_inputs([(2, 3, 64, 64)]), tmp_path)
+    layers = [layer for layer in read_prototxt(str(tmp_path / "net.prototxt")).layer
+              if "/size_guard_axis" not in layer.name]  # as layer_types: without the input-size guards
+    assert [layer.type for layer in layers[1:]] == ["Reshape", "Convolution", "Reshape"] * 2
+    assert list(layers[1].reshape_param.shape.dim) == first_view
+    assert layers[2].convolution_param.num_output == 16
+    assert_portable(tmp_path)
+
+
+@pytest.mark.parametrize("module", [nn.Upsample(scale_factor=2), nn.Upsample(size=(9, 12), mode="bilinear"),
+                                    nn.UpsamplingNearest2d(scale_factor=3), nn.UpsamplingBilinear2d(scale_factor=2)],
+                         ids=["Upsample", "Upsample_bilinear", "UpsamplingNearest2d", "UpsamplingBilinear2d"])
+def test_upsample_modules(tmp_path, module):
+    export_and_compare(nn.Sequential(module), random_inputs([(1, 3, 6, 5)]), tmp_path)
+
+
+@pytest.mark.filterwarnings("ignore:`nn.functional.upsample")
+@pytest.mark.parametrize("function", [F.upsample, F.upsample_nearest, F.upsample_bilinear])
+def test_deprecated_upsample_functions(tmp_path, function):
+    export_and_compare(Lambda(lambda self, x: function(x, scale_factor=2)), random_inputs([(1, 3, 6, 5)]), tmp_path)
+
+
+def test_nearest_integer_factor_is_one_deconvolution(tmp_path):
+    model = Lambda(lambda self, x: F.interpolate(x, scale_factor=(2, 3)))
+    export_and_compare(model, random_inputs([(1, 4, 40, 50)]), tmp_path)
+    assert layer_types(tmp_path) == ["Input", "Deconvolution"]
+
+
+def test_same_size_is_no_layer(tmp_path):
+    model = Lambda(lambda self, x: F.interpolate(x, size=(6, 5), mode="bilinear") * 2)
+    export_and_compare(model, random_inputs([(1, 3, 6, 5)]), tmp_path)
+    assert layer_types(tmp_path) == ["Input", "Power"]
+
+
+@pytest.mark.parametrize("shape,kwargs", [
+    ((1, 3, 10), dict(scale_factor=2.5, mode="linear")),
+    ((1, 3, 10), dict(size=7, mode="nearest")),
+    ((1, 2, 3, 4, 5), dict(scale_factor=2, mode="trilinear", align_corners=True)),
+], ids=["linear_1d", "nearest_1d", "trilinear_3d"])
+def test_other_ranks(tmp_path, shape, kwargs):
+    export_and_compare(Lambda(lambda self, x: F.interpolate(x, **kwargs)), random_inputs([shape]), tmp_path)
+
+
+@pytest.mark.parametrize("factor", [2, 3])
+def test_pixel_shuffle(tmp_path, factor):
+    model = nn.Sequential(nn.PixelShuffle(factor), nn.PixelUnshuffle(factor), nn.PixelShuffle(factor))
+    export_and_compare(model, random_inputs([(1, 2 * factor ** 2, 5, 4)]), tmp_path)
+    assert layer_types(tmp_path).count("Permute") == 3
+
+
+def test_pixel_unshuffle(tmp_path):
+    export_and_compare(nn.Sequential(nn.PixelUnshuffle(2)), random_inputs([(1, 3, 6, 8)]), tmp_path)
+    assert layer_types(tmp_path) == ["Input", "Reshape", "Permute", "Reshape"]
+
+
+def test_bilinear_x2_64_channels(tmp_path):
+    """The size a decoder sees: six layers, no Permute, the matrices stay out × in per axis."""
+    errors = export_and_compare(nn.Sequential(nn.Upsample(scale_factor=2, mode="bilinear")),
+                                random_inputs([(1, 64, 64, 64)]), tmp_path)
+    assert layer_types(tmp_path)[1:] == ["Reshape", "Convolution", "Reshape"] * 2
+    assert_portable(tmp_path)
+    assert max(errors.values()) < 1e-6
+    assert (tmp_path / "net.caffemodel").stat().st_size < 100_000  # two 128 × 64 matrices
