@@ -23,10 +23,10 @@ def apply_axis_matrices(ctx, x: Blob, matrices: dict[int, np.ndarray], what: str
                         role: str | None = None) -> Blob:
     """Mix ``x`` along axes: y[.., i, ..] = Σ_j M[i, j]·x[.., j, ..] for each ``axis: M`` (M is out × in).
 
-    Each axis becomes the channels of a view: Reshape to (−1, in, rest, 1), a 1×1 Convolution with
-    weights (out, in, 1, 1), Reshape back (for the last axis, rest = 1: see ``inner_product``).
-    Caffe's Reshape shares memory, so no element is moved (a Permute is slow in Caffe), and no
-    InnerProduct on a spatial axis is needed (MNN gives empty outputs for it). When only the last
+    Each axis but the last becomes the channels of a view: Reshape to (−1, in, rest, 1), a 1×1 Convolution
+    with weights (out, in, 1, 1), Reshape back; the last axis is the columns of a (rows, in) view, one
+    InnerProduct (``inner_product``). Caffe's Reshape shares memory, so no element is moved (a Permute is
+    slow in Caffe), and no InnerProduct with axis ≠ 1 is needed (MNN gives empty outputs for it). When only the last
     two axes change and kron(M_rows, M_cols) is small, one such Convolution on both does it all.
     Otherwise the axes that shrink go first. An all-zero row of M yields ``fill`` (a bias of the
     layer, 0 elsewhere): what a padding constant needs, on the union of the borders. 0/1 matrices
@@ -92,22 +92,26 @@ def inner_product(ctx, x: Blob, weights: list[Weight], num_output: int, *, axis:
     """y = x · Wᵀ (+ b) over x's axes from ``axis`` (default: the last), W (num_output, their element count).
 
     Output shape x.shape[:axis] + (num_output,), or ``shape`` (same element count, e.g. the two axes a
-    Kronecker matrix fills); a second weight is the bias. ``axis`` 1: one
-    InnerProduct. Caffe's InnerProduct takes any ``axis``, but MNN returns empty outputs for
-    axis ≠ 1 and also after a Reshape to (−1, count) (measured, MNN 3.6.1), so otherwise x is viewed
-    as (−1, count, 1, 1) (Reshape moves no data), a 1×1 Convolution with weights (num_output, count,
-    1, 1) contracts the channels, and the result is viewed back.
+    Kronecker matrix fills); a second weight is the bias. One InnerProduct on axis 1: for any other
+    ``axis`` (or rank) on the 2-D view (rows, count) of x — Reshape (−1, count), then a Flatten, which keeps
+    MNN 3.6.1's converter from merging that Reshape into the one it puts before an InnerProduct (it then
+    kept the old first axis: empty outputs, measured) — and the result viewed back. Caffe's InnerProduct
+    takes any ``axis``, but MNN returns empty outputs for axis ≠ 1. Not a 1×1 Convolution on a
+    (rows, count, 1, 1) view: OpenCV runs that as one GEMV per row, re-reading W each time (a (197, 192)
+    → 768 Linear: 9.0 ms, against 1.2 ms as one InnerProduct; MNN 0.6 ms either way; issue 21).
     """
     axis = len(x.shape) - 1 if axis is None else axis
     out_shape = tuple(shape) if shape is not None else x.shape[:axis] + (int(num_output),)
+    params = {"inner_product_param": {"num_output": int(num_output), "bias_term": len(weights) > 1}}
     if axis == 1 and len(out_shape) == 2:
-        params = {"inner_product_param": {"num_output": int(num_output), "bias_term": len(weights) > 1}}
         return ctx.layer("InnerProduct", [x], params, role=role, shape=out_shape, weights=weights)
     tag = role or "inner_product"
     count = int(np.prod(x.shape[axis:]))
-    kernel = replace(weights[0], array=weights[0].array.reshape(int(num_output), count, 1, 1))
-    params = {"convolution_param": {"num_output": int(num_output), "bias_term": len(weights) > 1, "kernel_size": [1]}}
-    rows = reshape_any_batch(ctx, x, (count, 1, 1), role=f"{tag}/rows")
-    product = ctx.layer("Convolution", [rows], params, role=f"{tag}/product",
-                        shape=rows.shape[:1] + (int(num_output), 1, 1), weights=[kernel, *weights[1:]])
+    rows = int(np.prod(x.shape[:axis]))
+    viewed = ctx.layer("Reshape", [x], {"reshape_param": {"shape": {"dim": [-1, count]}}}, role=f"{tag}/rows",
+                       shape=(rows, count))
+    viewed = ctx.layer("Flatten", [viewed], {"flatten_param": {"axis": 1}}, role=f"{tag}/flat", shape=(rows, count))
+    matrix = replace(weights[0], array=weights[0].array.reshape(int(num_output), count))
+    product = ctx.layer("InnerProduct", [viewed], params, role=f"{tag}/product", shape=(rows, int(num_output)),
+                        weights=[matrix, *weights[1:]])
     return reshape_any_batch(ctx, product, out_shape[1:], role=role)
