@@ -70,7 +70,7 @@ def _standardize(ctx, x, eps: float, role: str | None):
     tag = role or "standardize"
     centred = ctx.layer("MVN", [x], {"mvn_param": {"normalize_variance": False}}, role=f"{tag}/centre",
                         shape=x.shape)
-    squared = power(ctx, centred, power=2.0, role=f"{tag}/square")
+    squared = eltwise(ctx, [centred, centred], ELTWISE_PROD, role=f"{tag}/square")  # not Power: MNN's pow
     variance = ctx.layer("Pooling", [squared], {"pooling_param": {"pool": "AVE", "global_pooling": True}},
                          role=f"{tag}/variance", shape=x.shape[:2] + (1, 1))
     inverse = power(ctx, variance, power=-0.5, shift=eps, role=f"{tag}/inverse_std")
@@ -95,8 +95,9 @@ def _normalize(ctx, x, view: tuple[int, ...], eps: float, weight, bias, param_ax
     return _affine(ctx, blob, weight, bias, param_axis) if affine else blob
 
 
-@handles("group_norm", lowering="Reshape (N, G, C/G, rest) + MVN (centre) + Power + Pooling AVE + Power "
-                                "(+eps, −½) + Deconvolution (repeat) + Eltwise PROD + Reshape + Scale (affine)")
+@handles("group_norm", lowering="Reshape (N, G, C/G, rest) + MVN (centre) + Eltwise PROD (square) + Pooling AVE "
+                                "+ Power (+eps, −½) + Deconvolution (repeat) + Eltwise PROD + Reshape + Scale "
+                                "(affine)")
 def group_norm(op, ctx):
     x, groups = op.arg(0, "input"), int(op.arg(1, "num_groups"))
     batch, channels = x.shape[0], x.shape[1]
