@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 
-from ..compose import (ELTWISE_PROD, ELTWISE_SUM, NATURAL_LOG, as_planes, clamp, eltwise, normalize_dim, power, relu,
+from ..compose import (ELTWISE_PROD, NATURAL_LOG, as_planes, clamp, eltwise, normalize_dim, power, relu,
                        reshape, scalar_of, unplanes)
 from ..registry import handles
 
