@@ -23,6 +23,7 @@ from ..net.builder import Blob, NetBuilder
 from ..net.dialect import STOCK_SSD
 from ..net.outputs import settle_outputs
 from ..net.sizes import InputSizes, add_guards, find_valid_sizes
+from .cost import cost_notes
 
 
 @dataclass
@@ -84,6 +85,7 @@ def convert(model: nn.Module, example_inputs, *, name: str | None = None, captur
             lambda probe: _conversion(model, random_inputs(probe, seed=3), name, False, finish).net,
             conversion.net, shapes)
         add_guards(conversion.net, conversion.sizes)
+    conversion.net.notes.extend(cost_notes(conversion.net, conversion.graph))
     return conversion
 
 

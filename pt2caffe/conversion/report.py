@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..net.builder import NetBuilder
 from ..version import __version__
+from .cost import cost_section
 from .pipeline import Conversion
 
 
@@ -66,6 +67,7 @@ def report(conversion: Conversion, files: dict, provenance: dict | None = None) 
         "weights_used": sorted(used),
         "blobs": _compared_blobs(conversion),
         "parameters": net.parameter_count(),
+        "cost": cost_section(net, conversion.graph),
         "notes": net.notes,
         **({"ssd": conversion.ssd} if conversion.ssd else {}),
     }
