@@ -178,7 +178,8 @@ def add_guards(net: NetBuilder, sizes: list[InputSizes]) -> None:
             name = net.unique_name(f"{entry.name}/size_guard_axis{axis}")
             guards.append(Layer(name, "Reshape", [bottom], [name],
                                 {"reshape_param": {"shape": {"dim": dims}}},
-                                source=f"guard: only {entry.shape[axis]} is valid on axis {axis}"))
+                                source=f"guard: only {entry.shape[axis]} is valid on axis {axis}",
+                                top_shapes=[tuple(entry.shape)]))
             bottom = name
         if guards:
             _insert_after_input(net, entry.name, guards)
