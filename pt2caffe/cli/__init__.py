@@ -1,4 +1,4 @@
-"""The command line: ``pt2caffe run | check | add-priorbox | doctor``.
+"""The command line: ``pt2caffe run | check | lint | add-priorbox | doctor``.
 
 Every failure prints one line (``pt2caffe: error: ...``) and exits 1; ``--verbose`` adds the detail. The
 line is cut at errors.MESSAGE_LIMIT characters and has no terminal colour codes (torch puts some in its
@@ -65,8 +65,26 @@ def _run_parser(commands) -> None:
     parser.add_argument("--ssd", metavar="CONFIG",
                         help="append PriorBox + DetectionOutput from an SSD config: ssd.yml, config.py:voc (a dict "
                              "with ssd.pytorch keys) or a pytorch-ssd config module config.py")
+    _target_argument(parser, "the toolchain or runtime the export is for: its forms obey that target's rules, "
+                             "or the export fails naming the op and the rule (default: portable, reported only)")
     _graph_argument(parser, "also draw the net")
     parser.set_defaults(handler="pt2caffe.cli.run:main")
+
+
+def _target_argument(parser: argparse.ArgumentParser, what: str, **kwargs) -> None:
+    from ..net.targets import TARGETS
+
+    parser.add_argument("--target", choices=sorted(TARGETS), help=what, **kwargs)
+
+
+def _lint_parser(commands) -> None:
+    parser = commands.add_parser(
+        "lint", help="check a prototxt against a target's published rules",
+        description="Infer the blob shapes of NET.prototxt as Caffe does and report every layer that breaks a rule "
+                    "of the target, with the rule and its source; exit 1 when anything does.")
+    parser.add_argument("prototxt", metavar="NET.prototxt")
+    _target_argument(parser, "the toolchain or runtime whose rules apply", required=True)
+    parser.set_defaults(handler="pt2caffe.cli.lint:main")
 
 
 def _check_parser(commands) -> None:
@@ -125,7 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pt2caffe", description="Export PyTorch models to Caffe, exactly.")
     parser.add_argument("--verbose", action="store_true", help="show the detail behind an error")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_run_parser, _check_parser, _priorbox_parser, _doctor_parser, _caffe_worker_parser):
+    for add in (_run_parser, _check_parser, _lint_parser, _priorbox_parser, _doctor_parser, _caffe_worker_parser):
         add(commands)
     return parser
 

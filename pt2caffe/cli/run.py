@@ -13,6 +13,7 @@ from ..errors import Pt2CaffeError, short
 from ..frontends.torch.loading import load
 from ..frontends.torch.shapes import random_inputs
 from ..net.sizes import InputSizes
+from ..net.targets import TARGETS
 
 
 def provenance(args, shapes) -> dict:
@@ -60,7 +61,7 @@ def _export(args, model, shapes, suffix: str, ssd_config, progress: Progress):
         from ..ssd import append_from_config
         finish = functools.partial(append_from_config, config=ssd_config)
     conversion = convert(model, random_inputs(shapes), name=(args.name or type(model).__name__) + suffix,
-                         finish=finish)
+                         finish=finish, target=TARGETS[args.target] if args.target else None)
     outdir = args.outdir or os.path.dirname(os.path.abspath(args.model))
     prefix = os.path.join(outdir, conversion.net.name)
     progress.step(f"writing {prefix}.prototxt/.caffemodel/.json")
@@ -93,7 +94,8 @@ def _summarise(args, report: dict, outdir: str, prefix: str, progress: Progress)
     for output in report["outputs"]:
         origin = f"torch output {output['torch']}" if output["torch"] else "appended output"
         print(f"{origin}: {output['shape']} -> caffe blob {output['name']}")
-    print(f"{len(report['layers'])} layers, {report['parameters']:,} weight values, target {report['target']}")
+    print(f"{len(report['layers'])} layers, {report['parameters']:,} weight values, target {report['target']}"
+          + (f", {len(report['lint'])} lint finding(s) in NAME.json" if report["lint"] else ", lint clean"))
     for ext in ("prototxt", "caffemodel", "json"):
         print(f"wrote {os.path.join(outdir, report['files'][ext])}")
     for entry in report["input_sizes"]:
