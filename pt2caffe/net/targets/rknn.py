@@ -19,6 +19,7 @@ REFUSED = {
     "Exp": "loads, computes something else (measured)",
     "ELU": "loads, computes something else (measured)",
     "Bias": "loads, computes something else (measured)",
+    "Silence": "the simulator returns the silenced blob as a net output instead (measured)",
     "DetectionOutput": "'OP in Layer detection_out Current not support' (rockchip-linux/rknn-toolkit2#138)",
 }
 
