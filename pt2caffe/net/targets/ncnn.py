@@ -61,10 +61,15 @@ def _ave_pad(layer, site):
 
 
 def _crop_reference(layer, site):
+    """Caffe's Crop keeps the bottom's extents before ``axis`` and takes the reference's from there; ncnn's
+    takes every extent of a 3-D reference (channels, height, width), so they must agree before ``axis``."""
     data, reference = site.bottoms[:2] if len(site.bottoms) == 2 else (None, None)
-    if data is None or reference is None or len(data) < 2 or len(reference) < 2:
+    if data is None or reference is None or len(data) != len(reference):
         return None
-    return f"reference has {reference[1]} channels, the bottom {data[1]}" if reference[1] != data[1] else None
+    axis = layer.crop_param.axis % len(data)
+    differ = [k for k in range(1, axis) if data[k] != reference[k]]
+    return (f"reference {list(reference)} differs from the bottom {list(data)} on axis {differ[0]}, before the "
+            f"crop axis {axis}") if differ else None
 
 
 POINTWISE = frozenset({"Convolution", "ReLU", "Sigmoid", "TanH", "Power", "Scale", "BatchNorm", "PReLU", "ELU",
@@ -104,7 +109,7 @@ TARGET = Target("ncnn", "ncnn through caffe2ncnn", (
                source=TOOL + " (axis, num_axes not written)"),
     field_rule("ncnn.ave_pad", "Pooling", "AVE Pooling without pad", _ave_pad,
                source=TOOL + " + src/layer/pooling.cpp (avgpool_count_include_pad defaults to 0)"),
-    field_rule("ncnn.crop", "Crop", "Crop reference with the bottom's channels", _crop_reference,
+    field_rule("ncnn.crop", "Crop", "Crop reference with the bottom's extents before the crop axis", _crop_reference,
                source="src/layer/crop.cpp (the output takes every extent of the reference)"),
     Rule("ncnn.vector", "no Deconvolution or Crop on a vector (global Pooling or InnerProduct output, "
          "until a Reshape makes it 4-D)", "src/layer/pooling.cpp, innerproduct.cpp (1-D outputs); measured: "
