@@ -12,7 +12,7 @@ import numpy as np
 from ...net.builder import Blob
 from ..choice import Form
 from .basic import window
-from .layout import reshape
+from .layout import as_image, reshape
 
 
 def broadcast_to(ctx, x: Blob, shape: tuple[int, ...], *, role: str | None = None) -> Blob:
@@ -30,7 +30,7 @@ def broadcast_to(ctx, x: Blob, shape: tuple[int, ...], *, role: str | None = Non
         return x
     if len(shape) == 4 and not any(grows[:2]):
         return ctx.choose(Form("Deconvolution of ones", lambda ctx: _spread(ctx, x, shape, grows, role)),
-                          Form("4-D view, Deconvolution of ones", lambda ctx: _spread(ctx, _as_image(ctx, x, role), shape,
+                          Form("4-D view, Deconvolution of ones", lambda ctx: _spread(ctx, as_image(ctx, x, role=role), shape,
                                                                                      grows, role)))
     runs = [axis for axis in range(len(shape)) if grows[axis] and (axis == 0 or not grows[axis - 1])]
     for n, start in enumerate(runs):
@@ -48,14 +48,6 @@ def _spread(ctx, x: Blob, shape: tuple[int, ...], grows: list[bool], role: str |
     params = {"num_output": channels, "group": channels, "bias_term": False, **window(kernel, repeated=True)}
     ones = ctx.constant(np.ones((channels, 1) + kernel), "broadcast: each value copied to its block")
     return ctx.layer("Deconvolution", [x], {"convolution_param": params}, role=role, shape=shape, weights=[ones])
-
-
-def _as_image(ctx, x: Blob, role: str | None) -> Blob:
-    """``x`` viewed as itself with its extents written out: ncnn holds a global Pooling's (N, C, 1, 1) output
-    as a vector, on which a Deconvolution crashes, until such a Reshape makes it an image again."""
-    dims = [0, *x.shape[1:]]
-    return ctx.layer("Reshape", [x], {"reshape_param": {"shape": {"dim": dims}}}, role=f"{role or 'broadcast'}/image",
-                     shape=x.shape)
 
 
 def copy_blocks(ctx, x: Blob, axis: int, count: int, target: tuple[int, ...], *, role: str | None = None) -> Blob:

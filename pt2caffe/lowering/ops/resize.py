@@ -20,7 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..compose import apply_axis_matrices, permute, reshape, window
+from ..compose import apply_axis_matrices, as_image, permute, reshape, window
 from ..choice import Form
 from ..registry import handles
 
@@ -59,6 +59,11 @@ def _repeat_factor(matrix: np.ndarray) -> int | None:
 
 
 def _repeat_pixels(ctx, x, factors: tuple[int, int]):
+    return ctx.choose(Form("Deconvolution of ones", lambda ctx: _copy_pixels(ctx, x, factors)),
+                      Form("4-D view, Deconvolution of ones", lambda ctx: _copy_pixels(ctx, as_image(ctx, x), factors)))
+
+
+def _copy_pixels(ctx, x, factors: tuple[int, int]):
     channels = x.shape[1]
     params = {"num_output": channels, "group": channels, "bias_term": False,
               **window(factors, factors, repeated=True)}
