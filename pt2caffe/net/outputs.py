@@ -13,9 +13,9 @@ So before writing, :func:`settle_outputs`
   Slice: ``Crop(used, unused)`` with ``axis`` = slice axis + 1 copies ``used`` (Crop takes
   only the shape of its second bottom, and the parts agree on every axis after the slice
   axis; caffe crop_layer.cpp). ``offset: 0`` is written out: MNN's converter rejects a Crop
-  without one. A Slice on the last axis first views its bottom as 4-D (N, rest, W, 1) (Reshape,
-  the batch kept) so that the slice axis is not last, and each used part is viewed back. Where the
-  net's target refuses such a Crop (ncnn's Crop takes every extent of its reference), a Silence
+  without one. A Slice on the last axis first views its bottom as 4-D (a, b, W, 1) (Reshape; (N, rest,
+  W, 1) where the target refuses views across the batch) so that the slice axis is not last, and each
+  used part is viewed back. Where the net's target refuses such a Crop (ncnn's Crop takes every extent of its reference), a Silence
   layer reads the unused parts instead;
 - makes every model output the only top of a layer of the same name that no layer reads, with
   these layers in the model's output order: an output that is not (read by a later layer, a
@@ -103,10 +103,14 @@ def _slice_without_unused(net: NetBuilder, layer: Layer, unused: set[str]) -> li
     bottom, parts, part_shapes = layer.bottoms[0], list(layer.tops), shapes
     if axis == ndim - 1:
         lead = shapes[0][:-1]
-        first, rows = (lead[0], math.prod(lead[1:])) if lead else (1, 1)
         width = sum(shape[-1] for shape in shapes)
+        first, rows = math.prod(lead[:-1]), (lead[-1] if lead else 1)
+        dims = [-1, rows, width, 1]
+        if len(lead) > 1 and _view_refused(net, shapes[0][:-1] + (width,), (first, rows, width, 1)):
+            first, rows = lead[0], math.prod(lead[1:])  # the batch kept (NNIE, ncnn)
+            dims = [0, rows, width, 1]
         view = _new_layer(net, layer, f"{layer.name}/view", "Reshape", [bottom], (first, rows, width, 1),
-                          {"reshape_param": {"shape": {"dim": [0 if lead else 1, rows, width, 1]}}})
+                          {"reshape_param": {"shape": {"dim": dims}}})
         produced.append(view)
         bottom, axis = view.tops[0], 2
         parts = [net.unique_name(f"{top}/view") for top in layer.tops]
@@ -144,6 +148,13 @@ def _slice_without_unused(net: NetBuilder, layer: Layer, unused: set[str]) -> li
         if freed in new.tops:
             new.name = freed
     return produced
+
+
+def _view_refused(net: NetBuilder, shape: tuple, view: tuple) -> bool:
+    """Whether the net's target refuses a Reshape of ``shape`` to ``view`` (one folding the batch)."""
+    reshape = caffe_pb2.LayerParameter(name="view", type="Reshape", bottom=["in"], top=["out"])
+    reshape.reshape_param.shape.dim.extend([-1, *view[1:]])
+    return bool(lint([reshape], {"in": shape, "out": view}, net.target, producers={}, batch=shape[0]))
 
 
 def _crop_refused(net: NetBuilder, kept: tuple, unused: tuple, axis: int) -> bool:
