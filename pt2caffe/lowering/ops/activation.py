@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 
-from ..compose import (ELTWISE_PROD, ELTWISE_SUM, NATURAL_LOG, clamp, eltwise, normalize_dim, power, relu, reshape,
+from ..compose import (ELTWISE_PROD, ELTWISE_SUM, NATURAL_LOG, absolute, clamp, eltwise, normalize_dim, power, relu, reshape,
                        scalar_of)
 from ..registry import handles
 
@@ -165,7 +165,7 @@ def gelu_erf(ctx, x, role=None):
     Eltwise SUM, Exp, Eltwise PROD, ReLU, Eltwise SUM: 25 layers, all elementwise.
     """
     tag = role or "gelu"
-    magnitude = ctx.layer("AbsVal", [x], role=f"{tag}/abs", shape=x.shape)
+    magnitude = absolute(ctx, x, role=f"{tag}/abs")
     t = power(ctx, magnitude, power=-1.0, scale=1.0 / (2.0 * math.sqrt(2.0)), shift=1.0, role=f"{tag}/t")
     poly = power(ctx, t, scale=ERFC_COEFFS[-1], shift=ERFC_COEFFS[-2], role=f"{tag}/horner8")
     for i in range(len(ERFC_COEFFS) - 3, -1, -1):
