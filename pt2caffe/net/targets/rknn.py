@@ -6,7 +6,7 @@ Toolkit2"); rockchip-linux/rknn-toolkit2#138 (DetectionOutput); and measurements
 """
 from __future__ import annotations
 
-from .rules import layer_types
+from .rules import field_rule, layer_types
 from .target import Target
 
 DOC = "airockchip/rknn-toolkit2 doc/RKNNToolKit2_OP_Support (Caffe OPs)"
@@ -23,6 +23,14 @@ REFUSED = {
     "DetectionOutput": "'OP in Layer detection_out Current not support' (rockchip-linux/rknn-toolkit2#138)",
 }
 
+
+
+def _mask(layer, site):
+    return "its argmax mask (second top)" if len(layer.top) > 1 else None
+
+
 TARGET = Target("rknn", "Rockchip RKNN (rknn-toolkit2 2.5.0 load_caffe)", (
     layer_types("rknn.types", allowed=LISTED, refused=REFUSED, source=DOC + " + simulator (measured)"),
+    field_rule("rknn.pooling_mask", "Pooling", "Pooling without its mask top", _mask,
+               source="simulator (measured): the converted graph is invalid"),
 ), checked_by="rknn")
