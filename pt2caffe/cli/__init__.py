@@ -1,4 +1,4 @@
-"""The command line: ``pt2caffe run | check | add-priorbox | doctor``.
+"""The command line: ``pt2caffe run | check | import | add-priorbox | doctor``.
 
 Every failure prints one line (``pt2caffe: error: ...``) and exits 1; ``--verbose`` adds the detail. The
 line is cut at errors.MESSAGE_LIMIT characters and has no terminal colour codes (torch puts some in its
@@ -106,6 +106,25 @@ def _priorbox_parser(commands) -> None:
     parser.set_defaults(handler="pt2caffe.ssd:main")
 
 
+def _import_parser(commands) -> None:
+    parser = commands.add_parser(
+        "import", help="load a Caffe model's weights into your PyTorch definition, exactly",
+        description="Pair the layers of NET.prototxt with the model of MODEL.py by data flow, undo Caffe's "
+                    "conventions, prove on one input that both compute the same numbers, and write OUT.pth "
+                    "(a state_dict for load_state_dict(strict=True)) and OUT.map.txt (where each key came from).")
+    parser.add_argument("prototxt", metavar="NET.prototxt")
+    parser.add_argument("caffemodel", metavar="NET.caffemodel")
+    parser.add_argument("model", metavar="MODEL.py")
+    parser.add_argument("-o", "--output", required=True, metavar="OUT.pth", help="the state_dict to write")
+    parser.add_argument("--entry", default="build_model", help="function in MODEL.py that returns the nn.Module")
+    parser.add_argument("--input-shape", action="append", metavar="N,C,H,W", type=_shape_argument,
+                        help="shape of one model input; repeat for several inputs (default: INPUT_SHAPE in MODEL.py)")
+    parser.add_argument("--map", metavar="MAP.txt",
+                        help="pairings to use: lines 'KEY <- CAFFE_LAYER' (an edited OUT.map.txt, or only some lines)")
+    parser.add_argument("--input", metavar="FILE.npy|IMAGE", help="input data for the proof (default: random, non-zero)")
+    parser.set_defaults(handler="pt2caffe.cli.import_model:main")
+
+
 def _caffe_worker_parser(commands) -> None:
     """Hidden: what ``check --backend docker`` runs inside the container (no help, so not listed)."""
     parser = commands.add_parser("_caffe-worker", description="Run a net in pycaffe: a request from "
@@ -125,7 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pt2caffe", description="Export PyTorch models to Caffe, exactly.")
     parser.add_argument("--verbose", action="store_true", help="show the detail behind an error")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_run_parser, _check_parser, _priorbox_parser, _doctor_parser, _caffe_worker_parser):
+    for add in (_run_parser, _check_parser, _import_parser, _priorbox_parser, _doctor_parser, _caffe_worker_parser):
         add(commands)
     return parser
 
