@@ -8,7 +8,7 @@ import sys
 
 from ..frontends.onnx import blocks  # noqa: F401  (imports every converter family, filling the registry)
 from ..frontends.onnx.registry import FAMILIES
-from .tables import rewrite, with_block
+from .tables import block_writer, rewrite
 
 BEGIN, END = "<!-- onnx-ops:begin -->", "<!-- onnx-ops:end -->"
 CONTROL = "`If` (its condition a constant, e.g. a test of a shape: the chosen branch runs inline)"
@@ -25,10 +25,7 @@ def onnx_ops_table() -> str:
     return "\n".join(lines)
 
 
-def with_table(text: str) -> str:
-    """``text`` with the part between the markers replaced by the current list."""
-    return with_block(text, BEGIN, END, onnx_ops_table())
-
+with_table = block_writer(BEGIN, END, onnx_ops_table)  # README text → the same with the current list
 
 if __name__ == "__main__":
     rewrite(sys.argv[1] if len(sys.argv) > 1 else "README.md", with_table)
