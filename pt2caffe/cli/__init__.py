@@ -16,20 +16,22 @@ from ..runtimes.docker import DEFAULT_IMAGE
 
 
 def _shape_argument(text: str) -> str:
-    """--input-shape's value, checked while parsing (a malformed one is a usage error, exit 2)."""
+    """--input-shape's value, checked while parsing (a malformed one is a usage error, exit 2); an ONNX
+    model's input may be named (``NAME=N,C,H,W``)."""
     from ..frontends.torch.shapes import parse_shape  # imports torch: only when the option is given
 
     try:
-        parse_shape(text)
+        parse_shape(text.rpartition("=")[2])
     except Pt2CaffeError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
     return text
 
 
 def _common_model_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--input-shape", action="append", metavar="N,C,H,W", type=_shape_argument,
-                        help="shape of one model input; repeat for several inputs (default: INPUT_SHAPE in MODEL.py); "
-                             "for 'run', more groups of one shape per input write one net per group")
+    parser.add_argument("--input-shape", action="append", metavar="[NAME=]N,C,H,W", type=_shape_argument,
+                        help="shape of one model input; repeat for several inputs (default: INPUT_SHAPE in MODEL.py, "
+                             "or an ONNX file's declared dims; NAME= picks an ONNX input by name); for 'run', more "
+                             "groups of one shape per input write one net per group")
     parser.add_argument("--entry", default="build_model", help="function in MODEL.py that returns the nn.Module")
     parser.add_argument("--unsafe-pickle", action="store_true",
                         help="allow WEIGHTS.pth to be a whole pickled model (runs code from the file: trust it)")
@@ -54,14 +56,15 @@ def _graph_argument(parser: argparse.ArgumentParser, what: str) -> None:
 
 def _run_parser(commands) -> None:
     parser = commands.add_parser(
-        "run", help="trace MODEL.py and export an exact Caffe net",
+        "run", help="trace MODEL.py (or read MODEL.onnx) and export an exact Caffe net",
         description="Trace the model once, lower every op to layers of the target Caffe and write "
-                    "OUTDIR/NAME.prototxt, NAME.caffemodel and the conversion report NAME.json.")
-    parser.add_argument("model", metavar="MODEL.py")
-    parser.add_argument("weights", metavar="WEIGHTS.pth")
+                    "OUTDIR/NAME.prototxt, NAME.caffemodel and the conversion report NAME.json. MODEL.onnx: an ONNX "
+                    "file (its weights inside, external data beside it) instead of MODEL.py WEIGHTS.pth.")
+    parser.add_argument("model", metavar="MODEL.py|MODEL.onnx")
+    parser.add_argument("weights", metavar="WEIGHTS.pth", nargs="?", help="the weights of MODEL.py (none for MODEL.onnx)")
     _common_model_arguments(parser)
-    parser.add_argument("-o", "--outdir", help="output directory (default: the directory of MODEL.py)")
-    parser.add_argument("--name", help="file and net name (default: the model's class name)")
+    parser.add_argument("-o", "--outdir", help="output directory (default: the model file's directory)")
+    parser.add_argument("--name", help="file and net name (default: the model's class name, or the ONNX file's name)")
     parser.add_argument("--ssd", metavar="CONFIG",
                         help="append PriorBox + DetectionOutput from an SSD config: ssd.yml, config.py:voc (a dict "
                              "with ssd.pytorch keys) or a pytorch-ssd config module config.py")

@@ -12,6 +12,7 @@ import inspect
 from dataclasses import dataclass, field
 from typing import Callable
 
+import torch
 from torch import nn
 
 from ..frontends.torch.shapes import random_inputs
@@ -35,6 +36,7 @@ class Conversion:
     output_blobs: list[Blob]
     sizes: list[InputSizes] = field(default_factory=list)  # per net input: the sizes the net is valid for ([] when not probed)
     ssd: dict | None = None  # set by pt2caffe.ssd (run --ssd): what check needs to compare the detections
+    describe: Callable[[dict], None] | None = None  # adds a front end's own fields to the report (ONNX: node names)
 
 
 def without_gc(function):
@@ -77,20 +79,26 @@ def convert(model: nn.Module, example_inputs, *, name: str | None = None, captur
     other sizes fail loudly.
     """
     model.eval()
-    conversion = _conversion(model, example_inputs, name, capture, finish)
+    inputs = [example_inputs] if isinstance(example_inputs, torch.Tensor) else list(example_inputs)
+    return convert_graphs(lambda tensors, keep: trace(model, tensors, capture=keep, is_atomic=is_atomic), inputs,
+                          name or type(model).__name__, _input_names(model, len(inputs)), capture=capture,
+                          probe_sizes=probe_sizes, finish=finish)
+
+
+def convert_graphs(graph_of: Callable[[list, bool], Graph], example_inputs: list, name: str, input_names: list[str],
+                   *, capture: bool = False, probe_sizes: bool = True,
+                   finish: Callable[[Conversion], None] | None = None) -> Conversion:
+    """The net of the op graph that ``graph_of(inputs, capture)`` records (any front end), lowered by
+    :func:`lower_graph`; with ``probe_sizes``, recorded and lowered again at probe shapes to find the valid
+    input sizes (pt2caffe.net.sizes), and guarded."""
+    conversion = lower_graph(graph_of(example_inputs, capture), name, input_names, finish)
     if probe_sizes:
         shapes = [tuple(value.shape) for value in conversion.graph.inputs]
         conversion.sizes = find_valid_sizes(
-            lambda probe: _conversion(model, random_inputs(probe, seed=3), name, False, finish).net,
+            lambda probe: lower_graph(graph_of(random_inputs(probe, seed=3), False), name, input_names, finish).net,
             conversion.net, shapes)
         add_guards(conversion.net, conversion.sizes)
     return conversion
-
-
-def _conversion(model: nn.Module, example_inputs, name: str | None, capture: bool, finish) -> Conversion:
-    """One trace of ``model``, then :func:`lower_graph`."""
-    graph = trace(model, example_inputs, capture=capture, is_atomic=is_atomic)
-    return lower_graph(graph, name or type(model).__name__, _input_names(model, len(graph.inputs)), finish)
 
 
 def lower_graph(graph: Graph, name: str, input_names: list[str],
