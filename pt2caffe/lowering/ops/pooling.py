@@ -122,15 +122,38 @@ def pool_blob(ctx, x, method: str, kernel, stride, pad, wanted: tuple[int, int],
     return tops
 
 
-@handles("max_pool2d", lowering="Pooling MAX (+ in floor mode, a Crop to a zero Convolution's shape, any input size)",
-         portable=PADDING_WINDOW)
+@handles("max_pool2d", lowering="Pooling MAX (+ in floor mode, a Crop to a zero Convolution's shape, any input size); "
+                                "dilation d: every d-th row/column (Pooling, kernel 1, stride d), then the pooling "
+                                "with stride and padding divided by d", portable=PADDING_WINDOW)
 def max_pool2d(op, ctx):
     kernel = pair(op.arg(1, "kernel_size"))
     stride = pair(op.arg(2, "stride") or kernel)
-    if pair(op.arg(4, "dilation", 1)) != (1, 1):
-        raise ctx.fail("Caffe's Pooling has no dilation")
-    return _pool(op, ctx, "MAX", kernel, stride, pair(op.arg(3, "padding", 0)),
-                 floor_mode=not op.arg(5, "ceil_mode", False))
+    pad, dilation = pair(op.arg(3, "padding", 0)), pair(op.arg(4, "dilation", 1))
+    floor_mode = not op.arg(5, "ceil_mode", False)
+    if dilation != (1, 1):
+        return _dilated_max_pool(op, ctx, kernel, stride, pad, dilation, floor_mode)
+    return _pool(op, ctx, "MAX", kernel, stride, pad, floor_mode=floor_mode)
+
+
+def _dilated_max_pool(op, ctx, kernel, stride, pad, dilation, floor_mode: bool):
+    """Caffe's Pooling has no dilation. A window of dilation d starting at i·s − p reads the rows
+    i·s − p + j·d (PyTorch's max_pool2d); when s and p are multiples of d, these are rows ≡ 0 (mod d)
+    only, so the pooling is an undilated one (kernel k, stride s/d, padding p/d) of x[::d]. A MAX
+    Pooling with kernel 1 and stride d gives x[::d]: ⌈H/d⌉ rows, where Caffe rounds up to
+    ⌈(H − 1)/d⌉ + 1 (pooling_layer.cpp), so its empty last window is cropped as in floor mode.
+    Floor mode only: in ceil mode PyTorch's last window can reach rows x[::d] lacks."""
+    x = ctx.blob(op.arg(0, "input"))
+    if not floor_mode or any(s % d or p % d for s, p, d in zip(stride, pad, dilation)):
+        raise ctx.fail(f"Caffe's Pooling has no dilation: dilation {list(dilation)} is lowered in floor mode with "
+                       f"stride and padding multiples of it (here stride {list(stride)}, padding {list(pad)}"
+                       f"{', ceil_mode' if not floor_mode else ''})")
+    if len(op.outputs) > 1 and ctx.is_used(op.outputs[1]):
+        raise ctx.fail("the indices of a dilated max pooling are not lowered")
+    rows = tuple(-(-size // d) for size, d in zip(x.shape[2:], dilation))
+    picked = pool_blob(ctx, x, "MAX", (1, 1), dilation, (0, 0), rows, floor_mode=True, role="dilation_rows")[0]
+    tops = pool_blob(ctx, picked, "MAX", kernel, tuple(s // d for s, d in zip(stride, dilation)),
+                     tuple(p // d for p, d in zip(pad, dilation)), ctx.out_shape[2:], floor_mode=True)
+    return tops + [None] * (len(op.outputs) - len(tops))
 
 
 @handles("avg_pool2d", lowering="Pooling AVE (+ floor-mode Crop as for max, + Scale when padding is not counted)",
