@@ -92,8 +92,9 @@ _FUSED = {"ReLU", "BatchNorm", "Scale"}  # fused into the Convolution/InnerProdu
 @dataclass(frozen=True)
 class Cost:
     """What a set of layers costs on a target: estimated forward ``time_us`` (µs, one thread), the bytes of
-    the weights stored in the caffemodel, the bytes of all their top blobs (pycaffe keeps every blob), and the
-    layer count. ``score`` (µs) is what form choice minimises: time plus the weights at WEIGHT_US_PER_BYTE."""
+    the weights stored in the caffemodel, the bytes of their top blobs (pycaffe keeps every blob; Reshape,
+    Flatten and Split tops share their bottom's memory and do not count), and the layer count. ``score``
+    (µs) is what form choice minimises: time plus the weights at WEIGHT_US_PER_BYTE."""
 
     time_us: float
     weight_bytes: int
@@ -183,6 +184,20 @@ def _input_shapes(layer: Layer) -> list[tuple[int, ...]]:
     return [tuple(s["dim"]) for s in layer.params.get("input_param", {}).get("shape", [])]
 
 
+def cost(layers: list[Layer], target, writers: dict[str, Layer] | None = None) -> float:
+    """The price form choice (pt2caffe.lowering.choice) minimises: the ``score`` (µs) of ``layers`` on
+    ``target`` (a pt2caffe.net.targets.Target, or its name); ``writers`` (blob name → the layer writing it,
+    the builder's) gives the shapes of the bottoms ``layers`` read but do not make."""
+    known = {}
+    for layer in layers:
+        for name in layer.bottoms:
+            writer = (writers or {}).get(name)
+            if writer is not None and name not in known:
+                shapes = writer.top_shapes or _input_shapes(writer)
+                known[name] = shapes[writer.tops.index(name)] if shapes else ()
+    return estimate(layers, getattr(target, "name", target), known).score
+
+
 def estimate(layers: list[Layer], target: str = "portable", known: dict[str, tuple[int, ...]] | None = None) -> Cost:
     """The Cost of ``layers`` on ``target`` ("portable": the sum over pycaffe, OpenCV and MNN; "opencv",
     "mnn", "pycaffe"; any other name: the generic table). ``known`` gives the shapes of bottoms that no layer
@@ -207,6 +222,7 @@ def estimate(layers: list[Layer], target: str = "portable", known: dict[str, tup
         time += sum(0.0 if fused and runtime in ("opencv", "mnn") else
                     layer_time(layer, bottoms, top_shapes[id(layer)], runtime) for runtime in runtimes)
     weight_bytes = sum(w.array.size * FLOAT_BYTES for layer in layers for w in layer.weights)
-    blob_bytes = int(sum(_size(s) for layer in layers if layer.type != "Input" for s in top_shapes[id(layer)]))
+    blob_bytes = int(sum(_size(s) for layer in layers if layer.type not in ("Input", "Reshape", "Flatten", "Split")
+                         for s in top_shapes[id(layer)]))
     blob_bytes *= FLOAT_BYTES
     return Cost(time, weight_bytes, blob_bytes, sum(layer.type != "Input" for layer in layers))

@@ -2,7 +2,8 @@
 estimated forward time per runtime (pt2caffe.net.cost), and notes where a lowering blows up the net.
 
 Bytes are float32 (4 per value). Blob bytes are the sum of every top blob (pycaffe keeps them all; OpenCV
-and MNN reuse memory, so their peak is lower); weight bytes are what the caffemodel stores. The model's own
+and MNN reuse memory, so their peak is lower) but the views that share their bottom's memory (Reshape,
+Flatten, Split: ``ShareData`` in reshape_layer.cpp, flatten_layer.cpp, split_layer.cpp); weight bytes are what the caffemodel stores. The model's own
 figures to compare with are given by the caller: parameter bytes (the state_dict tensors the weights came
 from) and activation bytes (every tensor its forward computed).
 """
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 from .builder import Layer
 from .cost import FLOAT_BYTES, PORTABLE, estimate
 
+VIEWS = frozenset({"Reshape", "Flatten", "Split"})  # tops that share their bottom's memory in Caffe
 BLOWUP = 2.0  # a note when the net's weights or blobs exceed the model's own by more than this factor
 MIB = float(1 << 20)
 
@@ -30,7 +32,8 @@ class Share:
     def add(self, layer: Layer) -> None:
         self.layers += 1
         self.weight_bytes += sum(weight.array.size for weight in layer.weights) * FLOAT_BYTES
-        self.blob_bytes += sum(math.prod(shape) for shape in layer.top_shapes) * FLOAT_BYTES
+        if layer.type not in VIEWS:
+            self.blob_bytes += sum(math.prod(shape) for shape in layer.top_shapes) * FLOAT_BYTES
 
 
 @dataclass
