@@ -17,8 +17,12 @@ Forms (each exact: every term is one product, each copy is x·1):
 * ``rows_scale`` (pycaffe, OpenCV: MNN's Caffe converter crashes on a two-bottom Scale): B repeated over c
   rows once (1×1 Convolution of ones); each chunk of c rows of A, (T, K, c), scales it (two-bottom Scale,
   axis 0): no copy of A at all. 5.7 ms in OpenCV.
-* ``rows_deconv``: like ``rows_scale`` but A's chunk repeated by a depthwise Deconvolution and Eltwise PROD;
-  5.6 ms in MNN, 33 ms in OpenCV (its Deconvolution is a per-group GEMM + col2im).
+* ``rows_deconv``: like ``rows_scale`` but B and A's chunk repeated by depthwise Deconvolutions (no layout
+  copy in MNN) and Eltwise PROD; 5.6 ms in MNN, 33 ms in OpenCV (its Deconvolution is a per-group GEMM +
+  col2im).
+
+The form is chosen per target by the deploy cost model (``ctx.choose``; the two-bottom Scale is legal
+only where MNN need not run the net).
 
 Memory: one chunk's blobs at a time in OpenCV and MNN (they reuse buffers); pycaffe keeps every blob:
 about 2–3 × T·M·N·K floats in all, as before. Rounding: one per product and per addition, as in torch; the
@@ -29,6 +33,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...net.builder import Blob
+from ..choice import Form
 from ..compose import permute
 
 CHUNK_BYTES = 1 << 20  # one chunk's terms: the L2 of the machine measured (1 MiB per core)
@@ -46,8 +51,30 @@ def batched_product(ctx, a: Blob, b: Blob, *, a_k_last: bool = True, b_k_last: b
     tag = role or "product"
     a_km = permute(ctx, a, [0, 2, 1], role=f"{tag}/a_by_k") if a_k_last else a
     b_kn = permute(ctx, b, [0, 2, 1], role=f"{tag}/b_by_k") if b_k_last else b
-    summed = _columns(ctx, a_km, b_kn, scale, tag)
+    summed = ctx.choose(Form("columns", lambda ctx: _columns(ctx, a_km, b_kn, scale, tag)),
+                        Form("rows, two-bottom Scale", lambda ctx: _rows(ctx, a_km, b_kn, scale, tag, True)),
+                        Form("rows, Deconvolution copies", lambda ctx: _rows(ctx, a_km, b_kn, scale, tag, False)))
     return _view(ctx, summed, (a_km.shape[0], a_km.shape[2], b_kn.shape[2]), role)
+
+
+def _rows(ctx, a_km: Blob, b_kn: Blob, scale: float, tag: str, by_scale: bool) -> Blob:
+    """The ``rows_scale`` (``by_scale``) or ``rows_deconv`` form: (T, 1, M, N)."""
+    count, depth, rows = a_km.shape
+    width = b_kn.shape[2]
+    sizes = _chunks(rows, count * depth * width)
+    repeat = _repeat_rows if by_scale else _repeat_between
+    wide = {m: repeat(ctx, b_kn, m, f"{tag}/b_repeated{m}") for m in sorted(set(sizes), reverse=True)}
+    parts = []
+    for i, part in enumerate(_cut(ctx, a_km, sizes, f"{tag}/a_rows")):
+        repeated = wide[part.shape[2]]
+        if by_scale:
+            terms = ctx.layer("Scale", [repeated, part], {"scale_param": {"axis": 0}}, role=f"{tag}/{i}/terms",
+                              shape=repeated.shape)
+        else:
+            terms = ctx.layer("Eltwise", [_repeat_last(ctx, part, width, f"{tag}/{i}/a_repeated"), repeated],
+                              {"eltwise_param": {"operation": "PROD"}}, role=f"{tag}/{i}/terms", shape=repeated.shape)
+        parts.append(_sum_channels(ctx, terms, scale, f"{tag}/{i}/sum"))
+    return _concat(ctx, parts, 2, f"{tag}/rows")
 
 
 def _columns(ctx, a_km: Blob, b_kn: Blob, scale: float, tag: str) -> Blob:
@@ -100,6 +127,18 @@ def _repeat_rows(ctx, x: Blob, times: int, role: str) -> Blob:
     copies = ctx.layer("Convolution", [planes], {"convolution_param": params}, weights=[ones],
                        role=f"{role}/copies", shape=(count * depth, times, width, 1))
     return _view(ctx, copies, (count, depth, times, width), role)
+
+
+def _repeat_between(ctx, x: Blob, times: int, role: str) -> Blob:
+    """(T, K, n) → (T, K, times, n) as ``_repeat_rows``, by a depthwise Deconvolution of ones (kernel times × 1)
+    on the (T, K, 1, n) view: the channels stay K, so MNN copies nothing between layouts (its NC4HW4 blobs
+    are copied whenever a Reshape changes the channel axis: 55 of 154 ms of a ViT-tiny, measured)."""
+    count, depth, width = x.shape
+    row = _view(ctx, x, (count, depth, 1, width), f"{role}/as_row")
+    ones = ctx.constant(np.ones((depth, 1, times, 1)), "ones: repeats each row (broadcast)")
+    params = {"num_output": depth, "group": depth, "bias_term": False, "kernel_h": times, "kernel_w": 1}
+    return ctx.layer("Deconvolution", [row], {"convolution_param": params}, weights=[ones], role=role,
+                     shape=(count, depth, times, width))
 
 
 def _sum_channels(ctx, x: Blob, scale: float, role: str) -> Blob:
