@@ -219,7 +219,7 @@ _ENCODER_ARGS = ("src", "embed_dim", "num_heads", "qkv_weight", "qkv_bias", "pro
 
 @handles("_transformer_encoder_layer_fwd",
          lowering="TransformerEncoderLayer's fast path: self-attention as multi_head_attention_forward, "
-                  "LayerNorm as layer_norm, feed-forward as two 1×1 Convolutions with ReLU or GELU (erf), "
+                  "LayerNorm as layer_norm, feed-forward as two InnerProducts (rows views) with ReLU or GELU (erf), "
                   "Eltwise SUM residuals; norm_first both ways")
 def transformer_encoder_layer_fwd(op, ctx):
     """nn.TransformerEncoderLayer: x + SA(LN1(x)), then + FF(LN2(·)) (norm_first); else LN1(x + SA(x)), then
