@@ -189,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", default="")
     parser.add_argument("--child", nargs="+")
     args = parser.parse_args(argv)
-    sys.path.insert(0, HERE)
+    sys.path[:0] = [HERE, os.path.dirname(HERE)]  # deploy_models, and pt2caffe from this checkout
     if args.child:
         kind, *rest = args.child
         result = _prepare(rest[0], rest[1]) if kind == "prepare" else _time(kind, rest[0], rest[1], int(rest[2]), rest[3])
