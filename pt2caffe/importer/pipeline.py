@@ -142,6 +142,9 @@ def import_weights(model, lower, prototxt: str, caffemodel: str, entries: dict |
     blobs, folded = _blobs(pairs, side.units, plan)
     state, unused, summed = scatter({where: value[0] for where, value in blobs.items()}, plan, model.state_dict())
     rows = _rows(plan, blobs, model.state_dict(), unused, summed)
+    if summed:
+        notes.append(f"{', '.join(summed)}: held in Caffe only as a sum with another bias (b_ih + b_hh); the sum is "
+                     "in the other key, these are 0 there (same forward; the map says which elements)")
     return Imported(state, rows, pairs, side, user, user_units, user_expr, notes, folded)
 
 
