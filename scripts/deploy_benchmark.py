@@ -1,7 +1,8 @@
 """Deploy cost: each model exported by pt2caffe against the same model through torch.onnx.export + onnxsim,
 in the same runtime (OpenCV dnn, MNN), one thread, plus PyTorch and pycaffe for reference.
 
-    python scripts/deploy_benchmark.py [--models ViT-tiny,CRNN] [--rounds 3] [--iters 10] [--out DIR] [--json F]
+    python scripts/deploy_benchmark.py [--models ViT-tiny,CRNN] [--engines opencv-caffe,opencv-onnx]
+        [--target portable] [--rounds 3] [--iters 10] [--out DIR] [--json F]
 
 Needs the benchmark extras (``pip install -e .[benchmark]``: onnxsim beside onnx and onnxruntime). Every
 export and every timing runs in a fresh child process; the rounds are interleaved (each round times every
@@ -29,19 +30,21 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ENGINES = ("torch", "pycaffe", "opencv-caffe", "opencv-onnx", "mnn-caffe", "mnn-onnx")
 
 
-def _prepare(name: str, out: str) -> dict:
-    """Export ``name`` both ways into ``out``; return what the table reports about the files."""
+def _prepare(name: str, out: str, target: str) -> dict:
+    """Export ``name`` both ways into ``out`` (pt2caffe for ``target``); return what the table reports about
+    the files."""
     import numpy as np
     import onnx
     import onnxsim
     import torch
 
-    import pt2caffe
     from deploy_models import build
+    from pt2caffe.conversion import convert, write
+    from pt2caffe.net.targets import TARGETS
 
     model, x = build(name)
     np.save(os.path.join(out, f"{name}.npy"), x.numpy())
-    report = pt2caffe.export(model, [x], os.path.join(out, name))
+    report = write(convert(model, [x], name=name, target=TARGETS[target]), os.path.join(out, name))
     path = os.path.join(out, f"{name}.raw.onnx")
     torch.onnx.export(model, (x,), path, opset_version=17, input_names=[report["inputs"][0]["name"]], dynamo=False)
     simplified, ok = onnxsim.simplify(onnx.load(path))
@@ -185,6 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--engines", default=",".join(ENGINES))
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--iters", type=int, default=10)
+    parser.add_argument("--target", default="portable", help="pt2caffe's --target for the exports")
     parser.add_argument("--out", default="")
     parser.add_argument("--json", default="")
     parser.add_argument("--child", nargs="+")
@@ -192,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     sys.path[:0] = [HERE, os.path.dirname(HERE)]  # deploy_models, and pt2caffe from this checkout
     if args.child:
         kind, *rest = args.child
-        result = _prepare(rest[0], rest[1]) if kind == "prepare" else _time(kind, rest[0], rest[1], int(rest[2]), rest[3])
+        result = _prepare(rest[0], rest[1], rest[2]) if kind == "prepare" else _time(kind, rest[0], rest[1], int(rest[2]), rest[3])
         print(json.dumps(result))
         return 0
     from deploy_models import MODELS
@@ -201,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or tempfile.mkdtemp(prefix="pt2caffe-deploy-")
     os.makedirs(out, exist_ok=True)
     print(f"files in {out}; load average at the start {os.getloadavg()[0]:.2f}", flush=True)
-    files = {name: _child(["prepare", name, out]) for name in names}
+    files = {name: _child(["prepare", name, out, args.target]) for name in names}
     for name, info in files.items():
         if "error" in info:
             raise SystemExit(f"{name}: the export failed: {info['error']}")

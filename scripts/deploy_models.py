@@ -45,6 +45,14 @@ class Encoder(nn.Module):
         layer = nn.TransformerEncoderLayer(256, 4, dim_feedforward=1024, dropout=0.1, batch_first=True)
         self.encoder = nn.TransformerEncoder(layer, 4, norm=nn.LayerNorm(256), enable_nested_tensor=False)
         self.head = nn.Linear(256, 10)
+        # nn.TransformerEncoder deep-copies its layer: equal weights, which the ONNX route stores once. A
+        # trained encoder's layers differ, so every layer gets its own values here.
+        for name, parameter in self.encoder.named_parameters():
+            if parameter.dim() > 1:
+                nn.init.xavier_uniform_(parameter)
+            else:
+                scale = "norm" in name and name.endswith("weight")  # LayerNorm's γ about 1, the rest about 0
+                nn.init.uniform_(parameter, 0.9 if scale else -0.1, 1.1 if scale else 0.1)
 
     def forward(self, x):
         return self.head(self.encoder(self.embed(x)))
