@@ -19,7 +19,6 @@ import argparse
 import json
 import math
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -130,7 +129,18 @@ def _time(engine: str, name: str, out: str, iters: int, input_name: str) -> dict
         cpu.append((time.process_time() - start_cpu) * 1000)
         wall.append((time.perf_counter() - start) * 1000)
     return {"cpu_ms": statistics.median(cpu), "wall_ms": statistics.median(wall), "api": api,
-            "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+            "peak_mib": _peak_mib()}
+
+
+def _peak_mib() -> float:
+    """This process's peak resident set (VmHWM in /proc/self/status, proc(5)): not getrusage's ru_maxrss,
+    which Linux carries over from the parent through fork and exec (every child then reported the
+    benchmark's own 188 MiB)."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
 
 
 def _child(args: list[str], engine: str = "") -> dict:
