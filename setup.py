@@ -18,5 +18,5 @@ setup(
     extras_require={
         "test": ["pytest", "opencv-python-headless<5", "six", "mnn==3.6.1"],
     },
-    entry_points={"console_scripts": ["pt2caffe = pt2caffe.cli:main"]},
+    entry_points={"console_scripts": ["pt2caffe = pt2caffe.__main__:entry"]},
 )

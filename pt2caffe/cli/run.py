@@ -30,6 +30,19 @@ def check_name(name: str) -> str:
     return name
 
 
+def check_outdir(outdir: str) -> str:
+    """-o OUTDIR is a folder or will be made as one: refused at once when it, or the nearest part of its path
+    that exists, is something else (a file), before the slow loading and tracing."""
+    existing = os.path.abspath(outdir)
+    while not os.path.lexists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        what = "is" if existing == os.path.abspath(outdir) else f"is inside {existing}, which is"
+        raise Pt2CaffeError(f"-o {outdir} {what} not a folder: name a folder for the output files "
+                            "(it is made if missing)")
+    return outdir
+
+
 def shape_sets(model, shapes: list[tuple[int, ...]]) -> list[list[tuple[int, ...]]]:
     """--input-shape values as one set per net: one shape per input of ``model.forward``, or several
     sets in a row (``--input-shape A --input-shape B`` on a one-input model: one net at A, one at B)."""
@@ -72,6 +85,8 @@ def main(args) -> int:
     try:
         if args.name is not None:
             check_name(args.name)
+        if args.outdir is not None:
+            check_outdir(args.outdir)
         ssd_config = None
         if args.ssd:  # a config error is reported before the (slow) loading and tracing
             from ..ssd import load_config

@@ -64,8 +64,19 @@ def test_an_unexpected_exception_is_one_line_with_the_traceback_under_verbose(pr
     monkeypatch.setattr("pt2caffe.cli.run.write", broken)
     line = expect_one_line_error(run_args(project), capsys, "internal error: KeyError", "--verbose")
     assert "Traceback" not in line
-    code, _, err = run_cli(["--verbose", *run_args(project)], capsys)
-    assert code == 1 and "Traceback" in err
+    for where in ("before the command", "after it"):
+        args = ["--verbose", *run_args(project)] if where == "before the command" else [*run_args(project), "--verbose"]
+        code, _, err = run_cli(args, capsys)
+        assert code == 1 and "Traceback" in err, where
+
+
+@pytest.mark.parametrize("outdir, fragment", [("afile", "-o {} is not a folder"),
+                                              ("afile/sub", "is inside {}, which is not a folder")])
+def test_an_outdir_that_is_a_file_is_refused_before_tracing(project, capsys, monkeypatch, outdir, fragment):
+    (project / "afile").write_text("not a folder")
+    monkeypatch.setattr("pt2caffe.cli.run.load", lambda *a, **k: pytest.fail("loaded the model before checking -o"))
+    expect_one_line_error(run_args(project, "-o", project / outdir), capsys, fragment.format(project / "afile"))
+    assert (project / "afile").read_text() == "not a folder"
 
 
 def test_an_input_too_big_to_allocate_is_one_line(project, capsys):
