@@ -3,6 +3,7 @@ layer that is broken, the backends agree, Caffe crashes come back as clear error
 import argparse
 import json
 import os
+import shutil
 import stat
 import sys
 import textwrap
@@ -236,6 +237,33 @@ def test_loading_options_come_from_the_command_line_not_the_report(export, capsy
     assert code == 1 and "unexpected extra" in err and "--non-strict" in err
     code, out, err, _ = check(args + ["--unsafe-pickle", "--non-strict"], capsys, tmp_path)
     assert code == 0, out + err
+
+
+@pytest.mark.parametrize("moved", ["the output folder", "the whole project"])
+def test_check_works_after_moving(export, capsys, tmp_path, moved):
+    """The report names the model and weights relative to itself (and absolutely as a fallback): moving the
+    output folder alone (the model stays) or the project (the model moves along) keeps `check` working."""
+    report = json.loads((export / "out" / "Small.json").read_text())
+    assert report["source"]["model"] == os.path.join("..", "model.py")
+    assert report["source"]["absolute"]["model"] == str(export / "model.py")
+    if moved == "the output folder":
+        shutil.copytree(export / "out", tmp_path / "elsewhere" / "out")
+        json_path = tmp_path / "elsewhere" / "out" / "Small.json"
+    else:
+        project = tmp_path / "project"
+        project.mkdir()
+        for name in ("model.py", "weights.pth", "out"):
+            (shutil.copytree if name == "out" else shutil.copy)(export / name, project / name)
+        report["source"]["absolute"] = {key: str(tmp_path / "gone" / key) for key in ("model", "weights")}
+        (project / "out" / "Small.json").write_text(json.dumps(report))  # the old place no longer exists
+        json_path = project / "out" / "Small.json"
+    code, out, err, _ = check([json_path], capsys, tmp_path)
+    assert code == 0 and "OK: all" in out, out + err
+    if moved == "the whole project":
+        (json_path.parent.parent / "model.py").unlink()
+        code, _, err, _ = check([json_path], capsys, tmp_path)
+        assert code == 1 and f"model file not found: {os.path.join('..', 'model.py')} from {json_path}'s folder " \
+                              f"nor at {tmp_path / 'gone' / 'model'}" in err
 
 
 # --- inputs -------------------------------------------------------------------------------------------
