@@ -115,8 +115,8 @@ def _summarise(args, report: dict, outdir: str, prefix: str, progress: Progress)
     for ext in ("prototxt", "caffemodel", "json"):
         print(f"wrote {os.path.join(outdir, report['files'][ext])}")
     for entry in report["input_sizes"]:
-        sizes = InputSizes(entry["name"], tuple(entry["shape"]), entry["fixed_axes"], entry["why"])
-        print(f"valid input sizes: {sizes.describe()}" + (f" (fixed by {sizes.reasons[0]})" if sizes.reasons else ""))
+        sizes = InputSizes.from_report(entry)
+        print(f"valid input sizes: {sizes.describe()}" + (f"\n  {sizes.why()}" if sizes.reasons else ""))
     for note in report["notes"]:
         print(f"pt2caffe: note: {note}", file=sys.stderr)
     if args.graph:
