@@ -17,7 +17,7 @@ size) is never probed: it is always fixed.
 Not free is often not fixed: a UNet, an FPN or a YOLO neck concatenates maps that agree only when the
 image is a multiple of the net's total stride, and the odd probe sizes above break that. So when the
 spatial axes are not free, find_stride looks for the smallest stride k (a divisor of every exported
-spatial size) at whose multiples the net is the same (find_stride), and those axes become "any multiple
+spatial size) at whose multiples the net is the same, and those axes become "any multiple
 of k" instead of fixed. pt2caffe.net.guards makes every other size fail in the runtimes.
 """
 from __future__ import annotations
