@@ -1,4 +1,4 @@
-"""The command line: ``pt2caffe run | check | add-priorbox | doctor``.
+"""The command line: ``pt2caffe run | check | lint | import | add-priorbox | doctor``.
 
 Every failure prints one line (``pt2caffe: error: ...``) and exits 1; ``--verbose`` adds the detail. The
 line is cut at errors.MESSAGE_LIMIT characters and has no terminal colour codes (torch puts some in its
@@ -68,8 +68,26 @@ def _run_parser(commands) -> None:
     parser.add_argument("--ssd", metavar="CONFIG",
                         help="append PriorBox + DetectionOutput from an SSD config: ssd.yml, config.py:voc (a dict "
                              "with ssd.pytorch keys) or a pytorch-ssd config module config.py")
+    _target_argument(parser, "the toolchain or runtime the export is for: its forms obey that target's rules, "
+                             "or the export fails naming the op and the rule (default: portable, reported only)")
     _graph_argument(parser, "also draw the net")
     parser.set_defaults(handler="pt2caffe.cli.run:main")
+
+
+def _target_argument(parser: argparse.ArgumentParser, what: str, **kwargs) -> None:
+    from ..net.targets import TARGETS
+
+    parser.add_argument("--target", choices=sorted(TARGETS), help=what, **kwargs)
+
+
+def _lint_parser(commands) -> None:
+    parser = commands.add_parser(
+        "lint", help="check a prototxt against a target's published rules",
+        description="Infer the blob shapes of NET.prototxt as Caffe does and report every layer that breaks a rule "
+                    "of the target, with the rule and its source; exit 1 when anything does.")
+    parser.add_argument("prototxt", metavar="NET.prototxt")
+    _target_argument(parser, "the toolchain or runtime whose rules apply", required=True)
+    parser.set_defaults(handler="pt2caffe.cli.lint:main")
 
 
 def _check_parser(commands) -> None:
@@ -109,6 +127,25 @@ def _priorbox_parser(commands) -> None:
     parser.set_defaults(handler="pt2caffe.ssd:main")
 
 
+def _import_parser(commands) -> None:
+    parser = commands.add_parser(
+        "import", help="load a Caffe model's weights into your PyTorch definition, exactly",
+        description="Pair the layers of NET.prototxt with the model of MODEL.py by data flow, undo Caffe's "
+                    "conventions, prove on one input that both compute the same numbers, and write OUT.pth "
+                    "(a state_dict for load_state_dict(strict=True)) and OUT.map.txt (where each key came from).")
+    parser.add_argument("prototxt", metavar="NET.prototxt")
+    parser.add_argument("caffemodel", metavar="NET.caffemodel")
+    parser.add_argument("model", metavar="MODEL.py")
+    parser.add_argument("-o", "--output", required=True, metavar="OUT.pth", help="the state_dict to write")
+    parser.add_argument("--entry", default="build_model", help="function in MODEL.py that returns the nn.Module")
+    parser.add_argument("--input-shape", action="append", metavar="N,C,H,W", type=_shape_argument,
+                        help="shape of one model input; repeat for several inputs (default: INPUT_SHAPE in MODEL.py)")
+    parser.add_argument("--map", metavar="MAP.txt",
+                        help="pairings to use: lines 'KEY <- CAFFE_LAYER' (an edited OUT.map.txt, or only some lines)")
+    parser.add_argument("--input", metavar="FILE.npy|IMAGE", help="input data for the proof (default: random, non-zero)")
+    parser.set_defaults(handler="pt2caffe.cli.import_model:main")
+
+
 def _caffe_worker_parser(commands) -> None:
     """Hidden: what ``check --backend docker`` runs inside the container (no help, so not listed)."""
     parser = commands.add_parser("_caffe-worker", description="Run a net in pycaffe: a request from "
@@ -128,7 +165,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pt2caffe", description="Export PyTorch models to Caffe, exactly.")
     parser.add_argument("--verbose", action="store_true", help="show the detail behind an error")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_run_parser, _check_parser, _priorbox_parser, _doctor_parser, _caffe_worker_parser):
+    for add in (_run_parser, _check_parser, _lint_parser, _import_parser, _priorbox_parser, _doctor_parser,
+                _caffe_worker_parser):
         add(commands)
     return parser
 

@@ -11,6 +11,7 @@ from ..conversion.writing import write
 from ..errors import Pt2CaffeError
 from ..frontends.torch.loading import load
 from ..frontends.torch.shapes import random_inputs
+from ..net.targets import TARGETS
 from .run_onnx import export_onnx
 from .summary import check_name, size_suffix, summarise
 
@@ -47,6 +48,7 @@ def _export(args, model, shapes, suffix: str, ssd_config, progress: Progress):
         from ..ssd import append_from_config
         finish = functools.partial(append_from_config, config=ssd_config)
     conversion = convert(model, random_inputs(shapes), name=(args.name or type(model).__name__) + suffix,
+                         target=TARGETS[args.target] if args.target else None,
                          finish=finish)
     outdir = args.outdir or os.path.dirname(os.path.abspath(args.model))
     prefix = os.path.join(outdir, conversion.net.name)

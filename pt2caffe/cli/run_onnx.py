@@ -12,6 +12,7 @@ from ..frontends.onnx.inputs import InputSpec, input_specs, shapes_to_trace
 from ..frontends.onnx.interpreter import OnnxModule
 from ..frontends.onnx.model_file import OnnxFile, read
 from ..frontends.torch.shapes import random_inputs
+from ..net.targets import TARGETS
 from .summary import size_suffix
 
 TORCH_ONLY = (("weights", "WEIGHTS.pth (an ONNX file holds its weights)"), ("unsafe_pickle", "--unsafe-pickle"),
@@ -56,7 +57,7 @@ def export_onnx(args, progress: Progress, ssd_config) -> list[tuple[dict, str, s
         suffix = size_suffix(shapes) if len(sets) > 1 else ""
         progress.step(f"tracing {source.name} at {' and '.join('x'.join(map(str, s)) for s in shapes)}")
         conversion = convert_onnx(module, random_inputs(shapes), name=(args.name or default_name(args.model)) + suffix,
-                                  finish=finish)
+                                  finish=finish, target=TARGETS[args.target] if args.target else None)
         outdir = args.outdir or os.path.dirname(os.path.abspath(args.model))
         prefix = os.path.join(outdir, conversion.net.name)
         progress.step(f"writing {prefix}.prototxt/.caffemodel/.json")

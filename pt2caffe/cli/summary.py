@@ -28,7 +28,8 @@ def summarise(args, report: dict, outdir: str, prefix: str, progress: Progress) 
         origin = (f"onnx output {output['onnx']}" if output.get("onnx") else
                   f"torch output {output['torch']}" if output["torch"] else "appended output")
         print(f"{origin}: {output['shape']} -> caffe blob {output['name']}")
-    print(f"{len(report['layers'])} layers, {report['parameters']:,} weight values, target {report['target']}")
+    print(f"{len(report['layers'])} layers, {report['parameters']:,} weight values, target {report['target']}"
+          + (f", {len(report['lint'])} lint finding(s) in NAME.json" if report.get("lint") else ", lint clean"))
     for ext in ("prototxt", "caffemodel", "json"):
         print(f"wrote {os.path.join(outdir, report['files'][ext])}")
     for entry in report["input_sizes"]:

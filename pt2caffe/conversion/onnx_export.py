@@ -12,15 +12,17 @@ from .pipeline import Conversion, convert_graphs
 
 
 def convert_onnx(module: OnnxModule, example_inputs, *, name: str | None = None, capture: bool = False,
-                 probe_sizes: bool = True, finish: Callable[[Conversion], None] | None = None) -> Conversion:
+                 probe_sizes: bool = True, finish: Callable[[Conversion], None] | None = None,
+                 target=None) -> Conversion:
     """Trace ``module`` (an ONNX model) on ``example_inputs`` and build the Caffe net, as
-    :func:`pt2caffe.conversion.pipeline.convert` does for a torch model. The net's inputs are named after
+    :func:`pt2caffe.conversion.pipeline.convert` does for a torch model (``target`` likewise). The net's inputs are named after
     the ONNX inputs; the report gains the ONNX fields of :func:`onnx_fields`."""
     def graph_of(inputs, keep: bool):
         return trace_onnx(module, inputs, capture=keep, is_atomic=is_atomic)
 
     conversion = convert_graphs(graph_of, example_inputs, name or default_name(module.source.path),
-                                list(module.input_names), capture=capture, probe_sizes=probe_sizes, finish=finish)
+                                list(module.input_names), capture=capture, probe_sizes=probe_sizes, finish=finish,
+                                target=target)
     conversion.describe = lambda report: onnx_fields(report, module, conversion)
     return conversion
 

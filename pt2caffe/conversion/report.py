@@ -55,7 +55,9 @@ def report(conversion: Conversion, files: dict, provenance: dict | None = None) 
     result = {
         "pt2caffe": __version__,
         "name": net.name,
-        "target": net.dialect.name,
+        "target": net.target.name,
+        "lint": [{"layer": v.layer, "type": v.type, "rule": v.rule, "text": v.text, "source": v.source,
+                  "detail": v.detail} for v in conversion.lint],
         "files": files,
         "source": provenance or {},
         "inputs": [{"name": blob.name, "shape": list(blob.shape)} for blob in net.inputs],

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import math
 
-from ..compose import (ELTWISE_PROD, ELTWISE_SUM, NATURAL_LOG, clamp, eltwise, normalize_dim, power, relu, reshape,
-                       scalar_of)
+from ..compose import (ELTWISE_PROD, ELTWISE_SUM, NATURAL_LOG, absolute, clamp, eltwise, normalize_dim, power, relu,
+                       reshape, scalar_of)
 from ..registry import handles
 
 
@@ -162,7 +162,7 @@ def erfc_terms(ctx, x, scale: float, tag: str, log_factor: float = 0.0):
     is the polynomial of ERFC_COEFFS (Horner's rule) plus ``log_factor`` (a constant factor e^log_factor of
     the result, folded into the exponent). Layers: AbsVal, Power, 9 × (Eltwise PROD + Power), Power,
     Eltwise SUM, Exp."""
-    magnitude = ctx.layer("AbsVal", [x], role=f"{tag}/abs", shape=x.shape)
+    magnitude = absolute(ctx, x, role=f"{tag}/abs")
     t = power(ctx, magnitude, power=-1.0, scale=scale / 2.0, shift=1.0, role=f"{tag}/t")
     poly = power(ctx, t, scale=ERFC_COEFFS[-1], shift=ERFC_COEFFS[-2], role=f"{tag}/horner8")
     for i in range(len(ERFC_COEFFS) - 3, -1, -1):

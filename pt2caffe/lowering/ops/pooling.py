@@ -21,6 +21,7 @@ import math
 import numpy as np
 
 from ..compose import apply_axis_matrices, pair, scale_axes, window
+from ..choice import Form
 from ..registry import handles
 
 PADDING_WINDOW = "✓ except where Caffe drops a last window that starts in the padding (ceil mode): MNN keeps it"
@@ -43,15 +44,40 @@ def window_counts(size: int, out: int, kernel: int, stride: int, pad: int):
 
 
 def _crop_to_floor_mode(ctx, x, pooled, kernel, stride, pad, wanted, role: str | None):
-    """Crop Caffe's (ceil-mode) pooled blob to PyTorch's floor-mode size ``wanted``, whatever the input size."""
-    conv = {"num_output": 1, "bias_term": False, **window(kernel, stride, pad, repeated=True)}
-    zeros = ctx.constant(np.zeros((1, x.shape[1]) + tuple(kernel)), "zeros: only the output's shape is used")
+    """Crop Caffe's (ceil-mode) pooled blob to PyTorch's floor-mode size ``wanted``, whatever the input size.
+
+    The reference is a zero Convolution with the pooling's window: one output channel, or (where the target
+    needs the reference to have the bottom's channels: ncnn's Crop takes every extent of it) depthwise."""
+    return ctx.choose(
+        Form("one-channel reference", lambda ctx: _floor_crops(ctx, x, pooled, kernel, stride, pad, wanted, role, 1)),
+        Form("depthwise reference", lambda ctx: _floor_crops(ctx, x, pooled, kernel, stride, pad, wanted, role,
+                                                             x.shape[1])))
+
+
+def _floor_crops(ctx, x, pooled, kernel, stride, pad, wanted, role, channels: int) -> list:
+    group = {"group": channels} if channels > 1 else {}
+    conv = {"num_output": channels, **group, "bias_term": False, **window(kernel, stride, pad, repeated=True)}
+    inputs_per_output = x.shape[1] if channels == 1 else 1
+    zeros = ctx.constant(np.zeros((channels, inputs_per_output) + tuple(kernel)), "zeros: only the output's shape is used")
     tag = f"{role}/floor_mode" if role else "floor_mode"
     reference = ctx.layer("Convolution", [x], {"convolution_param": conv}, role=f"{tag}_shape",
-                          shape=(x.shape[0], 1) + tuple(wanted), weights=[zeros])
+                          shape=(x.shape[0], channels) + tuple(wanted), weights=[zeros])
     return [ctx.layer("Crop", [top, reference], {"crop_param": {"axis": 2, "offset": [0]}},
                       role=tag + (f"/{i}" if i else ""), shape=top.shape[:2] + tuple(wanted))
             for i, top in enumerate(pooled)]
+
+
+def _padded_first(ctx, x, params: dict, pad, shape, role) -> list:
+    """AVE Pooling with ``pad`` as a zero-padding depthwise 1×1 Convolution (weight 1) and the same Pooling
+    without pad: the same windows over the same values (Caffe counts the padding up to H + pad either way:
+    pooling_layer.cpp), bit for bit, for runtimes that do not count padding (ncnn)."""
+    channels = x.shape[1]
+    conv = {"num_output": channels, "group": channels, "bias_term": False, **window((1, 1), (1, 1), pad, repeated=True)}
+    padded = ctx.layer("Convolution", [x], {"convolution_param": conv}, role=f"{role or 'pool'}/zero_padding",
+                       shape=x.shape[:2] + (x.shape[2] + 2 * pad[0], x.shape[3] + 2 * pad[1]),
+                       weights=[ctx.constant(np.ones((channels, 1, 1, 1)), "identity: only the padding adds zeros")])
+    unpadded = {key: value for key, value in params.items() if not key.startswith("pad")}
+    return [ctx.layer("Pooling", [padded], {"pooling_param": unpadded}, role=role, shape=shape)]
 
 
 def _pool(op, ctx, method: str, kernel, stride, pad, correction=None, *, floor_mode: bool):
@@ -81,7 +107,13 @@ def pool_blob(ctx, x, method: str, kernel, stride, pad, wanted: tuple[int, int],
     if any(e not in (0, 1) for e in extra):
         raise ctx.fail(f"Caffe would pool to {list(caffe_out)} where PyTorch gives {list(wanted)}")
     shape = x.shape[:2] + caffe_out
-    tops = ctx.layer("Pooling", [x], {"pooling_param": params}, role=role, top_shapes=[shape] * (2 if with_mask else 1))
+    if method == "AVE" and any(pad):
+        tops = ctx.choose(Form("padded Pooling", lambda ctx: [ctx.layer("Pooling", [x], {"pooling_param": params},
+                                                                        role=role, shape=shape)]),
+                          Form("zero padding, then Pooling", lambda ctx: _padded_first(ctx, x, params, pad, shape, role)))
+    else:
+        tops = ctx.layer("Pooling", [x], {"pooling_param": params}, role=role,
+                         top_shapes=[shape] * (2 if with_mask else 1))
     if floor_mode and (stride[0] > 1 or stride[1] > 1):  # Caffe's rounding up can give one window more
         tops = _crop_to_floor_mode(ctx, x, tops, kernel, stride, pad, wanted, role)
     if correction is not None:

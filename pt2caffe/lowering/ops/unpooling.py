@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..compose import ELTWISE_PROD, ELTWISE_SUM, batch_seed, eltwise, pair, power, relu
+from ..compose import ELTWISE_PROD, ELTWISE_SUM, absolute, batch_seed, eltwise, pair, power, relu
 from ..registry import handles
 
 
@@ -78,8 +78,8 @@ def max_unpool2d(op, ctx):
     _check_pooling(ctx, indices, kernel, stride, pair(op.arg(4, "padding", 0)), out)
     values, mask = _cells(ctx, ctx.blob(x), stride, out, "values"), _cells(ctx, ctx.blob(indices), stride, out, "mask")
     positions = _positions(ctx, mask, mask.shape[1], out)
-    distance = ctx.layer("AbsVal", [eltwise(ctx, [mask, positions], ELTWISE_SUM, coeffs=[1, -1], role="offset")],
-                         role="distance", shape=mask.shape)
+    distance = absolute(ctx, eltwise(ctx, [mask, positions], ELTWISE_SUM, coeffs=[1, -1], role="offset"),
+                        role="distance")
     chosen = relu(ctx, power(ctx, distance, scale=-1.0, shift=1.0, role="one_minus_distance"), role="chosen")
     return eltwise(ctx, [values, chosen], ELTWISE_PROD)
 
