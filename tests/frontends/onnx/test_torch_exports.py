@@ -15,11 +15,11 @@ CASES = [  # (zoo model, exporter, opset): what the export brings to the front e
     ("mobilenetv3_large", "ts", 11),  # HardSigmoid + Mul for hardswish before opset 14
     ("deeplabv3", "ts", 11),  # Resize linear (half_pixel), dilated convolutions
     ("centernet", "ts", 11),  # three outputs
-    ("shufflenetv2", "ts", 13),  # channel shuffle: Reshape/Transpose, Split
+    ("shufflenetv2", "ts", 13),  # channel shuffle: Reshape/Transpose; chunk as Slices computed from Shape
     ("crnn", "ts", 13),  # bidirectional LSTM
-    ("yolov5_stem", "ts", 13),  # strided Slice (space-to-depth "focus")
+    ("yolov5_stem", "ts", 13),  # strided Slice (the "focus" space-to-depth), index assignment as ScatterND
     ("efficientnet_b0", "ts", 14),
-    ("vit_tiny", "ts", 17),  # LayerNormalization, GELU written with Erf, attention MatMuls
+    ("vit_tiny", "ts", 17),  # LayerNormalization, GELU written with Erf, attention MatMuls, Where on shapes
     ("yolo", "ts", 17),
     ("nonlocal_block", "ts", 21),
     ("inception_v3", "dynamo", 18),
