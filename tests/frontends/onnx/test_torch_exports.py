@@ -23,7 +23,6 @@ CASES = [  # (zoo model, exporter, opset): what the export brings to the front e
     ("yolo", "ts", 17),
     ("nonlocal_block", "ts", 21),
     ("inception_v3", "dynamo", 18),
-    ("transformer_encoder", "dynamo", 18),
     ("pspnet", "dynamo", 18),  # adaptive pooling to sizes that do not divide the input (no TorchScript export)
     ("multi_io", "dynamo", 18),  # several inputs and outputs
     ("gru_classifier", "dynamo", 21),
