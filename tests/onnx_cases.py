@@ -4,9 +4,11 @@ outputs itself); OpenCV and MNN on every output where a test asks."""
 from __future__ import annotations
 
 import dataclasses
+import os
 
 import numpy as np
 import onnx
+import pytest
 import torch
 from onnx import TensorProto, helper, numpy_helper
 
@@ -14,6 +16,7 @@ from helpers import RUNTIMES, NoiseFloor, compare_runtime, relative_error
 from pt2caffe.conversion.onnx_export import convert_onnx
 from pt2caffe.conversion.pipeline import Conversion
 from pt2caffe.conversion.writing import write
+from pt2caffe.errors import Pt2CaffeError
 from pt2caffe.frontends.onnx.interpreter import OnnxModule
 from pt2caffe.frontends.onnx.model_file import read
 from pt2caffe.frontends.torch.shapes import random_inputs
@@ -116,6 +119,19 @@ def check_runtimes(export: OnnxExport, expected: dict[str, np.ndarray], exceptio
     for runtime in RUNTIMES:
         compare_runtime(runtime, export.files, export.feeds, references, floor, TOLERANCE,
                         (exceptions or {}).get(runtime))
+
+
+def refusal(path: str) -> str:
+    """The Pt2CaffeError of running ``path`` in the front end on random inputs of its declared shapes, asserted
+    to be one line naming the file, the node (by name) and its op_type and opset."""
+    module = OnnxModule(read(path)).eval()
+    with pytest.raises(Pt2CaffeError) as error:
+        module(*random_inputs(declared_shapes(path, module)))
+    message = str(error.value)
+    node = onnx.load(path).graph.node[-1]
+    assert "\n" not in message and os.path.basename(path) in message
+    assert f"node '{node.name}' ({node.op_type}, opset " in message, message
+    return message
 
 
 def export_and_check(path: str, tmp_path, shapes=None, reference: str | None = None) -> dict:
