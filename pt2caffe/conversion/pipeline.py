@@ -23,6 +23,7 @@ from ..net.builder import Blob, NetBuilder
 from ..net.dialect import STOCK_SSD
 from ..net.outputs import settle_outputs
 from ..net.sizes import InputSizes, add_guards, find_valid_sizes
+from .verify import verify_shapes
 
 
 @dataclass
@@ -96,8 +97,10 @@ def _conversion(model: nn.Module, example_inputs, name: str | None, capture: boo
 def lower_graph(graph: Graph, name: str, input_names: list[str],
                 finish: Callable[[Conversion], None] | None = None) -> Conversion:
     """The net of an op graph from any front end: lowered (pt2caffe.lowering), completed by ``finish``, its
-    outputs settled for every runtime (pt2caffe.net.outputs). ``input_names`` name the net's inputs, one
-    per ``graph.inputs``. Raises Pt2CaffeError for an op no handler lowers (naming it and where)."""
+    outputs settled for every runtime (pt2caffe.net.outputs), its shapes as Caffe computes them checked
+    against the graph's (pt2caffe.conversion.verify). ``input_names`` name the net's inputs, one per
+    ``graph.inputs``. Raises Pt2CaffeError for an op no handler lowers (naming it and where), and for a net
+    whose shapes differ from the graph's (naming the layer, its module and source line)."""
     net = NetBuilder(name, STOCK_SSD)
     net.notes.extend(graph.notes)
     blobs = lower(graph, net, input_names)
@@ -105,4 +108,6 @@ def lower_graph(graph: Graph, name: str, input_names: list[str],
     if finish is not None:
         finish(conversion)
     settle_outputs(conversion.net, conversion.output_blobs)
+    verify_shapes(conversion.net, {blobs[value.index].name: value.shape for value in graph.values
+                                   if value.index in blobs})
     return conversion
