@@ -81,12 +81,13 @@ def im2col(p, bottoms):
     return [tuple(shape[:axis]) + (shape[axis] * int(np.prod(kernel)),) + tuple(spatial)]
 
 
-def pooled_extent(size: int, kernel: int, stride: int, pad: int) -> int:
-    """Pooling's output length (pooling_layer.cpp Reshape): ⌈(H + 2p − k) / s⌉ + 1 in float32, then one window
-    less when there is padding and the last window would start at or past H + p. With pad 0 no window is
-    dropped, even one starting at or past H (where PyTorch's ceil mode drops it)."""
+def pooled_extent(size: int, kernel: int, stride: int, pad: int, padded: bool | None = None) -> int:
+    """Pooling's output length along one axis (pooling_layer.cpp Reshape): ⌈(H + 2p − k) / s⌉ + 1 in float32,
+    then one window less when the last one would start at or past H + p, but only if the layer has padding
+    on either axis (``padded``, default: pad > 0 on this one): without any padding no window is dropped,
+    even one starting at or past H (where PyTorch's ceil mode drops it)."""
     out = math.ceil(float(np.float32(size + 2 * pad - kernel) / np.float32(stride))) + 1
-    if pad and (out - 1) * stride >= size + pad:
+    if (pad > 0 if padded is None else padded) and (out - 1) * stride >= size + pad:
         out -= 1
     return out
 
@@ -120,7 +121,7 @@ def pooled_shape(q, shape) -> tuple:
     """The Pooling top of a 4-D ``shape`` (pooling_layer.cpp Reshape)."""
     check(len(shape) == 4, f"input must have 4 axes (num, channels, height, width), got {list(shape)}")
     kernel, stride, pad = _pooling_window(q, shape)
-    out = [pooled_extent(size, k, s, p) for size, k, s, p in zip(shape[2:], kernel, stride, pad)]
+    out = [pooled_extent(size, k, s, p, any(pad)) for size, k, s, p in zip(shape[2:], kernel, stride, pad)]
     if any(pad):
         check(all((o - 1) * s < size + p for o, s, size, p in zip(out, stride, shape[2:], pad)),
               "the last pooling window starts past the padding")
