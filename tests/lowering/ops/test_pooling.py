@@ -4,7 +4,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from helpers import Lambda, export_and_compare, layer_types, random_inputs
-from pt2caffe.lowering.ops.pooling import caffe_pooled_size
+from pt2caffe.net.shapes.windows import pooled_extent
 
 CASES = [  # (input H×W, kernel, stride, padding, ceil_mode)
     (112, 3, 2, 1, False),  # ResNet stem: 56 in torch, 57 in Caffe
@@ -15,20 +15,20 @@ CASES = [  # (input H×W, kernel, stride, padding, ceil_mode)
     (13, 3, 2, 1, True),
     (10, 3, 3, 1, True),
     (9, (3, 2), (2, 1), (1, 0), False),
+    # ceil mode with kernel < padding + stride: a last window can start at or past H + p; PyTorch drops it,
+    # Caffe keeps it when there is no padding, MNN always (one row/column more, cropped away)
+    (10, 3, 3, 1, True),  # MNN: 5 columns on a width of 11, Caffe and PyTorch 4
+    (16, 1, 2, 0, True),  # Caffe 9×9, PyTorch 8×9 (the issue's case)
+    (15, (1, 2), (3, 3), (0, 0), True),
+    (11, 2, 3, 0, True),
+    (9, (3, 1), (2, 2), (1, 0), True),
 ]
-
-
-# MNN's Pooling lacks Caffe's rule that drops a last window starting in the padding (pooling_layer.cpp:
-# out −= 1 when (out − 1)·s ≥ H + p): on a width of 11 with k3 s3 p1 it returns 5 columns, Caffe 4.
-MNN_EXTRA_WINDOW = {"mnn": "MNN keeps a last pooling window that starts in the padding (one extra column)"}
-EXTRA_WINDOW_CASES = {(10, 3, 3, 1, True)}
 
 
 @pytest.mark.parametrize("size,kernel,stride,padding,ceil", CASES)
 def test_max_pool(tmp_path, size, kernel, stride, padding, ceil):
     model = nn.Sequential(nn.MaxPool2d(kernel, stride, padding, ceil_mode=ceil))
-    exceptions = MNN_EXTRA_WINDOW if (size, kernel, stride, padding, ceil) in EXTRA_WINDOW_CASES else None
-    export_and_compare(model, random_inputs([(1, 3, size, size + 1)]), tmp_path, exceptions=exceptions)
+    export_and_compare(model, random_inputs([(1, 3, size, size + 1)]), tmp_path)
 
 
 @pytest.mark.parametrize("size,kernel,stride,padding,ceil", CASES)
@@ -40,7 +40,7 @@ def test_avg_pool(tmp_path, size, kernel, stride, padding, ceil, count_include_p
 
 def test_stem_pool_is_cropped_not_repadded(tmp_path):
     """112 → 56 in floor mode: Caffe's 57th row is dropped, the padding stays 1."""
-    assert caffe_pooled_size(112, 3, 2, 1) == 57
+    assert pooled_extent(112, 3, 2, 1) == 57
     export_and_compare(nn.Sequential(nn.MaxPool2d(3, 2, 1)), random_inputs([(1, 2, 112, 112)]), tmp_path)
     text = (tmp_path / "net.prototxt").read_text()
     assert "pad: 1" in text and "pad_h" not in text and 'type: "Crop"' in text  # x2paddle reads only pad
