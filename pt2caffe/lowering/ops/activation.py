@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import math
 
-from ..compose import (ELTWISE_PROD, ELTWISE_SUM, NATURAL_LOG, clamp, eltwise, normalize_dim, power, relu, reshape,
-                       scalar_of)
+from ..compose import (ELTWISE_PROD, ELTWISE_SUM, NATURAL_LOG, clamp, eltwise, normalize_dim, permute, power, relu,
+                       reshape, scalar_of)
 from ..registry import handles
 
 
@@ -197,21 +197,40 @@ def gelu(op, ctx):
     return eltwise(ctx, [x, gate], ELTWISE_PROD)
 
 
+# MNN 3.6.1 computes a Softmax whose axis has fewer than 8 entries and more than 8 positions after it without
+# subtracting the maximum: logits beyond about ±87 saturate (0.5 for two classes where PyTorch gives 1;
+# measured on (1, C, L) blobs for C 2…21, L 1…100, tests/runtimes/test_forms.py). Selective-kernel
+# attention (SKNet: (N, 2, C) over the branches) and channel softmax of segmentation maps are that form.
+MNN_SOFTMAX_AXIS, MNN_SOFTMAX_INNER = 8, 8
+
+
 def _softmax(op, ctx, role=None):
     """Softmax over ``dim``; without one, over torch's implicit dim (0 for 0-, 1- and 3-D inputs, else 1)."""
     x, dim = op.arg(0, "input"), op.arg(1, "dim")
     rank = len(x.shape)
     axis = normalize_dim(int(dim), rank) if dim is not None else 0 if rank in (0, 1, 3) else 1
-    if rank != 1:
-        return ctx.layer("Softmax", [ctx.blob(x)], {"softmax_param": {"axis": axis}}, role=role)
-    # MNN 3.6.1 miscomputes (or aborts on) a Softmax over a 1-D blob: run it on a (1, N) view
-    row = reshape(ctx, ctx.blob(x), (1,) + tuple(x.shape), role=f"{role or 'softmax'}/row")
-    values = ctx.layer("Softmax", [row], {"softmax_param": {"axis": 1}}, role=f"{role or 'softmax'}/on_row",
-                       shape=row.shape)
-    return reshape(ctx, values, tuple(x.shape), role=role)
+    if rank == 1:  # MNN 3.6.1 miscomputes (or aborts on) a Softmax over a 1-D blob: run it on a (1, N) view
+        row = reshape(ctx, ctx.blob(x), (1,) + tuple(x.shape), role=f"{role or 'softmax'}/row")
+        values = ctx.layer("Softmax", [row], {"softmax_param": {"axis": 1}}, role=f"{role or 'softmax'}/on_row",
+                           shape=row.shape)
+        return reshape(ctx, values, tuple(x.shape), role=role)
+    if x.shape[axis] < MNN_SOFTMAX_AXIS and math.prod(x.shape[axis + 1:]) > MNN_SOFTMAX_INNER:
+        return _softmax_on_last_axis(ctx, ctx.blob(x), axis, role)
+    return ctx.layer("Softmax", [ctx.blob(x)], {"softmax_param": {"axis": axis}}, role=role)
 
 
-@handles("softmax", lowering="Softmax (axis)")
+def _softmax_on_last_axis(ctx, x, axis: int, role):
+    """Softmax over ``axis`` as Permute (axis last) → Softmax on the last axis → Permute back (MNN form)."""
+    tag = role or "softmax"
+    order = [a for a in range(len(x.shape)) if a != axis] + [axis]
+    moved = permute(ctx, x, order, role=f"{tag}/axis_last")
+    values = ctx.layer("Softmax", [moved], {"softmax_param": {"axis": len(order) - 1}}, role=f"{tag}/on_last_axis",
+                       shape=moved.shape)
+    return permute(ctx, values, [order.index(a) for a in range(len(order))], role=role)
+
+
+@handles("softmax", lowering="Softmax (axis); over an axis of < 8 entries with > 8 positions after it, Permute "
+                             "that axis last, Softmax, Permute back (MNN skips the max subtraction there)")
 def softmax(op, ctx):
     return _softmax(op, ctx)
 
