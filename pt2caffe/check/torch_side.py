@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import torch
 
 from ..console import Progress
 from ..conversion.pipeline import convert
@@ -12,6 +13,8 @@ from ..conversion.report import report as conversion_report
 from ..conversion.writing import non_finite
 from ..errors import Pt2CaffeError
 from ..frontends.torch.loading import load
+from ..frontends.torch.trace import trace
+from ..lowering.registry import is_atomic
 from ..net.sizes import InputSizes
 from .inputs import load_inputs
 from .subject import CaffeNet, Subject
@@ -79,3 +82,19 @@ def reference_arrays(rows: list[dict], graph, origin: str) -> dict[str, np.ndarr
                                 f"value {index} should be {'x'.join(map(str, row['shape']))}); export it again")
         arrays[row["blob"]] = value.tensor.detach().cpu().numpy().astype(np.float32, copy=False)
     return arrays
+
+
+def indexed_values(torch_side: TorchSide) -> dict[int, np.ndarray]:
+    """PyTorch's arrays of the tensors the index rows point into (pooling inputs, argmax inputs)."""
+    wanted = {row["index"]["of"] for row in torch_side.rows if row.get("index")}
+    return {index: torch_side.graph.values[index].tensor.detach().cpu().numpy() for index in wanted
+            if torch_side.graph is not None and torch_side.graph.values[index].tensor is not None}
+
+
+def references_on_indices(torch_side: TorchSide, rows: list[dict], runtime: dict) -> dict[str, np.ndarray]:
+    """Every row's reference from PyTorch run again with the runtime's arrays in place of the index values of
+    ``rows`` (the model goes on from the runtime's picks, pt2caffe.check.ties)."""
+    substitute = {row["value"]: torch.from_numpy(np.rint(runtime[row["blob"]]).astype(np.int64)).reshape(row["shape"])
+                  for row in rows}
+    graph = trace(torch_side.model, torch_side.inputs, capture=True, is_atomic=is_atomic, substitute=substitute)
+    return reference_arrays(torch_side.rows, graph, "the run on the runtime's indices")
