@@ -14,6 +14,7 @@ from ..conversion.writing import non_finite
 from ..errors import Pt2CaffeError
 from ..frontends.torch.loading import load
 from ..frontends.torch.trace import trace
+from ..lowering.ops.unpooling import overlapping_unpooling
 from ..lowering.registry import is_atomic
 from ..net.sizes import InputSizes
 from .inputs import load_inputs
@@ -61,7 +62,7 @@ def trace_torch(subject: Subject, model, inputs, progress: Progress) -> TorchSid
     there is no report or the input has another (valid) size than the export: a net valid at both sizes
     lowers to the same layers and blob names (pt2caffe.net.sizes), only the shapes differ."""
     progress.step(f"running PyTorch ({type(model).__name__}) and tracing every op")
-    conversion = convert(model, inputs, capture=True, probe_sizes=False)
+    conversion = reference_conversion(model, inputs)
     exported = [entry["shape"] for entry in subject.report["inputs"]] if subject.report else None
     same_size = exported == [list(tensor.shape) for tensor in inputs]
     rows = subject.report["blobs"] if same_size else conversion_report(conversion, {})["blobs"]
@@ -69,6 +70,21 @@ def trace_torch(subject: Subject, model, inputs, progress: Progress) -> TorchSid
                      if tensor.is_floating_point())
     return TorchSide(rows, reference_arrays(rows, conversion.graph, subject.prefix + ".json"), conversion.graph, bad,
                      model, inputs)
+
+
+def reference_conversion(model, inputs):
+    """The model traced with every value captured; run again on one thread when a MaxUnpool2d reads indices of
+    overlapping windows, where PyTorch's CPU kernel is a race between threads and only the one-thread result
+    is defined (pt2caffe/lowering/ops/unpooling.py)."""
+    conversion = convert(model, inputs, capture=True, probe_sizes=False)
+    if not overlapping_unpooling(conversion.graph):
+        return conversion
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return convert(model, inputs, capture=True, probe_sizes=False)
+    finally:
+        torch.set_num_threads(threads)
 
 
 def reference_arrays(rows: list[dict], graph, origin: str) -> dict[str, np.ndarray]:

@@ -97,3 +97,33 @@ def test_a_wrong_caffemodel_still_fails(tied, tmp_path, capsys, layer, where):
     code = main(["check", str(tied / "out" / "SegNet.json"), "--input", str(tied / "grey.npy"),
                       "--caffemodel", str(tmp_path / "wrong.caffemodel")])
     assert code == 1, f"a caffemodel wrong {where} passed: {capsys.readouterr().out}"
+
+
+class ThreadCounting(torch.nn.Module):
+    """Pools (k, s as given) with indices and unpools; records the thread count of every run."""
+
+    def __init__(self, kernel, stride):
+        super().__init__()
+        self.kernel, self.stride, self.threads = kernel, stride, []
+
+    def forward(self, x):
+        self.threads.append(torch.get_num_threads())
+        pooled, indices = torch.nn.functional.max_pool2d(x, self.kernel, self.stride, return_indices=True)
+        return torch.nn.functional.max_unpool2d(pooled * 2, indices, self.kernel, self.stride,
+                                                output_size=x.shape[2:])
+
+
+@pytest.mark.parametrize("kernel,stride,runs", [(3, 2, ["many", 1]), (2, 2, ["many"])],
+                         ids=["overlapping windows", "SegNet's windows"])
+def test_references_run_on_one_thread_where_unpooling_races(kernel, stride, runs):
+    """PyTorch's max_unpool is a race between threads where windows picked one position: check's reference
+    for such a model is its one-thread run (the result the export computes), other models run as they are."""
+    from pt2caffe.check.torch_side import reference_conversion
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        model = ThreadCounting(kernel, stride)
+        reference_conversion(model, [torch.randn(1, 2, 9, 9)])
+    finally:
+        torch.set_num_threads(threads)
+    assert [count if count == 1 else "many" for count in model.threads] == runs

@@ -1,5 +1,6 @@
 """Pooling against real Caffe: every rounding and padding case PyTorch has."""
 import pytest
+import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
@@ -151,13 +152,34 @@ def test_max_unpool(tmp_path, shape):
     export_and_compare(EncoderDecoder(), random_inputs([shape]), tmp_path, exceptions={"mnn": MNN_NO_MASK})
 
 
-def test_max_unpool_of_overlapping_windows_is_refused():
-    from pt2caffe.conversion import convert
-    from pt2caffe.errors import Pt2CaffeError
+@pytest.fixture
+def one_thread():
+    """PyTorch's CPU max_unpool is a race between threads where windows picked one position (ops/unpooling.py);
+    with one thread it is the sequential result the export computes."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+OVERLAPPING = {  # pooling (kernel, stride, padding, ceil_mode), unpooling (kernel, stride, padding), input
+    "ENet (pytorchcv): k3 s2 p1, unpooled by MaxUnpool2d(2)": ((3, 2, 1, False), (2, 2, 0), (2, 4, 16, 12)),
+    "k3 s1 p1: every position in up to 9 windows": ((3, 1, 1, False), (3, 1, 1), (1, 3, 9, 8)),
+    "k3 s2, ceil mode": ((3, 2, 0, True), (3, 2, 0), (1, 2, 11, 9)),
+    "k(3, 2) s(2, 1) p(1, 0)": (((3, 2), (2, 1), (1, 0), False), ((3, 2), (2, 1), (1, 0)), (1, 2, 9, 7)),
+}
+
+
+@pytest.mark.parametrize("case", OVERLAPPING)
+def test_max_unpool_of_overlapping_windows(tmp_path, one_thread, case):
+    (kernel, stride, padding, ceil), unpooling, shape = OVERLAPPING[case]
 
     def pool_unpool(self, x):
-        pooled, indices = F.max_pool2d(x, 3, 2, return_indices=True)
-        return self.unpool(pooled, indices)
+        pooled, indices = F.max_pool2d(x, kernel, stride, padding, ceil_mode=ceil, return_indices=True)
+        return F.max_unpool2d(self.mid(pooled), indices, *unpooling, output_size=x.shape[2:])
 
-    with pytest.raises(Pt2CaffeError, match="max_unpool2d.*only unpooling of non-overlapping windows"):
-        convert(Lambda(pool_unpool, unpool=nn.MaxUnpool2d(3, 2)), random_inputs([(1, 2, 9, 9)]))
+    model = Lambda(pool_unpool, mid=nn.Conv2d(shape[1], shape[1], 1))
+    inputs = random_inputs([shape])
+    pooled, indices = F.max_pool2d(inputs[0], kernel, stride, padding, ceil_mode=ceil, return_indices=True)
+    assert len(indices.unique()) < indices.numel()  # windows picked one position: the last one's value stays
+    export_and_compare(model, inputs, tmp_path, exceptions={"mnn": MNN_NO_MASK})
