@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from random_graphs import generate
 from pt2caffe.check.compare import compare_all
@@ -116,9 +117,15 @@ def _judge(outcome: Outcome, blobs: dict | str) -> Outcome:
 
 
 def run_graphs(seeds, directory: Path) -> list[Outcome]:
-    """The outcome of every seed's graph, exported into ``directory``."""
-    outcomes = [_export(seed, directory) for seed in seeds]
-    exported = [o for o in outcomes if o.verdict == "exported"]
-    arrays = _run_pycaffe(exported, directory) if exported else {}
-    judged = {o.seed: _judge(o, arrays.get(o.seed, "no result from pycaffe")) for o in exported}
+    """The outcome of every seed's graph, exported into ``directory``. PyTorch runs on one thread: its
+    max_unpool is a race between threads where overlapping windows picked one position (ops/unpooling.py)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        outcomes = [_export(seed, directory) for seed in seeds]
+        exported = [o for o in outcomes if o.verdict == "exported"]
+        arrays = _run_pycaffe(exported, directory) if exported else {}
+        judged = {o.seed: _judge(o, arrays.get(o.seed, "no result from pycaffe")) for o in exported}
+    finally:
+        torch.set_num_threads(threads)
     return [judged.get(o.seed, o) for o in outcomes]

@@ -200,12 +200,50 @@ def unpooling(rng, values):
     if i is None:
         return None
     kernel = _int(rng, 1, 4)
+    stride = kernel if rng.random() < 0.5 else _int(rng, 1, kernel + 1)  # overlapping windows when below
+    pad = _int(rng, 0, kernel // 2 + 1)
 
     def unpool(m, t):
-        pooled, indices = F.max_pool2d(t, kernel, kernel, return_indices=True)
-        return F.max_unpool2d(pooled * 1.5, indices, kernel, kernel, output_size=t.shape[2:])
-    return _unary("unpooling", f"max_unpool2d(1.5 * max_pool2d({{}}, {kernel}, return_indices=True))", i, unpool)
+        pooled, indices = F.max_pool2d(t, kernel, stride, pad, return_indices=True)
+        return F.max_unpool2d(torch.tanh(pooled * 3), indices, kernel, stride, pad, output_size=t.shape[2:])
+    return _unary("unpooling", f"max_unpool2d(tanh(3 · max_pool2d({{}}, {kernel}, {stride}, {pad}, "
+                               "return_indices=True)))", i, unpool)
+
+
+def sampling(rng, values):
+    i = _source(rng, values, (4,))
+    if i is None or values[i].shape[1] < 2:
+        return None
+    padding, align = _pick(rng, ["zeros", "border"]), bool(rng.random() < 0.5)
+
+    def sample(m, t):  # the grid from the values themselves, some points off the image
+        grid = torch.tanh(F.avg_pool2d(t[:, :2], 2, ceil_mode=True) * 1.5).permute(0, 2, 3, 1)
+        return F.grid_sample(t, grid, padding_mode=padding, align_corners=align)
+    return _unary("sampling", f"grid_sample({{}}, tanh(1.5 · avg_pool2d({{}}[:, :2], 2)), {padding!r}, "
+                              f"align_corners={align})", i, sample)
+
+
+def selection(rng, values):
+    i = _source(rng, values, (2, 3, 4))
+    if i is None:
+        return None
+    axis, kind = _int(rng, 1, values[i].dim()), _pick(rng, ["argmax", "argmin", "max", "one_hot", "scatter"])
+    size = values[i].shape[axis]
+    if kind in ("argmax", "argmin"):
+        fn = getattr(torch, kind)
+        return _unary("selection", f"{kind}({{}}, {axis}).float()", i, lambda m, t: fn(t, axis).float())
+    if kind == "max":
+        return _unary("selection", f"{{0}}.max({axis}).values + {{0}}.max({axis}).indices", i,
+                      lambda m, t: t.max(axis).values + t.max(axis).indices)
+    if kind == "one_hot":
+        return _unary("selection", f"one_hot({{}}.argmax({axis}), {size}).float()", i,
+                      lambda m, t: F.one_hot(t.argmax(axis), size).float())
+    rows = values[i].shape[0]
+    return _unary("selection", f"zeros({rows}, {size}).scatter(1, {{}}.flatten(2)[..., 0].argmax(1, keepdim=True) "
+                               "if 3+ axes else …, 1.0)", i,
+                  lambda m, t: torch.zeros(t.shape[0], t.shape[1]).scatter(
+                      1, (t.flatten(2)[..., 0] if t.dim() > 2 else t).argmax(1, keepdim=True), 1.0))
 
 
 MAKERS = {maker.__name__: maker for maker in (pooling, pooling3d, padding, resize, shape, indexing, matmul, attention,
-                                              recurrent, ssd, unpooling)}
+                                              recurrent, ssd, unpooling, sampling, selection)}

@@ -7,8 +7,9 @@ import pytest
 
 from random_graph_runs import FAILURES, run_graphs
 from random_graphs import MAKERS, generate
+from pt2caffe.lowering.registry import HANDLERS
 
-SEEDS = range(240)
+SEEDS = range(300)
 CHUNKS = 4  # one pycaffe child per chunk
 
 
@@ -22,5 +23,6 @@ def test_random_graphs_export_exactly_or_are_refused(tmp_path, chunk):
 
 
 def test_the_graphs_use_every_handler_family():
+    assert set(MAKERS) == {handler.family for handler in HANDLERS.values()}, "a handler family without a maker"
     families = collections.Counter(family for seed in SEEDS[:120] for family in generate(seed)[0].families)
     assert set(families) == set(MAKERS), f"families never drawn: {set(MAKERS) - set(families)}"
