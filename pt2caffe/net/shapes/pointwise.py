@@ -71,13 +71,15 @@ def bias(p, bottoms):
     return Out([shape], learned)
 
 
-@rule("PReLU")
-def prelu(p, bottoms):
-    """Slopes (C), or one (a 0-D blob) with channel_shared; ≥ 2 axes, at most 4 (legacy channels())."""
+@rule("PReLU", "Normalize")
+def per_channel(p, bottoms):
+    """PReLU's slopes, Normalize's scale: (C), or one value (a 0-D blob) with channel_shared; 2 to 4 axes
+    (CHECK_GE 2, and the legacy channels() accessor)."""
     shape = bottoms[0]
     check(len(shape) >= 2, "number of axes of bottom blob must be >=2")
     channels = legacy(shape, 1)
-    return Out([shape], [() if p.prelu_param.channel_shared else (channels,)])
+    shared = (p.prelu_param if p.type == "PReLU" else p.norm_param).channel_shared
+    return Out([shape], [() if shared else (channels,)])
 
 
 @rule("BatchNorm")
@@ -101,11 +103,3 @@ def lrn(p, bottoms):
                                 f"{list(bottoms[0])}")
     return [bottoms[0]]
 
-
-@rule("Normalize")
-def normalize(p, bottoms):
-    """Scale (C), or one value (0-D) with channel_shared; 2 to 4 axes (legacy accessors)."""
-    shape = bottoms[0]
-    check(len(shape) >= 2, "number of axes of bottom blob must be >=2")
-    channels = legacy(shape, 1)
-    return Out([shape], [() if p.norm_param.channel_shared else (channels,)])
