@@ -14,9 +14,11 @@ setup(
         "protobuf>=3.20",
         "pyyaml",
         "graphviz",
+        "onnx>=1.14",  # the ONNX front end reads .onnx files with it
     ],
     extras_require={
-        "test": ["pytest", "opencv-python-headless<5", "six", "mnn==3.6.1"],
+        "onnx": ["onnxruntime"],  # check's independent reference for ONNX exports
+        "test": ["pytest", "opencv-python-headless<5", "six", "mnn==3.6.1", "onnxruntime"],
     },
     entry_points={"console_scripts": ["pt2caffe = pt2caffe.cli:main"]},
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from pt2caffe.lowering.ops.activation import MNN_SOFTMAX_AXIS, MNN_SOFTMAX_INNER
+from pt2caffe.net.targets.runtimes import MNN_SOFTMAX_AXIS, MNN_SOFTMAX_INNER
 from pt2caffe.net.proto import read_prototxt
 from pt2caffe.net.shapes import layer_shapes
 

@@ -24,6 +24,7 @@ STAGES = [  # bottom → top
     ("pt2caffe.runtimes",),  # running nets: pycaffe, OpenCV, MNN, Docker
     ("pt2caffe.ssd",),  # SSD heads
     ("pt2caffe.check",),  # proving an export blob by blob
+    ("pt2caffe.importer",),  # Caffe weights into the user's PyTorch definition, proved
     ("pt2caffe.readme",),  # the README's generated tables
     ("pt2caffe.cli", "pt2caffe.__main__"),  # the commands
 ]

@@ -17,7 +17,8 @@ from .drawing import draw_report
 from .run import run_caffe
 from .subject import CaffeNet, Subject, caffe_net, subject_of
 from .table import print_outcome, summary
-from .torch_side import load_model_and_inputs, trace_torch
+from .onnx_side import load_onnx, onnxruntime_outcome, trace_onnx_side
+from .torch_side import load_inputs_for, load_torch, trace_torch
 
 
 def _verdicts_by_layer(results: list[dict], first: dict | None, crash_layer: str | None) -> dict[str, str]:
@@ -45,11 +46,13 @@ def _timed(timings: dict, name: str):
 
 
 def run_both(subject: Subject, net: CaffeNet, args, backend: str, progress: Progress, timings: dict):
-    """PyTorch here, then Caffe in a child process, on the same input."""
+    """PyTorch (or the ONNX front end) here, then Caffe in a child process, on the same input."""
+    onnx = subject.format == "onnx"
     with _timed(timings, "load"):
-        model, inputs, input_note = load_model_and_inputs(subject, args.input, net, progress)
+        model, shapes = (load_onnx if onnx else load_torch)(subject, progress)
+        inputs, input_note = load_inputs_for(subject, args.input, net, shapes)
     with _timed(timings, "torch"):
-        torch_side = trace_torch(subject, model, inputs, progress)
+        torch_side = (trace_onnx_side if onnx else trace_torch)(subject, model, inputs, progress)
     with _timed(timings, "caffe"):
         feeds = {name: tensor.numpy() for name, tensor in zip(net.inputs, inputs)}
         present = [row["blob"] for row in torch_side.rows if row["blob"] in net.producer]
@@ -69,13 +72,18 @@ def main(args) -> int:
     torch_side, caffe, input_note = run_both(subject, net, args, backend, progress, timings)
     with _timed(timings, "compare"):
         results = compare_all(torch_side, net, caffe, args, backend, progress)
+    reference = None
+    if subject.format == "onnx":  # the outputs against an independent engine too
+        with _timed(timings, "onnxruntime"):
+            reference = onnxruntime_outcome(subject, torch_side, caffe.blobs, results, args, progress)
     timings["total"] = time.perf_counter() - started
 
     ssd = ssd_outcome(subject.report, torch_side, caffe)
     first = next((result for result in results if result["verdict"] in FAILING), None)
     verified = {result["blob"] for result in results if result["verdict"] == "ok"}
-    outcome = {"ok": all(result["verdict"] in PASSING for result in results) and (ssd is None or ssd["ok"]),
-               "backend": backend, "ssd": ssd,
+    outcome = {"ok": all(result["verdict"] in PASSING for result in results) and (ssd is None or ssd["ok"])
+               and (reference is None or reference["ok"]),
+               "backend": backend, "ssd": ssd, "onnxruntime": reference,
                "input": input_note, "prototxt": os.path.abspath(subject.prototxt),
                "caffemodel": os.path.abspath(subject.caffemodel), "atol": args.atol, "rtol": args.rtol,
                "first_divergence": first and dict(first, suspects=suspects(first["blob"], net, verified)),
@@ -86,7 +94,8 @@ def main(args) -> int:
     print_outcome(outcome, results, first, args)
     if not outcome["ok"]:  # the table stays on stdout; scripts and CI logs see the verdict on stderr too
         verdict = outcome["verdict"] if not outcome["verdict"].startswith("OK") else \
-            "FAIL: the SSD head (priors or detections) is out of tolerance, see the SSD lines above"
+            "FAIL: the outputs differ from onnxruntime's, see the onnxruntime lines above" if reference and \
+            not reference["ok"] else "FAIL: the SSD head (priors or detections) is out of tolerance, see the SSD lines above"
         print(f"pt2caffe: check failed: {one_line(verdict)}", file=sys.stderr)
     if args.json:
         _write_json(args.json, outcome)

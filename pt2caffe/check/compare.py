@@ -44,6 +44,7 @@ def compare_row(row: dict, net: CaffeNet, reference: np.ndarray, caffe: np.ndarr
     layer = net.producer.get(row["blob"])
     result = {"blob": row["blob"], "layer": layer.name if layer else row["layer"],
               "type": layer.type if layer else row["type"], "module": row["module"], "source": row["source"],
+              **({"onnx_node": row["onnx_node"]} if row.get("onnx_node") else {}),
               "shape": list(reference.shape), "caffe_shape": None,
               "max_abs": None, "scale": None, "rel": None, "cosine": None}
     if layer is None:

@@ -17,7 +17,7 @@ class Subject:
     """What is checked: the model, how to load it, the Caffe files and the report if there is one."""
 
     model: str
-    weights: str
+    weights: str | None  # None for an ONNX model (its weights are inside)
     entry: str
     input_shapes: list[str] | None  # as --input-shape texts; None: from MODEL.py
     unsafe_pickle: bool
@@ -26,6 +26,7 @@ class Subject:
     caffemodel: str
     report: dict | None  # NAME.json's content, None when the mapping is made in memory
     prefix: str  # PREFIX.check.svg is drawn here
+    format: str = "torch"  # "onnx": ``model`` is an ONNX file (no weights file)
 
 
 def _from_report(path: str, args) -> Subject:
@@ -48,14 +49,15 @@ def _from_report(path: str, args) -> Subject:
                             f"{' '.join(recorded)}: export again with `pt2caffe run ... --input-shape`")
     directory = os.path.dirname(os.path.abspath(path))
     files = report.get("files", {})
+    onnx = source.get("format") == "onnx"
     _same_export(path, report.get("export_id"), None if args.prototxt else os.path.join(directory, files.get("prototxt", "")),
                  None if args.caffemodel else os.path.join(directory, files.get("caffemodel", "")))
     return _existing(Subject(  # loading options from the command line only: a report cannot switch off safety
-        source["model"], source["weights"], source.get("entry", "build_model"), recorded or None,
+        source["model"], None if onnx else source["weights"], source.get("entry", "build_model"), recorded or None,
         args.unsafe_pickle, args.non_strict,
         args.prototxt or os.path.join(directory, files.get("prototxt", "")),
         args.caffemodel or os.path.join(directory, files.get("caffemodel", "")),
-        report, os.path.splitext(os.path.abspath(path))[0]))
+        report, os.path.splitext(os.path.abspath(path))[0], "onnx" if onnx else "torch"))
 
 
 def _same_export(report_path: str, export_id, prototxt: str | None, caffemodel: str | None) -> None:
@@ -95,7 +97,7 @@ def _existing(subject: Subject) -> Subject:
     """Say which file is missing before minutes of loading and tracing."""
     for kind, path in (("model", subject.model), ("weights", subject.weights), ("prototxt", subject.prototxt),
                        ("caffemodel", subject.caffemodel)):
-        if not os.path.isfile(path):
+        if path is not None and not os.path.isfile(path):
             raise Pt2CaffeError(f"{kind} file not found: {path}")
     return subject
 

@@ -48,7 +48,8 @@ def shown_rows(results: list[dict], first: dict | None, everything: bool) -> lis
 
 
 def describe_first(first: dict, culprits: list[str]) -> str:
-    where = " at ".join(filter(None, [f"torch module '{first['module']}'" if first["module"] else "the model",
+    owner = "ONNX node" if first.get("onnx_node") else "torch module"
+    where = " at ".join(filter(None, [f"{owner} '{first['module']}'" if first["module"] else "the model",
                                       first["source"]]))
     lines = [f"first divergence: blob '{first['blob']}' of layer '{first['layer']}' ({first['type']}), {where}"]
     if first["verdict"] == "shape":
@@ -118,4 +119,17 @@ def print_outcome(outcome: dict, results: list[dict], first: dict | None, args) 
     print(outcome["verdict"])
     if outcome.get("ssd"):
         print("\n".join(ssd_lines(outcome["ssd"])))
+    if outcome.get("onnxruntime"):
+        print("\n".join(onnxruntime_lines(outcome["onnxruntime"])))
     print("time: " + ", ".join(f"{name} {seconds:.2f} s" for name, seconds in outcome["seconds"].items()))
+
+
+def onnxruntime_lines(outcome: dict) -> list[str]:
+    """What check prints about the comparison with onnxruntime: one line per output."""
+    lines = []
+    for row in outcome["outputs"]:
+        caffe = "not returned" if row["caffe"] is None else f"rel {row['caffe']['rel']:.1e}"
+        verdict = "ok" if row["ok"] else "FAIL"
+        lines.append(f"onnxruntime output '{row['output']}': caffe {caffe}, front end rel "
+                     f"{row['front_end']['rel']:.1e}: {verdict}")
+    return lines

@@ -31,11 +31,16 @@ class TorchSide:
     inputs: list = field(default_factory=list)
 
 
-def load_model_and_inputs(subject: Subject, input_path: str | None, net: CaffeNet, progress: Progress):
-    """The model with its weights, the input tensors and the note saying what they are."""
+def load_torch(subject: Subject, progress: Progress):
+    """The PyTorch model with its weights, and its input shapes."""
     progress.step(f"loading {subject.model}")
-    model, shapes = load(subject.model, subject.weights, entry=subject.entry, shapes=subject.input_shapes,
-                         unsafe_pickle=subject.unsafe_pickle, strict=not subject.non_strict)
+    return load(subject.model, subject.weights, entry=subject.entry, shapes=subject.input_shapes,
+                unsafe_pickle=subject.unsafe_pickle, strict=not subject.non_strict)
+
+
+def load_inputs_for(subject: Subject, input_path: str | None, net: CaffeNet, shapes: list[tuple[int, ...]]):
+    """The input tensors (random, or ``input_path``) for a model taking ``shapes``, and the note saying what
+    they are; a shape the export is not valid for is refused."""
     if len(net.inputs) != len(shapes):
         raise Pt2CaffeError(f"{subject.prototxt} has {len(net.inputs)} inputs ({', '.join(net.inputs)}), "
                             f"the model takes {len(shapes)}")
@@ -44,7 +49,7 @@ def load_model_and_inputs(subject: Subject, input_path: str | None, net: CaffeNe
     inputs, input_note = load_inputs(input_path, shapes, net.inputs,
                                      (lambda index, shape: refuse_invalid_size(subject, valid[index], shape))
                                      if valid else None)
-    return model, inputs, input_note
+    return inputs, input_note
 
 
 def refuse_invalid_size(subject: Subject, sizes: InputSizes, shape: tuple[int, ...]) -> None:

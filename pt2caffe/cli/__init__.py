@@ -1,4 +1,4 @@
-"""The command line: ``pt2caffe run | check | add-priorbox | doctor``.
+"""The command line: ``pt2caffe run | check | lint | import | add-priorbox | doctor``.
 
 Every failure prints one line (``pt2caffe: error: ...``) and exits 1; ``--verbose`` adds the detail. The
 line is cut at errors.MESSAGE_LIMIT characters and has no terminal colour codes (torch puts some in its
@@ -16,20 +16,22 @@ from ..runtimes.docker import DEFAULT_IMAGE
 
 
 def _shape_argument(text: str) -> str:
-    """--input-shape's value, checked while parsing (a malformed one is a usage error, exit 2)."""
+    """--input-shape's value, checked while parsing (a malformed one is a usage error, exit 2); an ONNX
+    model's input may be named (``NAME=N,C,H,W``)."""
     from ..frontends.torch.shapes import parse_shape  # imports torch: only when the option is given
 
     try:
-        parse_shape(text)
+        parse_shape(text.rpartition("=")[2])
     except Pt2CaffeError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
     return text
 
 
 def _common_model_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--input-shape", action="append", metavar="N,C,H,W", type=_shape_argument,
-                        help="shape of one model input; repeat for several inputs (default: INPUT_SHAPE in MODEL.py); "
-                             "for 'run', more groups of one shape per input write one net per group")
+    parser.add_argument("--input-shape", action="append", metavar="[NAME=]N,C,H,W", type=_shape_argument,
+                        help="shape of one model input; repeat for several inputs (default: INPUT_SHAPE in MODEL.py, "
+                             "or an ONNX file's declared dims; NAME= picks an ONNX input by name); for 'run', more "
+                             "groups of one shape per input write one net per group")
     parser.add_argument("--entry", default="build_model", help="function in MODEL.py that returns the nn.Module")
     parser.add_argument("--unsafe-pickle", action="store_true",
                         help="allow WEIGHTS.pth to be a whole pickled model (runs code from the file: trust it)")
@@ -54,19 +56,38 @@ def _graph_argument(parser: argparse.ArgumentParser, what: str) -> None:
 
 def _run_parser(commands) -> None:
     parser = commands.add_parser(
-        "run", help="trace MODEL.py and export an exact Caffe net",
+        "run", help="trace MODEL.py (or read MODEL.onnx) and export an exact Caffe net",
         description="Trace the model once, lower every op to layers of the target Caffe and write "
-                    "OUTDIR/NAME.prototxt, NAME.caffemodel and the conversion report NAME.json.")
-    parser.add_argument("model", metavar="MODEL.py")
-    parser.add_argument("weights", metavar="WEIGHTS.pth")
+                    "OUTDIR/NAME.prototxt, NAME.caffemodel and the conversion report NAME.json. MODEL.onnx: an ONNX "
+                    "file (its weights inside, external data beside it) instead of MODEL.py WEIGHTS.pth.")
+    parser.add_argument("model", metavar="MODEL.py|MODEL.onnx")
+    parser.add_argument("weights", metavar="WEIGHTS.pth", nargs="?", help="the weights of MODEL.py (none for MODEL.onnx)")
     _common_model_arguments(parser)
-    parser.add_argument("-o", "--outdir", help="output directory (default: the directory of MODEL.py)")
-    parser.add_argument("--name", help="file and net name (default: the model's class name)")
+    parser.add_argument("-o", "--outdir", help="output directory (default: the model file's directory)")
+    parser.add_argument("--name", help="file and net name (default: the model's class name, or the ONNX file's name)")
     parser.add_argument("--ssd", metavar="CONFIG",
                         help="append PriorBox + DetectionOutput from an SSD config: ssd.yml, config.py:voc (a dict "
                              "with ssd.pytorch keys) or a pytorch-ssd config module config.py")
+    _target_argument(parser, "the toolchain or runtime the export is for: its forms obey that target's rules, "
+                             "or the export fails naming the op and the rule (default: portable, reported only)")
     _graph_argument(parser, "also draw the net")
     parser.set_defaults(handler="pt2caffe.cli.run:main")
+
+
+def _target_argument(parser: argparse.ArgumentParser, what: str, **kwargs) -> None:
+    from ..net.targets import TARGETS
+
+    parser.add_argument("--target", choices=sorted(TARGETS), help=what, **kwargs)
+
+
+def _lint_parser(commands) -> None:
+    parser = commands.add_parser(
+        "lint", help="check a prototxt against a target's published rules",
+        description="Infer the blob shapes of NET.prototxt as Caffe does and report every layer that breaks a rule "
+                    "of the target, with the rule and its source; exit 1 when anything does.")
+    parser.add_argument("prototxt", metavar="NET.prototxt")
+    _target_argument(parser, "the toolchain or runtime whose rules apply", required=True)
+    parser.set_defaults(handler="pt2caffe.cli.lint:main")
 
 
 def _check_parser(commands) -> None:
@@ -106,6 +127,25 @@ def _priorbox_parser(commands) -> None:
     parser.set_defaults(handler="pt2caffe.ssd:main")
 
 
+def _import_parser(commands) -> None:
+    parser = commands.add_parser(
+        "import", help="load a Caffe model's weights into your PyTorch definition, exactly",
+        description="Pair the layers of NET.prototxt with the model of MODEL.py by data flow, undo Caffe's "
+                    "conventions, prove on one input that both compute the same numbers, and write OUT.pth "
+                    "(a state_dict for load_state_dict(strict=True)) and OUT.map.txt (where each key came from).")
+    parser.add_argument("prototxt", metavar="NET.prototxt")
+    parser.add_argument("caffemodel", metavar="NET.caffemodel")
+    parser.add_argument("model", metavar="MODEL.py")
+    parser.add_argument("-o", "--output", required=True, metavar="OUT.pth", help="the state_dict to write")
+    parser.add_argument("--entry", default="build_model", help="function in MODEL.py that returns the nn.Module")
+    parser.add_argument("--input-shape", action="append", metavar="N,C,H,W", type=_shape_argument,
+                        help="shape of one model input; repeat for several inputs (default: INPUT_SHAPE in MODEL.py)")
+    parser.add_argument("--map", metavar="MAP.txt",
+                        help="pairings to use: lines 'KEY <- CAFFE_LAYER' (an edited OUT.map.txt, or only some lines)")
+    parser.add_argument("--input", metavar="FILE.npy|IMAGE", help="input data for the proof (default: random, non-zero)")
+    parser.set_defaults(handler="pt2caffe.cli.import_model:main")
+
+
 def _caffe_worker_parser(commands) -> None:
     """Hidden: what ``check --backend docker`` runs inside the container (no help, so not listed)."""
     parser = commands.add_parser("_caffe-worker", description="Run a net in pycaffe: a request from "
@@ -125,7 +165,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pt2caffe", description="Export PyTorch models to Caffe, exactly.")
     parser.add_argument("--verbose", action="store_true", help="show the detail behind an error")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_run_parser, _check_parser, _priorbox_parser, _doctor_parser, _caffe_worker_parser):
+    for add in (_run_parser, _check_parser, _lint_parser, _import_parser, _priorbox_parser, _doctor_parser,
+                _caffe_worker_parser):
         add(commands)
     return parser
 

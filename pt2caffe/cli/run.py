@@ -4,15 +4,16 @@ from __future__ import annotations
 import functools
 import inspect
 import os
-import sys
 
 from ..console import Progress
 from ..conversion.pipeline import convert
 from ..conversion.writing import write
-from ..errors import Pt2CaffeError, short
+from ..errors import Pt2CaffeError
 from ..frontends.torch.loading import load
 from ..frontends.torch.shapes import random_inputs
-from ..net.sizes import InputSizes
+from ..net.targets import TARGETS
+from .run_onnx import export_onnx
+from .summary import check_name, size_suffix, summarise
 
 
 def provenance(args, shapes) -> dict:
@@ -20,14 +21,6 @@ def provenance(args, shapes) -> dict:
     return {"model": os.path.abspath(args.model), "entry": args.entry, "weights": os.path.abspath(args.weights),
             "input_shapes": [list(shape) for shape in shapes], "unsafe_pickle": args.unsafe_pickle,
             "non_strict": args.non_strict, "ssd": os.path.abspath(args.ssd) if args.ssd else None}
-
-
-def check_name(name: str) -> str:
-    """``--name`` is a file name in OUTDIR (and the net's name): no directory part, nothing hidden or special."""
-    if not name or name.startswith(".") or any(character in name for character in "/\\\0"):
-        raise Pt2CaffeError(f"--name {short(name)} must be a plain file name (no '/', '\\', leading '.' or '..'): "
-                            "the files go to OUTDIR, chosen with -o")
-    return name
 
 
 def shape_sets(model, shapes: list[tuple[int, ...]]) -> list[list[tuple[int, ...]]]:
@@ -48,11 +41,6 @@ def shape_sets(model, shapes: list[tuple[int, ...]]) -> list[list[tuple[int, ...
     return [shapes[i:i + count] for i in range(0, len(shapes), count)]
 
 
-def size_suffix(shapes: list[tuple[int, ...]]) -> str:
-    """``_1x3x224x224`` (inputs joined by ``_``): what tells the nets of several sizes apart."""
-    return "".join("_" + "x".join(map(str, shape)) for shape in shapes)
-
-
 def _export(args, model, shapes, suffix: str, ssd_config, progress: Progress):
     progress.step(f"tracing {type(model).__name__} at {' and '.join('x'.join(map(str, s)) for s in shapes)}")
     finish = None
@@ -60,6 +48,7 @@ def _export(args, model, shapes, suffix: str, ssd_config, progress: Progress):
         from ..ssd import append_from_config
         finish = functools.partial(append_from_config, config=ssd_config)
     conversion = convert(model, random_inputs(shapes), name=(args.name or type(model).__name__) + suffix,
+                         target=TARGETS[args.target] if args.target else None,
                          finish=finish)
     outdir = args.outdir or os.path.dirname(os.path.abspath(args.model))
     prefix = os.path.join(outdir, conversion.net.name)
@@ -76,32 +65,19 @@ def main(args) -> int:
         if args.ssd:  # a config error is reported before the (slow) loading and tracing
             from ..ssd import load_config
             ssd_config = load_config(args.ssd)
+        if args.model.lower().endswith(".onnx"):
+            for exported in export_onnx(args, progress, ssd_config):
+                summarise(args, *exported, progress)
+            return 0
+        if args.weights is None:
+            raise Pt2CaffeError(f"run {args.model} needs WEIGHTS.pth (or give an ONNX file, MODEL.onnx)")
         progress.step(f"loading {args.model} and {args.weights}")
         model, shapes = load(args.model, args.weights, entry=args.entry, shapes=args.input_shape,
                              unsafe_pickle=args.unsafe_pickle, strict=not args.non_strict)
         sets = shape_sets(model, shapes)
         for shape_set in sets:
             suffix = size_suffix(shape_set) if len(sets) > 1 else ""
-            _summarise(args, *_export(args, model, shape_set, suffix, ssd_config, progress), progress)
+            summarise(args, *_export(args, model, shape_set, suffix, ssd_config, progress), progress)
     finally:
         progress.clear()  # before any result or error line
     return 0
-
-
-def _summarise(args, report: dict, outdir: str, prefix: str, progress: Progress) -> None:
-    progress.clear()
-    for output in report["outputs"]:
-        origin = f"torch output {output['torch']}" if output["torch"] else "appended output"
-        print(f"{origin}: {output['shape']} -> caffe blob {output['name']}")
-    print(f"{len(report['layers'])} layers, {report['parameters']:,} weight values, target {report['target']}")
-    for ext in ("prototxt", "caffemodel", "json"):
-        print(f"wrote {os.path.join(outdir, report['files'][ext])}")
-    for entry in report["input_sizes"]:
-        sizes = InputSizes(entry["name"], tuple(entry["shape"]), entry["fixed_axes"], entry["why"])
-        print(f"valid input sizes: {sizes.describe()}" + (f" (fixed by {sizes.reasons[0]})" if sizes.reasons else ""))
-    for note in report["notes"]:
-        print(f"pt2caffe: note: {note}", file=sys.stderr)
-    if args.graph:
-        from ..check.drawing import draw_report
-        for path in draw_report(report, prefix, formats=args.graph_format):
-            print(f"wrote {path}")

@@ -50,14 +50,17 @@ def _outputs_report(conversion: Conversion) -> list[dict]:
 
 def report(conversion: Conversion, files: dict, provenance: dict | None = None) -> dict:
     """The report of ``conversion``: ``files`` (extension → file name) and ``provenance`` (what ``run`` was
-    given) as they are, then inputs, outputs, layers, weights and the compared blobs."""
+    given) as they are, then inputs, outputs, layers, weights and the compared blobs; then the front end's
+    own fields (``conversion.describe``: an ONNX export's node and initializer names)."""
     net = conversion.net
     used = {key for layer in net.layers for weight in layer.weights if weight.source
             for key in weight.source.split(", ")}
-    return {
+    result = {
         "pt2caffe": __version__,
         "name": net.name,
-        "target": net.dialect.name,
+        "target": net.target.name,
+        "lint": [{"layer": v.layer, "type": v.type, "rule": v.rule, "text": v.text, "source": v.source,
+                  "detail": v.detail} for v in conversion.lint],
         "files": files,
         "source": provenance or {},
         "inputs": [{"name": blob.name, "shape": list(blob.shape)} for blob in net.inputs],
@@ -72,3 +75,6 @@ def report(conversion: Conversion, files: dict, provenance: dict | None = None) 
         "notes": net.notes,
         **({"ssd": conversion.ssd} if conversion.ssd else {}),
     }
+    if conversion.describe is not None:
+        conversion.describe(result)
+    return result

@@ -8,6 +8,7 @@ import torch
 from ..errors import Pt2CaffeError, short
 from ..graph import Const, Op, Value
 from ..net.builder import Blob, NetBuilder, Weight
+from .choice import choose
 from .compose.constants import materialize
 
 
@@ -72,6 +73,12 @@ class OpContext:
         tops = self.builder.layer(hint, layer_type, bottoms, shapes, params, weights,
                                   module=self.op.module_path, source=self.op.source)
         return tops if top_shapes is not None else tops[0]
+
+    def choose(self, *forms):
+        """Emit the cheapest of the exact ``forms`` (pt2caffe.lowering.choice.Form) the target accepts and
+        return its blob(s); Pt2CaffeError naming the op, its source line, the rule and the target when the
+        target accepts none of them (pt2caffe.lowering.choice.choose)."""
+        return choose(self, forms)
 
     def weight(self, ref, array=None, transform: str | None = None) -> Weight:
         """A weight blob from a parameter/constant argument (optionally transformed to ``array``)."""

@@ -13,8 +13,10 @@ So before writing, :func:`settle_outputs`
   Slice: ``Crop(used, unused)`` with ``axis`` = slice axis + 1 copies ``used`` (Crop takes
   only the shape of its second bottom, and the parts agree on every axis after the slice
   axis; caffe crop_layer.cpp). ``offset: 0`` is written out: MNN's converter rejects a Crop
-  without one. A Slice on the last axis first views its bottom as 4-D (a, b, W, 1) (Reshape)
-  so that the slice axis is not last, and each used part is viewed back;
+  without one. A Slice on the last axis first views its bottom as 4-D (a, b, W, 1) (Reshape; (N, rest,
+  W, 1) where the target refuses views across the batch) so that the slice axis is not last, and each
+  used part is viewed back. Where the net's target refuses such a Crop (ncnn's Crop takes every extent of its reference), a Silence
+  layer reads the unused parts instead;
 - makes every model output the only top of a layer of the same name that no layer reads, with
   these layers in the model's output order: an output that is not (read by a later layer, a
   second top, produced out of order) is copied by an identity Power layer appended at the end
@@ -30,7 +32,9 @@ from __future__ import annotations
 import math
 from collections import Counter
 
+from . import caffe_pb2
 from .builder import Blob, Layer, NetBuilder
+from .targets import lint
 
 
 def settle_outputs(net: NetBuilder, outputs: list[Blob]) -> None:
@@ -99,15 +103,18 @@ def _slice_without_unused(net: NetBuilder, layer: Layer, unused: set[str]) -> li
     bottom, parts, part_shapes = layer.bottoms[0], list(layer.tops), shapes
     if axis == ndim - 1:
         lead = shapes[0][:-1]
-        rows = lead[-1] if lead else 1
         width = sum(shape[-1] for shape in shapes)
-        view = _new_layer(net, layer, f"{layer.name}/view", "Reshape", [bottom],
-                          (math.prod(lead[:-1]), rows, width, 1),
-                          {"reshape_param": {"shape": {"dim": [-1, rows, width, 1]}}})
+        first, rows = math.prod(lead[:-1]), (lead[-1] if lead else 1)
+        dims = [-1, rows, width, 1]
+        if len(lead) > 1 and _view_refused(net, shapes[0][:-1] + (width,), (first, rows, width, 1)):
+            first, rows = lead[0], math.prod(lead[1:])  # the batch kept (NNIE, ncnn)
+            dims = [0, rows, width, 1]
+        view = _new_layer(net, layer, f"{layer.name}/view", "Reshape", [bottom], (first, rows, width, 1),
+                          {"reshape_param": {"shape": {"dim": dims}}})
         produced.append(view)
         bottom, axis = view.tops[0], 2
         parts = [net.unique_name(f"{top}/view") for top in layer.tops]
-        part_shapes = [(math.prod(lead[:-1]), rows, shape[-1], 1) for shape in shapes]
+        part_shapes = [(first, rows, shape[-1], 1) for shape in shapes]
     kept_index = layer.tops.index(keep)
     kept_name = parts[kept_index]
     parts[kept_index] = net.unique_name(f"{kept_name}/part")
@@ -118,6 +125,12 @@ def _slice_without_unused(net: NetBuilder, layer: Layer, unused: set[str]) -> li
                           part_shapes))
     current = parts[kept_index]
     eaten = [index for index, top in enumerate(layer.tops) if top in unused]
+    if eaten and _crop_refused(net, part_shapes[kept_index], part_shapes[eaten[0]], axis + 1):
+        produced.append(Layer(net.unique_name(f"{layer.name}/unused"), "Silence", [parts[i] for i in eaten], [], {},
+                              [], layer.module, layer.source, []))
+        if kept_name != current:
+            produced[-2].tops[kept_index] = kept_name  # the Slice writes the kept part under its own name again
+        eaten = []
     for count, index in enumerate(eaten, 1):
         crop = _new_layer(net, layer, f"{layer.tops[index]}/consume", "Crop", [current, parts[index]],
                           part_shapes[kept_index], {"crop_param": {"axis": axis + 1, "offset": [0]}},
@@ -135,6 +148,22 @@ def _slice_without_unused(net: NetBuilder, layer: Layer, unused: set[str]) -> li
         if freed in new.tops:
             new.name = freed
     return produced
+
+
+def _view_refused(net: NetBuilder, shape: tuple, view: tuple) -> bool:
+    """Whether the net's target refuses a Reshape of ``shape`` to ``view`` (one folding the batch)."""
+    reshape = caffe_pb2.LayerParameter(name="view", type="Reshape", bottom=["in"], top=["out"])
+    reshape.reshape_param.shape.dim.extend([-1, *view[1:]])
+    return bool(lint([reshape], {"in": shape, "out": view}, net.target, producers={}, batch=shape[0]))
+
+
+def _crop_refused(net: NetBuilder, kept: tuple, unused: tuple, axis: int) -> bool:
+    """Whether the net's target refuses an identity Crop of a ``kept`` part to an ``unused`` one (ncnn's Crop
+    takes every extent of its reference): such parts go to a Silence layer instead."""
+    crop = caffe_pb2.LayerParameter(name="crop", type="Crop", bottom=["kept", "unused"], top=["out"])
+    crop.crop_param.axis = axis
+    shapes = {"kept": kept, "unused": unused, "out": kept}
+    return bool(lint([crop], shapes, net.target, producers={}, batch=kept[0] if kept else None))
 
 
 def _copy_misplaced_outputs(net: NetBuilder, outputs: list[Blob]) -> None:

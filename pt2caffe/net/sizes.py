@@ -28,7 +28,9 @@ import json
 from dataclasses import dataclass, field
 
 from ..errors import Pt2CaffeError
+from . import caffe_pb2
 from .builder import Layer, NetBuilder
+from .targets import lint
 
 FIRST_PROBED_AXIS = 2  # axes from here on (H, W, …) are probed; 0 is the batch, 1 the channels
 MAX_REASONS = 3  # layers named per probe that found a difference
@@ -175,13 +177,27 @@ def add_guards(net: NetBuilder, sizes: list[InputSizes]) -> None:
         for axis in entry.fixed:
             dims = [0] * len(entry.shape)
             dims[axis] = entry.shape[axis]
+            refusal = _guard_refused(net, entry.shape, dims)
+            if refusal:
+                net.notes.append(f"input {entry.name}: no guard for axis {axis} (only {entry.shape[axis]} is valid): "
+                                 f"{refusal}")
+                continue
             name = net.unique_name(f"{entry.name}/size_guard_axis{axis}")
             guards.append(Layer(name, "Reshape", [bottom], [name],
                                 {"reshape_param": {"shape": {"dim": dims}}},
-                                source=f"guard: only {entry.shape[axis]} is valid on axis {axis}"))
+                                source=f"guard: only {entry.shape[axis]} is valid on axis {axis}",
+                                top_shapes=[tuple(entry.shape)]))
             bottom = name
         if guards:
             _insert_after_input(net, entry.name, guards)
+
+
+def _guard_refused(net: NetBuilder, shape: tuple, dims: list[int]) -> str | None:
+    """Why the net's target refuses a guard Reshape (NNIE takes no literal batch in a Reshape), or None."""
+    guard = caffe_pb2.LayerParameter(name="guard", type="Reshape", bottom=["in"], top=["out"])
+    guard.reshape_param.shape.dim.extend(dims)
+    found = lint([guard], {"in": tuple(shape), "out": tuple(shape)}, net.target, producers={}, batch=shape[0])
+    return found[0].line(net.target.name) if found else None
 
 
 def _insert_after_input(net: NetBuilder, input_name: str, guards: list[Layer]) -> None:

@@ -12,6 +12,11 @@ def with_block(text: str, begin: str, end: str, body: str) -> str:
     return text[:start] + "\n" + body + "\n" + text[stop:]
 
 
+def block_writer(begin: str, end: str, body: Callable[[], str]) -> Callable[[str], str]:
+    """``transform(text)``: the text with what stands between the markers replaced by ``body()``."""
+    return lambda text: with_block(text, begin, end, body())
+
+
 def rewrite(path: str, transform: Callable[[str], str]) -> None:
     """Replace the UTF-8 file at ``path`` by ``transform`` of its content."""
     with open(path, encoding="utf-8") as handle:

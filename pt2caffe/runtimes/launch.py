@@ -59,6 +59,14 @@ def run_mnn(prototxt: str, caffemodel: str, inputs: dict[str, np.ndarray],
     return _run_worker("mnn", prototxt, caffemodel, inputs, blobs)
 
 
+def run_onnxruntime(model: str, inputs: dict[str, np.ndarray], outputs: list[str] | None = None
+                    ) -> dict[str, np.ndarray]:
+    """Run an ONNX model in onnxruntime (CPU, one thread) in a child process: the named outputs (all when
+    None) for float32 ``inputs`` by ONNX input name. ``check``'s independent reference for ONNX exports.
+    Raises Pt2CaffeError (one line) when onnxruntime is missing or refuses the model or the inputs."""
+    return _run_worker("onnxruntime", model, None, inputs, outputs)
+
+
 def _join_path(first: str, rest: str | None) -> str:
     return first + os.pathsep + rest if rest else first
 
@@ -76,8 +84,8 @@ def worker_environment(engine: str) -> dict[str, str]:
 def _run_worker(engine: str, prototxt: str, caffemodel: str | None,
                 inputs: dict[str, np.ndarray], blobs: list[str] | None) -> dict[str, np.ndarray]:
     """Write the request to a temp dir, run worker.py there, read its outputs back."""
-    label = {"caffe": "Caffe", "opencv": "OpenCV", "mnn": "MNN"}[engine]
-    for kind, path in (("prototxt", prototxt), ("caffemodel", caffemodel)):
+    label = {"caffe": "Caffe", "opencv": "OpenCV", "mnn": "MNN", "onnxruntime": "onnxruntime"}[engine]
+    for kind, path in ((("model" if engine == "onnxruntime" else "prototxt"), prototxt), ("caffemodel", caffemodel)):
         if path is not None and not os.path.isfile(path):
             raise Pt2CaffeError(f"{label}: {kind} not found: {path}")
     arrays = {name: np.ascontiguousarray(a, dtype=np.float32) for name, a in inputs.items()}

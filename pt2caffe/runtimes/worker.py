@@ -1,12 +1,14 @@
-"""Child-process side of pt2caffe.runtimes.launch: load a net in pycaffe, OpenCV or MNN, run it, save blobs.
+"""Child-process side of pt2caffe.runtimes.launch: load a net in pycaffe, OpenCV or MNN (or an ONNX model in
+onnxruntime, check's reference for ONNX exports), run it, save blobs.
 
 Runs in its own process because Caffe aborts the whole process (SIGABRT) on an unknown layer
 type or field. It imports only numpy and the engine (never torch or the rest of pt2caffe), and
 talks to the parent through files:
 
-    python worker.py caffe|opencv|mnn REQUEST.json INPUTS.npz OUTPUT.npz
+    python worker.py caffe|opencv|mnn|onnxruntime REQUEST.json INPUTS.npz OUTPUT.npz
 
-REQUEST.json holds {"prototxt", "caffemodel" (or null), "blobs" (list or null)}. In both .npz
+REQUEST.json holds {"prototxt", "caffemodel" (or null), "blobs" (list or null)}; for onnxruntime
+"prototxt" is the .onnx file and "blobs" the output names. In both .npz
 files arrays are stored as a0, a1, ... with their real names (which may contain '/') in the
 string array "names". Before loading and before running, a stage line is written to stderr so
 that the parent can tell which step died; errors of our own are one line starting with
@@ -177,6 +179,22 @@ def run_mnn(prototxt, caffemodel, inputs, blobs):
     return {name: _mnn_array(expr, var) for name, var in zip(names, results)}
 
 
+def run_onnxruntime(model, _caffemodel, inputs, outputs):
+    """onnxruntime's CPU provider, one thread: the named outputs (every graph output when None)."""
+    _stage("load")
+    try:
+        import onnxruntime
+    except ImportError:
+        raise ImportError("onnxruntime is not installed: pip install 'pt2caffe[onnx]'") from None
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.log_severity_level = 3
+    session = onnxruntime.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+    _stage("forward")
+    names = outputs if outputs is not None else [output.name for output in session.get_outputs()]
+    return dict(zip(names, session.run(names, inputs)))
+
+
 def _mnn_array(expr, var):
     """An MNN variable's values as an NCHW numpy array (MNN keeps 4-D blobs as NC4HW4)."""
     import numpy as np
@@ -191,7 +209,7 @@ def main(argv):
     with open(request_path) as f:
         request = json.load(f)
     inputs = load_arrays(inputs_path)
-    run = {"caffe": run_caffe, "opencv": run_opencv, "mnn": run_mnn}[engine]
+    run = {"caffe": run_caffe, "opencv": run_opencv, "mnn": run_mnn, "onnxruntime": run_onnxruntime}[engine]
     try:
         result = run(request["prototxt"], request["caffemodel"], inputs, request["blobs"])
     except Exception as exc:  # reported as one line; the parent turns it into Pt2CaffeError

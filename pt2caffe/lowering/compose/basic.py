@@ -15,6 +15,7 @@ import numpy as np
 
 from ...graph import Const
 from ...net.builder import Blob, Weight
+from ..choice import Form
 from .layout import reshape, reshape_any_batch
 
 ELTWISE_PROD, ELTWISE_SUM, ELTWISE_MAX = "PROD", "SUM", "MAX"
@@ -85,6 +86,17 @@ def eltwise(ctx, bottoms: list[Blob], operation: str, *, coeffs: list[float] | N
         if any(c != 1.0 for c in coeffs):
             params["coeff"] = coeffs
     return ctx.layer("Eltwise", bottoms, {"eltwise_param": params}, role=role, shape=bottoms[0].shape)
+
+
+def absolute(ctx, x: Blob, *, role: str | None = None) -> Blob:
+    """|x|: an AbsVal layer, or where the target refuses it (RKNN computes the identity for it) ReLU(x) +
+    ReLU(−x), exact: one of the two terms is 0 and the other |x|."""
+    def by_relus(ctx):
+        tag = role or "abs"
+        negated = relu(ctx, power(ctx, x, scale=-1.0, role=f"{tag}/negated"), role=f"{tag}/negative_part")
+        return eltwise(ctx, [relu(ctx, x, role=f"{tag}/positive_part"), negated], ELTWISE_SUM, role=role)
+    return ctx.choose(Form("AbsVal", lambda ctx: ctx.layer("AbsVal", [x], role=role, shape=x.shape)),
+                      Form("ReLU(x) + ReLU(−x)", by_relus))
 
 
 def clamp(ctx, x: Blob, low: float | None, high: float | None, *, role: str | None = None) -> Blob:

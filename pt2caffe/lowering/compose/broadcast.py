@@ -10,8 +10,9 @@ from __future__ import annotations
 import numpy as np
 
 from ...net.builder import Blob
+from ..choice import Form
 from .basic import window
-from .layout import reshape
+from .layout import as_image, reshape
 
 
 def broadcast_to(ctx, x: Blob, shape: tuple[int, ...], *, role: str | None = None) -> Blob:
@@ -28,11 +29,9 @@ def broadcast_to(ctx, x: Blob, shape: tuple[int, ...], *, role: str | None = Non
     if not any(grows):
         return x
     if len(shape) == 4 and not any(grows[:2]):
-        kernel = tuple(shape[axis] if grows[axis] else 1 for axis in (2, 3))
-        channels = shape[1]
-        params = {"num_output": channels, "group": channels, "bias_term": False, **window(kernel, repeated=True)}
-        ones = ctx.constant(np.ones((channels, 1) + kernel), "broadcast: each value copied to its block")
-        return ctx.layer("Deconvolution", [x], {"convolution_param": params}, role=role, shape=shape, weights=[ones])
+        return ctx.choose(Form("Deconvolution of ones", lambda ctx: _spread(ctx, x, shape, grows, role)),
+                          Form("4-D view, Deconvolution of ones", lambda ctx: _spread(ctx, as_image(ctx, x, role=role), shape,
+                                                                                     grows, role)))
     runs = [axis for axis in range(len(shape)) if grows[axis] and (axis == 0 or not grows[axis - 1])]
     for n, start in enumerate(runs):
         stop = next((axis for axis in range(start, len(shape)) if not grows[axis]), len(shape))
@@ -40,6 +39,15 @@ def broadcast_to(ctx, x: Blob, shape: tuple[int, ...], *, role: str | None = Non
         x = copy_blocks(ctx, x, start, int(np.prod(shape[start:stop])), target,
                         role=role if n == len(runs) - 1 else f"{role or 'broadcast'}/axis{start}")
     return x
+
+
+def _spread(ctx, x: Blob, shape: tuple[int, ...], grows: list[bool], role: str | None) -> Blob:
+    """One depthwise Deconvolution of ones with stride 1, as large as the growth of H and W."""
+    kernel = tuple(shape[axis] if grows[axis] else 1 for axis in (2, 3))
+    channels = shape[1]
+    params = {"num_output": channels, "group": channels, "bias_term": False, **window(kernel, repeated=True)}
+    ones = ctx.constant(np.ones((channels, 1) + kernel), "broadcast: each value copied to its block")
+    return ctx.layer("Deconvolution", [x], {"convolution_param": params}, role=role, shape=shape, weights=[ones])
 
 
 def copy_blocks(ctx, x: Blob, axis: int, count: int, target: tuple[int, ...], *, role: str | None = None) -> Blob:

@@ -70,6 +70,15 @@ def keep_range(ctx, x: Blob, axis: int, start: int, stop: int, *, role: str | No
     return parts[1] if start > 0 else parts[0]
 
 
+def as_image(ctx, x: Blob, *, role: str | None = None) -> Blob:
+    """``x`` (4-D) viewed as itself with its extents written out (the batch copied): ncnn holds a global
+    Pooling's (N, C, 1, 1) output as a vector, on which a Deconvolution crashes, until such a Reshape makes
+    it an image again (src/layer/pooling.cpp; measured)."""
+    dims = [0, *x.shape[1:]]
+    return ctx.layer("Reshape", [x], {"reshape_param": {"shape": {"dim": dims}}}, role=f"{role or 'view'}/image",
+                     shape=x.shape)
+
+
 def reshape_any_batch(ctx, x: Blob, tail: tuple[int, ...], *, role: str | None = None) -> Blob:
     """Reshape to (−1, *tail): the first axis absorbs (or gives back) the batch, whatever it is."""
     count = int(np.prod(x.shape)) // int(np.prod(tail))

@@ -12,6 +12,7 @@ from dataclasses import replace
 import numpy as np
 
 from ...net.builder import Blob, Weight
+from ..choice import Form
 from .layout import reshape_any_batch
 
 
@@ -33,9 +34,16 @@ def apply_axis_matrices(ctx, x: Blob, matrices: dict[int, np.ndarray], what: str
     (selection) are exact in float; others cost one rounding per product, as PyTorch's kernels do.
     """
     matrices = {axis: m for axis, m in matrices.items() if not _is_identity(m)}
-    last = len(x.shape) - 1
     if not matrices:
         return x
+    views = Form("channel views", lambda ctx: _by_views(ctx, x, matrices, what, fill, role))
+    if len(x.shape) != 4 or not set(matrices) <= {2, 3}:
+        return ctx.choose(views)
+    return ctx.choose(views, Form("rotations", lambda ctx: _by_rotation(ctx, x, matrices, what, fill, role)))
+
+
+def _by_views(ctx, x: Blob, matrices: dict[int, np.ndarray], what: str, fill: float, role: str | None) -> Blob:
+    last = len(x.shape) - 1
     if last - 1 >= 1 and last - 1 in matrices and set(matrices) <= {last - 1, last}:
         rows, cols = matrices[last - 1], matrices.get(last, np.eye(x.shape[last]))
         if rows.size * cols.size <= KRONECKER_LIMIT:
@@ -46,6 +54,25 @@ def apply_axis_matrices(ctx, x: Blob, matrices: dict[int, np.ndarray], what: str
         is_final = i == len(order) - 1
         x = _apply_on_axis(ctx, x, axis, matrices[axis], what, fill,
                            role if is_final else f"{role or 'axes'}/axis{axis}")
+    return x
+
+
+def _by_rotation(ctx, x: Blob, matrices: dict[int, np.ndarray], what: str, fill: float, role: str | None) -> Blob:
+    """The matrices of H and W on a 4-D blob with the batch kept in place: Permute (0, 2, 3, 1) turns
+    (N, C, H, W) into (N, H, W, C) (the one order NNIE takes; three make the identity), so H, then W
+    come onto the channel axis, where a 1×1 Convolution applies the matrix; the third Permute restores
+    the order. For targets that refuse views across the batch (NNIE, ncnn)."""
+    tag = role or "axes"
+    rotate = {"permute_param": {"order": [0, 2, 3, 1]}}
+    for step, axis in enumerate((2, 3, 1)):
+        shape = (x.shape[0],) + x.shape[2:] + x.shape[1:2]
+        x = ctx.layer("Permute", [x], rotate, role=role if step == 2 else f"{tag}/rotate{step}", shape=shape)
+        if axis in matrices:
+            matrix = matrices[axis]
+            bias_term, weights = _matrix_weights(ctx, matrix, what, fill, matrix.shape + (1, 1))
+            params = {"convolution_param": {"num_output": matrix.shape[0], "kernel_size": [1], "bias_term": bias_term}}
+            x = ctx.layer("Convolution", [x], params, role=f"{tag}/axis{axis}", weights=weights,
+                          shape=(x.shape[0], matrix.shape[0]) + x.shape[2:])
     return x
 
 

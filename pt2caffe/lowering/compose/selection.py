@@ -24,7 +24,7 @@ import math
 import numpy as np
 
 from ...net.builder import Blob
-from .basic import ELTWISE_MAX, ELTWISE_SUM, add_constant, eltwise, power, relu, window
+from .basic import ELTWISE_MAX, ELTWISE_SUM, absolute, add_constant, eltwise, power, relu, window
 from .broadcast import broadcast_to
 from .layout import reshape, reshape_any_batch
 
@@ -71,5 +71,5 @@ def one_hot(ctx, index: Blob, classes: int, *, role: str | None = None) -> Blob:
     copies = _conv(ctx, column, np.ones((classes, 1, 1, 1)), "copies of the index", f"{tag}/copies")
     offset = add_constant(ctx, copies, ctx.constant(-np.arange(classes, dtype=np.float64), "−k"), 1, 1,
                           role=f"{tag}/offset")
-    distance = ctx.layer("AbsVal", [offset], role=f"{tag}/distance", shape=offset.shape)
+    distance = absolute(ctx, offset, role=f"{tag}/distance")
     return relu(ctx, power(ctx, distance, scale=-1.0, shift=1.0, role=f"{tag}/closeness"), role=role)

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import math
 
-from ..compose import (ELTWISE_PROD, ELTWISE_SUM, NATURAL_LOG, clamp, eltwise, normalize_dim, permute, power, relu,
-                       reshape, scalar_of)
+from ..compose import (ELTWISE_PROD, ELTWISE_SUM, NATURAL_LOG, absolute, clamp, eltwise, normalize_dim, permute, power,
+                       relu, reshape, scalar_of)
+from ..choice import Form
 from ..registry import handles
 
 
@@ -151,6 +152,22 @@ ERFC_COEFFS = (-1.26551223, 1.00002368, 0.37409196, 0.09678418, -0.18628806, 0.2
                1.48851587, -0.82215223, 0.17087277)
 
 
+def erfc_terms(ctx, x, scale: float, tag: str, log_factor: float = 0.0):
+    """(|x|, t, e) with erfc(z) = t·e for z = scale·|x|, by erfcc: t = 1/(1 + z/2), e = exp(P(t) − z²) where P
+    is the polynomial of ERFC_COEFFS (Horner's rule) plus ``log_factor`` (a constant factor e^log_factor of
+    the result, folded into the exponent). Layers: AbsVal, Power, 9 × (Eltwise PROD + Power), Power,
+    Eltwise SUM, Exp."""
+    magnitude = absolute(ctx, x, role=f"{tag}/abs")
+    t = power(ctx, magnitude, power=-1.0, scale=scale / 2.0, shift=1.0, role=f"{tag}/t")
+    poly = power(ctx, t, scale=ERFC_COEFFS[-1], shift=ERFC_COEFFS[-2], role=f"{tag}/horner8")
+    for i in range(len(ERFC_COEFFS) - 3, -1, -1):
+        poly = eltwise(ctx, [poly, t], ELTWISE_PROD, role=f"{tag}/horner{i}_times_t")
+        poly = power(ctx, poly, shift=ERFC_COEFFS[i] + (log_factor if i == 0 else 0.0), role=f"{tag}/horner{i}")
+    square = power(ctx, magnitude, power=2.0, scale=scale, role=f"{tag}/square")
+    exponent = eltwise(ctx, [poly, square], ELTWISE_SUM, coeffs=[1.0, -1.0], role=f"{tag}/exponent")
+    return magnitude, t, ctx.layer("Exp", [exponent], role=f"{tag}/exp", shape=x.shape)
+
+
 def gelu_erf(ctx, x, role=None):
     """GELU with erf, x·Φ(x) = 0.5·x·(1 + erf(x/√2)), as ReLU(x) − ½·|x|·erfc(|x|/√2).
 
@@ -160,24 +177,29 @@ def gelu_erf(ctx, x, role=None):
     absolute error of GELU is below 2e-8 in exact arithmetic (max over x, measured in
     float64), plus float32 rounding of the layers (≈ 1e-7 near |x| ≈ 1). The ½ is ln ½ added
     to the exponent (MNN 3.6.1 computed a wrong Eltwise SUM with coefficients (1, −0.5)). Far out, exp
-    underflows to 0 and the result is ReLU(x) exactly, as in torch. Layers: AbsVal, Power
-    (t = (1 + |x|/(2√2))⁻¹), Horner's rule in t (9 × Eltwise PROD + Power shift), Power (x²/2),
-    Eltwise SUM, Exp, Eltwise PROD, ReLU, Eltwise SUM: 25 layers, all elementwise.
+    underflows to 0 and the result is ReLU(x) exactly, as in torch. Layers: :func:`erfc_terms`, Eltwise
+    PROD, ReLU, Eltwise SUM: 25 layers, all elementwise.
     """
     tag = role or "gelu"
-    magnitude = ctx.layer("AbsVal", [x], role=f"{tag}/abs", shape=x.shape)
-    t = power(ctx, magnitude, power=-1.0, scale=1.0 / (2.0 * math.sqrt(2.0)), shift=1.0, role=f"{tag}/t")
-    poly = power(ctx, t, scale=ERFC_COEFFS[-1], shift=ERFC_COEFFS[-2], role=f"{tag}/horner8")
-    for i in range(len(ERFC_COEFFS) - 3, -1, -1):
-        poly = eltwise(ctx, [poly, t], ELTWISE_PROD, role=f"{tag}/horner{i}_times_t")
-        shift = ERFC_COEFFS[i] + (math.log(0.5) if i == 0 else 0.0)  # the ½ of ½|x|·erfc, inside the exp
-        poly = power(ctx, poly, shift=shift, role=f"{tag}/horner{i}")
-    half_square = power(ctx, magnitude, power=2.0, scale=1.0 / math.sqrt(2.0), role=f"{tag}/half_square")
-    exponent = eltwise(ctx, [poly, half_square], ELTWISE_SUM, coeffs=[1.0, -1.0], role=f"{tag}/exponent")
-    decay = ctx.layer("Exp", [exponent], role=f"{tag}/exp", shape=x.shape)
+    magnitude, t, decay = erfc_terms(ctx, x, 1.0 / math.sqrt(2.0), tag, math.log(0.5))
     tail = eltwise(ctx, [magnitude, t, decay], ELTWISE_PROD, role=f"{tag}/half_abs_times_erfc")
     positive = relu(ctx, x, role=f"{tag}/relu")
     return eltwise(ctx, [positive, tail], ELTWISE_SUM, coeffs=[1.0, -1.0], role=role)
+
+
+@handles("erf", lowering="x·(abs(x) + 1e-30)⁻¹·(1 − erfc(abs(x))), erfc by Numerical Recipes' erfcc (rel. error < 1.2e-7) "
+                         "with AbsVal/Power/Eltwise/Exp (27 layers)")
+def erf(op, ctx):
+    """erf(x) = sign(x)·(1 − erfc(|x|)). sign(x) is x·(|x| + 1e-30)⁻¹ (a Power with shift 1e-30): exactly ±1
+    in float32 wherever |x| ≥ 1e-22 (adding 1e-30 leaves |x| unchanged) and 0 at 0, where erf is 0 too.
+    The absolute error is erfcc's (< 1.2e-7 · erfc ≤ 1.2e-7) plus float32 rounding; measured 2.4e-7 on
+    [−6, 6] in pycaffe, OpenCV and MNN."""
+    x = _input(op, ctx)
+    magnitude, t, decay = erfc_terms(ctx, x, 1.0, "erf")
+    complement = eltwise(ctx, [t, decay], ELTWISE_PROD, role="erf/erfc")
+    one_minus = power(ctx, complement, scale=-1.0, shift=1.0, role="erf/one_minus_erfc")
+    inverse = power(ctx, magnitude, power=-1.0, shift=1e-30, role="erf/inverse_abs")
+    return eltwise(ctx, [x, inverse, one_minus], ELTWISE_PROD)
 
 
 @handles("gelu", lowering="erf form: ReLU(x) − ½·abs(x)·erfc(abs(x)/√2), erfc by Numerical Recipes' erfcc (rel. "
@@ -197,13 +219,6 @@ def gelu(op, ctx):
     return eltwise(ctx, [x, gate], ELTWISE_PROD)
 
 
-# MNN 3.6.1 computes a Softmax whose axis has fewer than 8 entries and more than 8 positions after it without
-# subtracting the maximum: logits beyond about ±87 saturate (0.5 for two classes where PyTorch gives 1;
-# measured on (1, C, L) blobs for C 2…21, L 1…100, tests/runtimes/test_forms.py). Selective-kernel
-# attention (SKNet: (N, 2, C) over the branches) and channel softmax of segmentation maps are that form.
-MNN_SOFTMAX_AXIS, MNN_SOFTMAX_INNER = 8, 8
-
-
 def _softmax(op, ctx, role=None):
     """Softmax over ``dim``; without one, over torch's implicit dim (0 for 0-, 1- and 3-D inputs, else 1)."""
     x, dim = op.arg(0, "input"), op.arg(1, "dim")
@@ -214,9 +229,14 @@ def _softmax(op, ctx, role=None):
         values = ctx.layer("Softmax", [row], {"softmax_param": {"axis": 1}}, role=f"{role or 'softmax'}/on_row",
                            shape=row.shape)
         return reshape(ctx, values, tuple(x.shape), role=role)
-    if x.shape[axis] < MNN_SOFTMAX_AXIS and math.prod(x.shape[axis + 1:]) > MNN_SOFTMAX_INNER:
-        return _softmax_on_last_axis(ctx, ctx.blob(x), axis, role)
-    return ctx.layer("Softmax", [ctx.blob(x)], {"softmax_param": {"axis": axis}}, role=role)
+    plain = Form("Softmax", lambda ctx: ctx.layer("Softmax", [ctx.blob(x)], {"softmax_param": {"axis": axis}},
+                                                  role=role))
+    if axis == rank - 1:
+        return plain.emit(ctx)
+    # MNN skips the max subtraction over an axis of < 8 entries with > 8 positions after it (its target rule
+    # mnn.softmax): SKNet's branch attention (N, 2, C), a segmentation map's channel softmax
+    return ctx.choose(plain, Form("Softmax on the last axis", lambda ctx: _softmax_on_last_axis(ctx, ctx.blob(x),
+                                                                                               axis, role)))
 
 
 def _softmax_on_last_axis(ctx, x, axis: int, role):
@@ -229,8 +249,8 @@ def _softmax_on_last_axis(ctx, x, axis: int, role):
     return permute(ctx, values, [order.index(a) for a in range(len(order))], role=role)
 
 
-@handles("softmax", lowering="Softmax (axis); over an axis of < 8 entries with > 8 positions after it, Permute "
-                             "that axis last, Softmax, Permute back (MNN skips the max subtraction there)")
+@handles("softmax", lowering="Softmax (axis); where the target refuses that (MNN: an axis of < 8 entries with > 8 "
+                             "positions after it), Permute that axis last, Softmax, Permute back")
 def softmax(op, ctx):
     return _softmax(op, ctx)
 

@@ -14,7 +14,7 @@ import torch
 from ...errors import short
 from ...graph import Const, Value
 from ...net.builder import Blob
-from ..compose import (ELTWISE_MAX, ELTWISE_PROD, ELTWISE_SUM, NATURAL_LOG, add_constant, broadcast_to, clamp, eltwise,
+from ..compose import (ELTWISE_MAX, ELTWISE_PROD, ELTWISE_SUM, NATURAL_LOG, absolute, add_constant, broadcast_to, clamp, eltwise,
                        materialize, power, reshape, scalar_of, scale_axes)
 from ..registry import handles
 
@@ -190,6 +190,8 @@ def _plain_layer(layer_type: str, params: dict | None = None):
     return lower
 
 
-handles("abs", lowering="AbsVal")(_plain_layer("AbsVal"))
+@handles("abs", lowering="AbsVal (ReLU(x) + ReLU(−x) where the target refuses AbsVal)")
+def abs_(op, ctx):
+    return absolute(ctx, ctx.blob(op.arg(0, "input")))
 handles("exp", lowering="Exp")(_plain_layer("Exp"))
 handles("log", lowering="Log (base e written out)")(_plain_layer("Log", NATURAL_LOG))

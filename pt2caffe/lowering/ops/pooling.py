@@ -24,6 +24,7 @@ import numpy as np
 
 from ...net.shapes.windows import pooled_extent
 from ..compose import apply_axis_matrices, pair, scale_axes, window
+from ..choice import Form
 from ..registry import handles
 
 
@@ -55,18 +56,43 @@ def window_counts(size: int, out: int, kernel: int, stride: int, pad: int):
 
 
 def _crop_to_torch(ctx, x, pooled, kernel, stride, pad, wanted, role: str | None, ceil_mode: bool):
-    """Crop Caffe's pooled blobs to PyTorch's size ``wanted``, whatever the input size."""
-    reference = [reference_window(torch_offset(*axis, ceil_mode)) for axis in zip(kernel, stride, pad)]
-    sizes, pads = zip(*reference)
-    conv = {"num_output": 1, "bias_term": False, **window(sizes, stride, pads, repeated=True)}
-    zeros = ctx.constant(np.zeros((1, x.shape[1]) + tuple(sizes)), "zeros: only the output's shape is used")
+    """Crop Caffe's pooled blobs to PyTorch's size ``wanted``, whatever the input size.
+
+    The reference is a zero Convolution (module docstring): one output channel, or (where the target needs the
+    reference to have the bottom's channels: ncnn's Crop takes every extent of it) depthwise."""
+    return ctx.choose(
+        Form("one-channel reference", lambda ctx: _crops(ctx, x, pooled, kernel, stride, pad, wanted, role, ceil_mode,
+                                                         1)),
+        Form("depthwise reference", lambda ctx: _crops(ctx, x, pooled, kernel, stride, pad, wanted, role, ceil_mode,
+                                                       x.shape[1])))
+
+
+def _crops(ctx, x, pooled, kernel, stride, pad, wanted, role, ceil_mode: bool, channels: int) -> list:
+    sizes, pads = zip(*[reference_window(torch_offset(*axis, ceil_mode)) for axis in zip(kernel, stride, pad)])
+    group = {"group": channels} if channels > 1 else {}
+    conv = {"num_output": channels, **group, "bias_term": False, **window(sizes, stride, pads, repeated=True)}
+    inputs_per_output = x.shape[1] if channels == 1 else 1
+    zeros = ctx.constant(np.zeros((channels, inputs_per_output) + tuple(sizes)), "zeros: only the output's shape is used")
     tag = "ceil_mode" if ceil_mode else "floor_mode"
     tag = f"{role}/{tag}" if role else tag
     reference = ctx.layer("Convolution", [x], {"convolution_param": conv}, role=f"{tag}_shape",
-                          shape=(x.shape[0], 1) + tuple(wanted), weights=[zeros])
+                          shape=(x.shape[0], channels) + tuple(wanted), weights=[zeros])
     return [ctx.layer("Crop", [top, reference], {"crop_param": {"axis": 2, "offset": [0]}},
                       role=tag + (f"/{i}" if i else ""), shape=top.shape[:2] + tuple(wanted))
             for i, top in enumerate(pooled)]
+
+
+def _padded_first(ctx, x, params: dict, pad, shape, role) -> list:
+    """AVE Pooling with ``pad`` as a zero-padding depthwise 1×1 Convolution (weight 1) and the same Pooling
+    without pad: the same windows over the same values (Caffe counts the padding up to H + pad either way:
+    pooling_layer.cpp), bit for bit, for runtimes that do not count padding (ncnn)."""
+    channels = x.shape[1]
+    conv = {"num_output": channels, "group": channels, "bias_term": False, **window((1, 1), (1, 1), pad, repeated=True)}
+    padded = ctx.layer("Convolution", [x], {"convolution_param": conv}, role=f"{role or 'pool'}/zero_padding",
+                       shape=x.shape[:2] + (x.shape[2] + 2 * pad[0], x.shape[3] + 2 * pad[1]),
+                       weights=[ctx.constant(np.ones((channels, 1, 1, 1)), "identity: only the padding adds zeros")])
+    unpadded = {key: value for key, value in params.items() if not key.startswith("pad")}
+    return [ctx.layer("Pooling", [padded], {"pooling_param": unpadded}, role=role, shape=shape)]
 
 
 def _pool(op, ctx, method: str, kernel, stride, pad, correction=None, *, floor_mode: bool):
@@ -96,7 +122,13 @@ def pool_blob(ctx, x, method: str, kernel, stride, pad, wanted: tuple[int, int],
     if any(e not in (0, 1) for e in extra):
         raise ctx.fail(f"Caffe would pool to {list(caffe_out)} where PyTorch gives {list(wanted)}")
     shape = x.shape[:2] + caffe_out
-    tops = ctx.layer("Pooling", [x], {"pooling_param": params}, role=role, top_shapes=[shape] * (2 if with_mask else 1))
+    if method == "AVE" and any(pad):
+        tops = ctx.choose(Form("padded Pooling", lambda ctx: [ctx.layer("Pooling", [x], {"pooling_param": params},
+                                                                        role=role, shape=shape)]),
+                          Form("zero padding, then Pooling", lambda ctx: _padded_first(ctx, x, params, pad, shape, role)))
+    else:
+        tops = ctx.layer("Pooling", [x], {"pooling_param": params}, role=role,
+                         top_shapes=[shape] * (2 if with_mask else 1))
     if any(may_make_more(*axis, not floor_mode) for axis in zip(kernel, stride, pad)):
         tops = _crop_to_torch(ctx, x, tops, kernel, stride, pad, wanted, role, not floor_mode)
     if correction is not None:
@@ -106,14 +138,38 @@ def pool_blob(ctx, x, method: str, kernel, stride, pad, wanted: tuple[int, int],
 
 
 @handles("max_pool2d", lowering="Pooling MAX (+ where Caffe or MNN can make one window more: floor mode, or ceil mode "
-                                "with kernel < padding + stride, a Crop to a zero Convolution's shape, any input size)")
+                                "with kernel < padding + stride, a Crop to a zero Convolution's shape, any input size); "
+                                "dilation d: every d-th row/column (Pooling, kernel 1, stride d), then the pooling "
+                                "with stride and padding divided by d")
 def max_pool2d(op, ctx):
     kernel = pair(op.arg(1, "kernel_size"))
     stride = pair(op.arg(2, "stride") or kernel)
-    if pair(op.arg(4, "dilation", 1)) != (1, 1):
-        raise ctx.fail("Caffe's Pooling has no dilation")
-    return _pool(op, ctx, "MAX", kernel, stride, pair(op.arg(3, "padding", 0)),
-                 floor_mode=not op.arg(5, "ceil_mode", False))
+    pad, dilation = pair(op.arg(3, "padding", 0)), pair(op.arg(4, "dilation", 1))
+    floor_mode = not op.arg(5, "ceil_mode", False)
+    if dilation != (1, 1):
+        return _dilated_max_pool(op, ctx, kernel, stride, pad, dilation, floor_mode)
+    return _pool(op, ctx, "MAX", kernel, stride, pad, floor_mode=floor_mode)
+
+
+def _dilated_max_pool(op, ctx, kernel, stride, pad, dilation, floor_mode: bool):
+    """Caffe's Pooling has no dilation. A window of dilation d starting at i·s − p reads the rows
+    i·s − p + j·d (PyTorch's max_pool2d); when s and p are multiples of d, these are rows ≡ 0 (mod d)
+    only, so the pooling is an undilated one (kernel k, stride s/d, padding p/d) of x[::d]. A MAX
+    Pooling with kernel 1 and stride d gives x[::d]: ⌈H/d⌉ rows, where Caffe rounds up to
+    ⌈(H − 1)/d⌉ + 1 (pooling_layer.cpp), so its empty last window is cropped as in floor mode.
+    Floor mode only: in ceil mode PyTorch's last window can reach rows x[::d] lacks."""
+    x = ctx.blob(op.arg(0, "input"))
+    if not floor_mode or any(s % d or p % d for s, p, d in zip(stride, pad, dilation)):
+        raise ctx.fail(f"Caffe's Pooling has no dilation: dilation {list(dilation)} is lowered in floor mode with "
+                       f"stride and padding multiples of it (here stride {list(stride)}, padding {list(pad)}"
+                       f"{', ceil_mode' if not floor_mode else ''})")
+    if len(op.outputs) > 1 and ctx.is_used(op.outputs[1]):
+        raise ctx.fail("the indices of a dilated max pooling are not lowered")
+    rows = tuple(-(-size // d) for size, d in zip(x.shape[2:], dilation))
+    picked = pool_blob(ctx, x, "MAX", (1, 1), dilation, (0, 0), rows, floor_mode=True, role="dilation_rows")[0]
+    tops = pool_blob(ctx, picked, "MAX", kernel, tuple(s // d for s, d in zip(stride, dilation)),
+                     tuple(p // d for p, d in zip(pad, dilation)), ctx.out_shape[2:], floor_mode=True)
+    return tops + [None] * (len(op.outputs) - len(tops))
 
 
 @handles("avg_pool2d", lowering="Pooling AVE (+ Crop as for max, + Scale when padding is not counted)")

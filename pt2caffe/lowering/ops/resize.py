@@ -20,7 +20,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..compose import apply_axis_matrices, permute, reshape, window
+from ..compose import apply_axis_matrices, as_image, permute, reshape, window
+from ..choice import Form
 from ..registry import handles
 
 
@@ -58,6 +59,11 @@ def _repeat_factor(matrix: np.ndarray) -> int | None:
 
 
 def _repeat_pixels(ctx, x, factors: tuple[int, int]):
+    return ctx.choose(Form("Deconvolution of ones", lambda ctx: _copy_pixels(ctx, x, factors)),
+                      Form("4-D view, Deconvolution of ones", lambda ctx: _copy_pixels(ctx, as_image(ctx, x), factors)))
+
+
+def _copy_pixels(ctx, x, factors: tuple[int, int]):
     channels = x.shape[1]
     params = {"num_output": channels, "group": channels, "bias_term": False,
               **window(factors, factors, repeated=True)}
@@ -85,15 +91,40 @@ def _regroup(op, ctx, split_dims: tuple[int, ...], order: tuple[int, ...]):
     return reshape(ctx, moved, ctx.out_shape)
 
 
-@handles("pixel_shuffle", lowering="Reshape (…, C, r, r, H, W) + Permute + Reshape")
+@handles("pixel_shuffle", lowering="Deconvolution (group C, kernel = stride = r, one-hot weights); a 6-D view "
+         "+ Permute + Reshape where the target allows it or the input is not 4-D")
 def pixel_shuffle(op, ctx):
     factor = int(op.arg(1, "upscale_factor"))
     channels, height, width = op.arg(0, "input").shape[-3:]
-    return _regroup(op, ctx, (channels // factor ** 2, factor, factor, height, width), (0, 3, 1, 4, 2))
+    view = Form("6-D view", lambda ctx: _regroup(op, ctx, (channels // factor ** 2, factor, factor, height, width),
+                                                 (0, 3, 1, 4, 2)))
+    if len(op.arg(0, "input").shape) != 4:
+        return ctx.choose(view)
+    return ctx.choose(Form("one-hot Deconvolution", lambda ctx: _one_hot(op, ctx, factor, "Deconvolution")), view)
 
 
-@handles("pixel_unshuffle", lowering="Reshape (…, C, H, r, W, r) + Permute + Reshape")
+@handles("pixel_unshuffle", lowering="Convolution (group C, kernel = stride = r, one-hot weights); a 6-D view "
+         "+ Permute + Reshape where the target allows it or the input is not 4-D")
 def pixel_unshuffle(op, ctx):
     factor = int(op.arg(1, "downscale_factor"))
     channels, height, width = op.arg(0, "input").shape[-3:]
-    return _regroup(op, ctx, (channels, height // factor, factor, width // factor, factor), (0, 2, 4, 1, 3))
+    view = Form("6-D view", lambda ctx: _regroup(op, ctx, (channels, height // factor, factor, width // factor, factor),
+                                                 (0, 2, 4, 1, 3)))
+    if len(op.arg(0, "input").shape) != 4:
+        return ctx.choose(view)
+    return ctx.choose(Form("one-hot Convolution", lambda ctx: _one_hot(op, ctx, factor, "Convolution")), view)
+
+
+def _one_hot(op, ctx, factor: int, layer_type: str):
+    """pixel_shuffle as a Deconvolution, pixel_unshuffle as a Convolution, each with group C (the channels
+    of the smaller map) and kernel = stride = r: channel c·r² + i·r + j holds pixel (i, j) of each r×r
+    block of channel c, so the weight (c·r² + i·r + j, 0, i, j) is 1 and every value is copied once."""
+    x = op.arg(0, "input")
+    groups = x.shape[1] // factor ** 2 if layer_type == "Deconvolution" else x.shape[1]
+    kernel = np.zeros((groups * factor ** 2, 1, factor, factor))
+    group, row, col = np.meshgrid(np.arange(groups), np.arange(factor), np.arange(factor), indexing="ij")
+    kernel[(group * factor + row) * factor + col, 0, row, col] = 1
+    params = {"num_output": op.outputs[0].shape[1], "group": groups, "bias_term": False,
+              **window(factor, factor, repeated=True)}
+    return ctx.layer(layer_type, [ctx.blob(x)], {"convolution_param": params},
+                     weights=[ctx.constant(kernel, f"{op.kind}: each channel's pixels placed one-hot")])

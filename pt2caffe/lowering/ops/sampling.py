@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..compose import (ELTWISE_PROD, add_constant, broadcast_to, clamp, copy_blocks, eltwise, permute, power, relu,
-                       reshape, reshape_any_batch, slice_parts)
+from ..compose import (ELTWISE_PROD, absolute, add_constant, broadcast_to, clamp, copy_blocks, eltwise, permute,
+                       power, relu, reshape, reshape_any_batch, slice_parts)
 from ..registry import handles
 from .products import batched_product
 
@@ -36,7 +36,7 @@ def _tent(ctx, pixels, size: int, role: str):
     wide = copy_blocks(ctx, pixels, 2, size, pixels.shape[:2] + (size,), role=f"{role}/copies")
     offset = add_constant(ctx, wide, ctx.constant(-np.arange(size, dtype=np.float64), "−k"), 2, 1,
                           role=f"{role}/offset")
-    distance = ctx.layer("AbsVal", [offset], role=f"{role}/distance", shape=offset.shape)
+    distance = absolute(ctx, offset, role=f"{role}/distance")
     return relu(ctx, power(ctx, distance, scale=-1.0, shift=1.0, role=f"{role}/one_minus"), role=role)
 
 

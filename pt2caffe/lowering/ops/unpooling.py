@@ -26,7 +26,7 @@ import math
 
 import numpy as np
 
-from ..compose import (ELTWISE_PROD, ELTWISE_SUM, add_constant, eltwise, keep_range, pair, power, relu,
+from ..compose import (ELTWISE_PROD, ELTWISE_SUM, absolute, add_constant, eltwise, keep_range, pair, power, relu,
                        reshape_any_batch)
 from ..registry import handles
 
@@ -35,7 +35,7 @@ OFF_PLANE = -2.0  # the position of a tap outside the input plane: no index is e
 
 def _integer_equal(ctx, difference, role: str):
     """[difference = 0] for integer values: ReLU(1 − |difference|)."""
-    distance = ctx.layer("AbsVal", [difference], role=f"{role}/distance", shape=difference.shape)
+    distance = absolute(ctx, difference, role=f"{role}/distance")
     return relu(ctx, power(ctx, distance, scale=-1.0, shift=1.0, role=f"{role}/one_minus"), role=role)
 
 

@@ -32,6 +32,8 @@ FUNCTIONS = {
     "softplus_threshold_17": lambda x: F.softplus(x, beta=3.0, threshold=17.0),  # beta·x reaches 24
     "mish": F.mish,
     "gelu_tanh": lambda x: F.gelu(x, approximate="tanh"),
+    "erf": torch.erf,
+    "gelu_written_out": lambda x: x * 0.5 * (1 + torch.erf(x / 2 ** 0.5)),  # torch.onnx's GELU before opset 20
     "softmax_channels": lambda x: torch.softmax(x, 1),
     "softmax_last": lambda x: F.softmax(x, dim=-1),
     "log_softmax": lambda x: F.log_softmax(x, 1),
@@ -43,6 +45,12 @@ def test_activation(tmp_path, name):
     fn = FUNCTIONS[name]
     inputs = [t * 8 for t in random_inputs([(1, 4, 5, 6)])]  # reach every kink (−6 … 8)
     export_and_compare(Lambda(lambda self, x: fn(x)), inputs, tmp_path)
+
+
+def test_erf_near_zero_and_far_out(tmp_path):
+    """sign(x) = x·(|x| + 1e-30)⁻¹: 0 at 0, ±1 from tiny values on; erf saturates to ±1 far out."""
+    values = torch.tensor([0.0, 1e-30, -1e-20, 1e-7, -3e-5, 0.5, -2.0, 6.0, 40.0, -40.0, 1e30, -3.0])
+    export_and_compare(Lambda(lambda self, x: torch.erf(x)), [values.reshape(1, 3, 2, 2)], tmp_path)
 
 
 @pytest.mark.parametrize("prelu", [nn.PReLU(), nn.PReLU(4, 0.3)])
@@ -115,3 +123,16 @@ def test_channel_softmax_of_a_segmentation_map_with_large_logits(tmp_path):
     with torch.no_grad():
         model.head.weight.mul_(300)
     export_and_compare(model, random_inputs([(1, 4, 6, 7)]), tmp_path)
+
+
+PERMUTED = ["Permute", "Softmax", "Permute"]
+
+
+@pytest.mark.parametrize("target,layers", [("portable", PERMUTED), ("mnn", PERMUTED), ("pycaffe", ["Softmax"]),
+                                           ("opencv", ["Softmax"])])
+def test_softmax_form_follows_the_target(target, layers):
+    """The Permute form only where MNN is among the runtimes (its rule mnn.softmax); plain Softmax elsewhere."""
+    from pt2caffe.net.targets import TARGETS
+    conversion = convert(Lambda(lambda self, x: F.softmax(x, 1)), random_inputs([(1, 2, 16)]),
+                         target=TARGETS[target], probe_sizes=False)
+    assert [layer.type for layer in conversion.net.layers[1:]] == layers

@@ -5,6 +5,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from helpers import Lambda, export_and_compare, layer_types, random_inputs
+from pt2caffe.conversion import convert
+from pt2caffe.errors import Pt2CaffeError
 from pt2caffe.net.shapes.windows import pooled_extent
 
 CASES = [  # (input H×W, kernel, stride, padding, ceil_mode)
@@ -45,6 +47,28 @@ def test_stem_pool_is_cropped_not_repadded(tmp_path):
     export_and_compare(nn.Sequential(nn.MaxPool2d(3, 2, 1)), random_inputs([(1, 2, 112, 112)]), tmp_path)
     text = (tmp_path / "net.prototxt").read_text()
     assert "pad: 1" in text and "pad_h" not in text and 'type: "Crop"' in text  # x2paddle reads only pad
+
+
+DILATED = [  # (input H×W, kernel, stride, padding, dilation): stride and padding multiples of the dilation
+    ((17, 16), 3, 2, 0, 2),
+    ((17, 16), 5, 2, 2, 2),
+    ((21, 13), (3, 2), (3, 2), 0, (3, 2)),
+    ((40, 9), (5, 1), (4, 1), (2, 0), (2, 1)),  # a 1-D dilated pooling as ONNX's front end pools it
+]
+
+
+@pytest.mark.parametrize("size,kernel,stride,padding,dilation", DILATED)
+def test_dilated_max_pool(tmp_path, size, kernel, stride, padding, dilation):
+    model = nn.Sequential(nn.MaxPool2d(kernel, stride, padding, dilation))
+    export_and_compare(model, random_inputs([(1, 3) + size]), tmp_path)
+    assert layer_types(tmp_path).count("Pooling") == 2
+
+
+@pytest.mark.parametrize("stride,padding,ceil", [(3, 0, False), (2, 1, False), (2, 0, True)])
+def test_dilated_max_pool_refused(stride, padding, ceil):
+    model = nn.Sequential(nn.MaxPool2d(3, stride, padding, dilation=2, ceil_mode=ceil))
+    with pytest.raises(Pt2CaffeError, match="no dilation: dilation \\[2, 2\\] is lowered in floor mode"):
+        convert(model, random_inputs([(1, 3, 15, 15)]), probe_sizes=False)
 
 
 def test_divisor_override(tmp_path):

@@ -1,0 +1,43 @@
+"""What ``run`` prints and how it names files, for PyTorch and ONNX models alike."""
+from __future__ import annotations
+
+import os
+import sys
+
+from ..console import Progress
+from ..errors import Pt2CaffeError, short
+from ..net.sizes import InputSizes
+
+
+def check_name(name: str) -> str:
+    """``--name`` is a file name in OUTDIR (and the net's name): no directory part, nothing hidden or special."""
+    if not name or name.startswith(".") or any(character in name for character in "/\\\0"):
+        raise Pt2CaffeError(f"--name {short(name)} must be a plain file name (no '/', '\\', leading '.' or '..'): "
+                            "the files go to OUTDIR, chosen with -o")
+    return name
+
+
+def size_suffix(shapes: list[tuple[int, ...]]) -> str:
+    """``_1x3x224x224`` (inputs joined by ``_``): what tells the nets of several sizes apart."""
+    return "".join("_" + "x".join(map(str, shape)) for shape in shapes)
+
+
+def summarise(args, report: dict, outdir: str, prefix: str, progress: Progress) -> None:
+    progress.clear()
+    for output in report["outputs"]:
+        origin = (f"onnx output {output['onnx']}" if output.get("onnx") else
+                  f"torch output {output['torch']}" if output["torch"] else "appended output")
+        print(f"{origin}: {output['shape']} -> caffe blob {output['name']}")
+    print(f"{len(report['layers'])} layers, {report['parameters']:,} weight values, target {report['target']}"
+          + (f", {len(report['lint'])} lint finding(s) in NAME.json" if report.get("lint") else ", lint clean"))
+    for ext in ("prototxt", "caffemodel", "json"):
+        print(f"wrote {os.path.join(outdir, report['files'][ext])}")
+    for entry in report["input_sizes"]:
+        sizes = InputSizes(entry["name"], tuple(entry["shape"]), entry["fixed_axes"], entry["why"])
+        print(f"valid input sizes: {sizes.describe()}" + (f" (fixed by {sizes.reasons[0]})" if sizes.reasons else ""))
+    for note in report["notes"]:
+        print(f"pt2caffe: note: {note}", file=sys.stderr)
+    if args.graph:
+        from ..check.drawing import draw_report
+        for path in draw_report(report, prefix, formats=args.graph_format):
+            print(f"wrote {path}")

@@ -1,0 +1,40 @@
+"""``pt2caffe lint NET.prototxt --target T``: each violation on its own line with the rule and its source,
+exit 1 when any; a clean net exits 0; what ``run --target`` refuses is one line naming op, source line, rule
+and target."""
+import textwrap
+
+import pytest
+
+from pt2caffe.cli import main
+
+PERMUTED = textwrap.dedent('''
+    layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 1 dim: 8 dim: 6 dim: 6 } } }
+    layer { name: "turn" type: "Permute" bottom: "data" top: "turn" permute_param { order: 0 order: 1 order: 3 order: 2 } }
+    layer { name: "rows" type: "Reshape" bottom: "turn" top: "rows" reshape_param { shape { dim: -1 dim: 6 dim: 1 dim: 1 } } }
+''')
+
+
+def test_lint_names_every_violation_with_its_rule_and_source(tmp_path, capsys):
+    path = tmp_path / "net.prototxt"
+    path.write_text(PERMUTED)
+    assert main(["lint", str(path), "--target", "nnie"]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert any(line.startswith("layer turn (Permute)") and "(0,2,3,1)" in line and "yolov5_onnx2caffe#8" in line
+               for line in lines)
+    assert any(line.startswith("layer rows (Reshape)") and "batch" in line and "HiSVP" in line for line in lines)
+    assert lines[-1].endswith("3 violation(s) of target nnie (HiSilicon NNIE (nnie_mapper))")
+
+
+def test_lint_of_a_clean_net_exits_zero(tmp_path, capsys):
+    path = tmp_path / "net.prototxt"
+    path.write_text(PERMUTED)
+    assert main(["lint", str(path), "--target", "rknn"]) == 0
+    assert "0 violation(s) of target rknn" in capsys.readouterr().out
+
+
+def test_lint_needs_a_known_target(tmp_path):
+    path = tmp_path / "net.prototxt"
+    path.write_text(PERMUTED)
+    with pytest.raises(SystemExit) as stop:
+        main(["lint", str(path), "--target", "tensorrt"])
+    assert stop.value.code == 2

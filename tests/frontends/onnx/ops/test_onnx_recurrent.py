@@ -1,0 +1,64 @@
+"""LSTM, GRU and RNN: ONNX gate orders (LSTM i,o,f,c; GRU z,r,h), directions, layout 0/1 (opset 14),
+initial states, every output."""
+import numpy as np
+import pytest
+from onnx import helper
+
+from onnx_cases import export_and_check, model_file
+
+RNG = np.random.default_rng(7)
+STEPS, BATCH, FEATURES, HIDDEN = 4, 2, 5, 3
+GATES = {"LSTM": 4, "GRU": 3, "RNN": 1}
+
+
+def _weights(op, directions):
+    gates = GATES[op]
+    return {"W": RNG.uniform(-0.5, 0.5, (directions, gates * HIDDEN, FEATURES)).astype(np.float32),
+            "R": RNG.uniform(-0.5, 0.5, (directions, gates * HIDDEN, HIDDEN)).astype(np.float32),
+            "B": RNG.uniform(-0.5, 0.5, (directions, 2 * gates * HIDDEN)).astype(np.float32),
+            "h0": RNG.uniform(-0.5, 0.5, (directions, BATCH, HIDDEN)).astype(np.float32)}
+
+
+@pytest.mark.parametrize("op,direction,layout,reset_after", [
+    ("LSTM", "forward", 0, 1), ("LSTM", "bidirectional", 1, 1), ("LSTM", "reverse", 0, 1), ("GRU", "bidirectional", 0, 1),
+    ("GRU", "reverse", 1, 1), ("GRU", "bidirectional", 0, 0), ("GRU", "forward", 1, 0), ("RNN", "forward", 0, 1)])
+def test_sequence(tmp_path, op, direction, layout, reset_after):
+    directions = 2 if direction == "bidirectional" else 1
+    inits = _weights(op, directions)
+    outputs = ["Y", "Y_h"] + (["Y_c"] if op == "LSTM" else [])
+    inputs = ["x", "W", "R", "B", "", "h0"]
+    if op == "LSTM":
+        inits["c0"] = RNG.uniform(-0.5, 0.5, (directions, BATCH, HIDDEN)).astype(np.float32)
+        inputs.append("c0")
+    attrs = {"hidden_size": HIDDEN, "direction": direction, "layout": layout}
+    if op == "GRU" and reset_after:
+        attrs["linear_before_reset"] = 1  # torch's GRU; ONNX's default 0 is written out step by step
+    if layout == 1:  # states are batch-major too
+        for state in ("h0", "c0"):
+            if state in inits:
+                inits[state] = np.ascontiguousarray(inits[state].transpose(1, 0, 2))
+    shape = (BATCH, STEPS, FEATURES) if layout else (STEPS, BATCH, FEATURES)
+    node = helper.make_node(op, inputs, outputs, **attrs)
+    path = model_file(tmp_path / "m.onnx", [node], {"x": shape}, outputs, inits, opset=14)
+    export_and_check(path, tmp_path, reference=_time_major_twin(tmp_path, node, shape, outputs, inits) if layout else None)
+
+
+def _time_major_twin(tmp_path, node, shape, outputs, inits):
+    """The same computation with layout 0 and Transposes around it (onnxruntime runs no layout 1)."""
+    inits = dict(inits)
+    for state in ("h0", "c0"):
+        if state in inits:
+            inits[state] = np.ascontiguousarray(inits[state].transpose(1, 0, 2))
+    inner = helper.make_node(node.op_type, ["xt"] + list(node.input[1:]), [f"{name}_t" for name in outputs])
+    inner.attribute.extend(a for a in node.attribute if a.name != "layout")
+    nodes = [helper.make_node("Transpose", ["x"], ["xt"], perm=[1, 0, 2]), inner,
+             helper.make_node("Transpose", ["Y_t"], ["Y"], perm=[2, 0, 1, 3])]
+    nodes += [helper.make_node("Transpose", [f"{name}_t"], [name], perm=[1, 0, 2]) for name in outputs[1:]]
+    return model_file(tmp_path / "twin.onnx", nodes, {"x": shape}, outputs, inits, opset=14)
+
+
+def test_rnn_relu_without_bias_or_states(tmp_path):
+    inits = {key: value for key, value in _weights("RNN", 1).items() if key in ("W", "R")}
+    node = helper.make_node("RNN", ["x", "W", "R"], ["Y", "Y_h"], hidden_size=HIDDEN, activations=["Relu"])
+    export_and_check(model_file(tmp_path / "m.onnx", [node], {"x": (STEPS, BATCH, FEATURES)}, ["Y", "Y_h"], inits),
+                     tmp_path)
