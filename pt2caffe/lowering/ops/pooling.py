@@ -72,7 +72,8 @@ def _crops(ctx, x, pooled, kernel, stride, pad, wanted, role, ceil_mode: bool, c
     group = {"group": channels} if channels > 1 else {}
     conv = {"num_output": channels, **group, "bias_term": False, **window(sizes, stride, pads, repeated=True)}
     inputs_per_output = x.shape[1] if channels == 1 else 1
-    zeros = ctx.constant(np.zeros((channels, inputs_per_output) + tuple(sizes)), "zeros: only the output's shape is used")
+    zeros = ctx.constant(np.zeros((channels, inputs_per_output) + tuple(sizes)),
+                         "zeros: only the output's shape is used")
     tag = "ceil_mode" if ceil_mode else "floor_mode"
     tag = f"{role}/{tag}" if role else tag
     reference = ctx.layer("Convolution", [x], {"convolution_param": conv}, role=f"{tag}_shape",
