@@ -75,11 +75,11 @@ def export_and_compare(model, inputs, tmp_path, *, exceptions: dict[str, str] | 
     _assert_outputs_follow_new_input(model, inputs, report, tmp_path, tolerance)
     references = {name: compared[name] for name in outputs}
     for runtime in RUNTIMES:
-        _compare_runtime(runtime, files, feeds, references, floor, tolerance, exceptions.get(runtime))
+        compare_runtime(runtime, files, feeds, references, floor, tolerance, exceptions.get(runtime))
     return errors
 
 
-def _compare_runtime(runtime, files, feeds, references, floor, tolerance, exception) -> None:
+def compare_runtime(runtime, files, feeds, references, floor, tolerance, exception) -> None:
     """Run ``runtime`` asking for no blob in particular: the outputs it finds itself must be the
     model's (OpenCV: in forward's order) and match. Under an exception, assert that it fails."""
     try:

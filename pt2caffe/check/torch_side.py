@@ -29,6 +29,7 @@ class TorchSide:
     bad_weights: str = ""  # state_dict keys holding NaN/inf ("" when all are finite)
     model: object = None  # the model and its inputs, for the float32 noise floor (pt2caffe.check.noise)
     inputs: list = field(default_factory=list)
+    onnx_outputs: list | None = None  # an ONNX model's graph outputs and their blobs (report key "onnx_outputs")
 
 
 def load_torch(subject: Subject, progress: Progress):

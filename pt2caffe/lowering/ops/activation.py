@@ -23,16 +23,22 @@ def leaky_relu(op, ctx):
     return relu(ctx, _input(op, ctx), negative_slope=float(op.arg(1, "negative_slope", 0.01)))
 
 
-@handles("prelu", lowering="PReLU (a shared weight is repeated per channel)")
+@handles("prelu", lowering="PReLU (a shared weight is repeated per channel; above 4-D on an (N, C, rest) view)")
 def prelu(op, ctx):
-    """A shared weight becomes a per-channel blob: same maths, and OpenCV cannot load Caffe's 0-d blob."""
+    """A shared weight becomes a per-channel blob: same maths, and OpenCV cannot load Caffe's 0-d blob.
+    Caffe's PReLU reads its input's channels with the legacy 4-axis accessor (prelu_layer.cpp), so a 5-D
+    or larger input goes through an (N, C, D·H·…) view and back."""
     x, weight = op.arg(0, "input"), op.arg(1, "weight")
     channels = x.shape[1] if len(x.shape) > 1 else 1
     repeated = weight.tensor.numel() == 1 and channels > 1
     array = weight.tensor.reshape(-1).repeat(channels) if repeated else weight.tensor.reshape(-1)
     how = f"repeated over {channels} channels" if repeated else None
-    return ctx.layer("PReLU", [ctx.blob(x)], {"prelu_param": {"channel_shared": False}},
-                     weights=[ctx.weight(weight, array, how)])
+    blob = ctx.blob(x)
+    if len(x.shape) > 4:
+        blob = reshape(ctx, blob, (x.shape[0], channels, math.prod(x.shape[2:])), role="as_3d")
+    y = ctx.layer("PReLU", [blob], {"prelu_param": {"channel_shared": False}}, weights=[ctx.weight(weight, array, how)],
+                  role="prelu" if len(x.shape) > 4 else None, shape=blob.shape)
+    return reshape(ctx, y, tuple(x.shape)) if len(x.shape) > 4 else y
 
 
 @handles("elu", lowering="ELU (alpha)")

@@ -53,11 +53,12 @@ def test_erf_near_zero_and_far_out(tmp_path):
     export_and_compare(Lambda(lambda self, x: torch.erf(x)), [values.reshape(1, 3, 2, 2)], tmp_path)
 
 
+@pytest.mark.parametrize("shape", [(1, 4, 5, 6), (2, 4, 3, 5, 6)], ids=["4-D", "5-D"])
 @pytest.mark.parametrize("prelu", [nn.PReLU(), nn.PReLU(4, 0.3)])
-def test_prelu(tmp_path, prelu):
+def test_prelu(tmp_path, prelu, shape):
     with torch.no_grad():
         prelu.weight.uniform_(0.05, 0.5)
-    export_and_compare(nn.Sequential(prelu), random_inputs([(1, 4, 5, 6)]), tmp_path)
+    export_and_compare(nn.Sequential(prelu), random_inputs([shape]), tmp_path)
 
 
 def test_softplus_below_threshold_17_is_refused():

@@ -31,15 +31,20 @@ def _check(ctx, op_type: str, x, sequence_lens, peepholes=None):
         raise ctx.fail("cell clipping (clip) is not supported")
     if ctx.attr("input_forget", 0):
         raise ctx.fail("input_forget=1 (coupled gates) is not supported")
-    if peepholes is not None:
-        raise ctx.fail("peephole weights (P) are not supported")
+    if peepholes is not None and torch.tensor(_input(ctx, peepholes, 7, "peephole weights (P)")).any():
+        raise ctx.fail("peephole weights (P) other than zeros are not supported")  # zeros: no peepholes
     batch_first = ctx.opset >= 14 and ctx.attr("layout", 0) == 1
     steps = x.shape[1] if batch_first else x.shape[0]
     if sequence_lens is not None:
-        lengths = ctx.const([x, sequence_lens], 4, "sequence_lens")
+        lengths = _input(ctx, sequence_lens, 4, "sequence_lens")
         if any(int(n) != steps for n in lengths):
             raise ctx.fail(f"sequence_lens {lengths} shorter than the sequence ({steps}) are not supported")
     return directions, batch_first
+
+
+def _input(ctx, value, index: int, what: str):
+    """The node's input ``index`` (``value``) as Python data, refused when computed from the input's values."""
+    return ctx.const([None] * index + [value], index, what)
 
 
 def _params(ctx, op_type, w, r, b, directions):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from onnx import helper
 
-from onnx_cases import export_and_check, model_file
+from onnx_cases import export_and_check, model_file, refusal
 
 RNG = np.random.default_rng(7)
 STEPS, BATCH, FEATURES, HIDDEN = 4, 2, 5, 3
@@ -62,3 +62,28 @@ def test_rnn_relu_without_bias_or_states(tmp_path):
     node = helper.make_node("RNN", ["x", "W", "R"], ["Y", "Y_h"], hidden_size=HIDDEN, activations=["Relu"])
     export_and_check(model_file(tmp_path / "m.onnx", [node], {"x": (STEPS, BATCH, FEATURES)}, ["Y", "Y_h"], inits),
                      tmp_path)
+
+
+def _lstm_file(tmp_path, extra_inputs=(), inits=None, **attrs):
+    """An LSTM node named 'lstm' with random weights; ``extra_inputs`` after x, W, R, B."""
+    inits = {**{key: value for key, value in _weights("LSTM", 1).items() if key != "h0"}, **(inits or {})}
+    node = helper.make_node("LSTM", ["x", "W", "R", "B", *extra_inputs], ["Y", "Y_h"], name="lstm", hidden_size=HIDDEN,
+                            **attrs)
+    return model_file(tmp_path / "m.onnx", [node], {"x": (STEPS, BATCH, FEATURES)}, ["Y", "Y_h"], inits, opset=14)
+
+
+def test_zero_peepholes_and_full_sequence_lengths_are_plain_lstm(tmp_path):
+    """Exporters that write every optional input give P = 0 and sequence_lens = T: the same LSTM."""
+    export_and_check(_lstm_file(tmp_path, ["lens", "", "", "P"], {"P": np.zeros((1, 3 * HIDDEN), np.float32),
+                                                                  "lens": np.full(BATCH, STEPS, np.int32)}), tmp_path)
+
+
+@pytest.mark.parametrize("extra_inputs,inits,attrs,reason", [
+    (["", "", "", "P"], {"P": np.full((1, 3 * HIDDEN), 0.5, np.float32)}, {}, "peephole weights (P) other than zeros"),
+    (["lens"], {"lens": np.array([STEPS, 2], np.int32)}, {}, "shorter than the sequence"),
+    ([], {}, {"clip": 3.0}, "cell clipping (clip)"),
+    ([], {}, {"input_forget": 1}, "input_forget=1"),
+    ([], {}, {"activations": ["Sigmoid", "Relu", "Tanh"]}, "activations ['Sigmoid', 'Relu', 'Tanh']"),
+])
+def test_lstm_variants_torch_lacks_are_refused_naming_the_node(tmp_path, extra_inputs, inits, attrs, reason):
+    assert reason in refusal(_lstm_file(tmp_path, extra_inputs, inits, **attrs))

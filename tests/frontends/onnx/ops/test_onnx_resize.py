@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from onnx import helper
 
-from onnx_cases import export_and_check, model_file
+from onnx_cases import export_and_check, model_file, refusal
 
 F32, I64 = np.float32, np.int64
 CASES = [  # (mode, coordinate_transformation_mode, nearest_mode, scales or None, sizes or None)
@@ -54,3 +54,14 @@ def test_upsample_and_resize10(tmp_path, opset, mode):
         node = helper.make_node("Upsample" if opset == 9 else "Resize", ["x", "scales"], ["y"], mode=mode)
         inits = {"scales": np.array(scales, F32)}
     export_and_check(model_file(tmp_path / "m.onnx", [node], {"x": (1, 2, 5, 4)}, ["y"], inits, opset=opset), tmp_path)
+
+
+@pytest.mark.parametrize("attrs,reason", [
+    ({"mode": "linear", "antialias": 1}, "antialias=1 is not supported"),
+    ({"mode": "nearest", "keep_aspect_ratio_policy": "not_larger"}, "keep_aspect_ratio_policy other than stretch"),
+])
+def test_resize_variants_are_refused_naming_the_node(tmp_path, attrs, reason):
+    node = helper.make_node("Resize", ["x", "", "", "sizes"], ["y"], name="resize", **attrs)
+    path = model_file(tmp_path / "m.onnx", [node], {"x": (1, 2, 8, 8)}, ["y"], {"sizes": np.array([1, 2, 4, 6], I64)},
+                      opset=18)
+    assert reason in refusal(path)
