@@ -147,20 +147,28 @@ def binary(op, ctx, kind: str | None = None):
     raise ctx.fail(f"unsupported operand {short(b)}")
 
 
-@handles("pow", lowering="Power")
+@handles("pow", lowering="Power (a traced tensor to a number); Exp (base) for torch.pow(number, tensor)")
 def pow_op(op, ctx):
-    exponent = scalar_of(op.arg(1, "exponent"))
-    if exponent is None or not isinstance(op.arg(0, "input"), Value):
-        raise ctx.fail("only a traced tensor raised to a number is supported")
-    return power(ctx, ctx.blob(op.arg(0, "input")), power=exponent)
+    base, exponent = op.arg(0, "input"), op.arg(1, "exponent")
+    if isinstance(exponent, Value) and scalar_of(base) is not None:  # torch.pow(2.0, x): as 2.0 ** x
+        return _number_to_the(ctx, scalar_of(base), exponent)
+    if scalar_of(exponent) is None or not isinstance(base, Value):
+        raise ctx.fail("only a traced tensor raised to a number, or a number raised to a traced tensor, is supported")
+    return power(ctx, ctx.blob(base), power=scalar_of(exponent))
+
+
+def _number_to_the(ctx, base: float, exponent: Value):
+    if base <= 0:
+        raise ctx.fail("only a positive number raised to a traced tensor is supported")
+    return ctx.layer("Exp", [ctx.blob(exponent)], {"exp_param": {"base": base}})
 
 
 @handles("rpow", lowering="Exp (base)")
 def rpow(op, ctx):
     base = scalar_of(op.arg(1, "other"))
-    if base is None or base <= 0:
+    if base is None:
         raise ctx.fail("only a positive number raised to a traced tensor is supported")
-    return ctx.layer("Exp", [ctx.blob(op.arg(0, "input"))], {"exp_param": {"base": base}})
+    return _number_to_the(ctx, base, op.arg(0, "input"))
 
 
 def _unary_power(power_value: float = 1.0, scale: float = 1.0, shift: float = 0.0):

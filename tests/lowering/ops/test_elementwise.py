@@ -64,6 +64,7 @@ SCALAR = {
     "mul": lambda x: x * 3, "rmul": lambda x: 3 * x, "div": lambda x: x / 4, "rdiv": lambda x: 2 / (x.abs() + 1),
     "imul": lambda x: x.clone().mul_(2), "neg": lambda x: -x, "pow": lambda x: x ** 2, "sqrt": lambda x: x.abs().sqrt(),
     "rsqrt": lambda x: (x.abs() + 1).rsqrt(), "rpow": lambda x: 2 ** x, "exp": torch.exp,
+    "pow_number_base": lambda x: torch.pow(1.5, x),  # found by the random graphs: it was refused
     "log": lambda x: torch.log(x.abs() + 0.1), "abs": torch.abs, "max_scalar": lambda x: torch.clamp_min(x, 0.3),
     "maximum_constant": lambda x: torch.maximum(x, torch.tensor(0.3)),
     "minimum_constant": lambda x: torch.minimum(torch.tensor(-0.2), x),
