@@ -67,8 +67,20 @@ def test_resize_keep_aspect_ratio(tmp_path, policy, mode, axes, sizes):
     export_and_check(path, tmp_path)
 
 
-def test_resize_with_antialias_is_refused_naming_the_node(tmp_path):
-    node = helper.make_node("Resize", ["x", "", "", "sizes"], ["y"], name="resize", mode="linear", antialias=1)
-    path = model_file(tmp_path / "m.onnx", [node], {"x": (1, 2, 8, 8)}, ["y"], {"sizes": np.array([1, 2, 4, 6], I64)},
-                      opset=18)
-    assert "antialias=1 is not supported" in refusal(path)
+@pytest.mark.parametrize("mode,coordinates,sizes,extra", [
+    ("linear", "half_pixel", [1, 2, 3, 5], {}), ("cubic", "pytorch_half_pixel", [1, 2, 5, 3], {"exclude_outside": 1}),
+    ("cubic", "asymmetric", [1, 2, 12, 4], {"cubic_coeff_a": -0.5}), ("linear", "align_corners", [1, 2, 16, 11], {})])
+def test_resize_antialias(tmp_path, mode, coordinates, sizes, extra):
+    """Resize-18 antialias=1 (the kernel stretched when downsampling), against onnxruntime."""
+    node = helper.make_node("Resize", ["x", "", "", "sizes"], ["y"], mode=mode, antialias=1,
+                            coordinate_transformation_mode=coordinates, **extra)
+    path = model_file(tmp_path / "m.onnx", [node], {"x": (1, 2, 8, 11)}, ["y"], {"sizes": np.array(sizes, I64)}, opset=18)
+    export_and_check(path, tmp_path)
+
+
+def test_resize_antialias_with_crop_is_refused_naming_the_node(tmp_path):
+    node = helper.make_node("Resize", ["x", "roi", "", "sizes"], ["y"], name="resize", mode="linear", antialias=1,
+                            coordinate_transformation_mode="tf_crop_and_resize")
+    inits = {"sizes": np.array([1, 2, 4, 6], I64), "roi": np.array([0, 0, 0.1, 0.1, 1, 1, 0.9, 0.9], F32)}
+    path = model_file(tmp_path / "m.onnx", [node], {"x": (1, 2, 8, 8)}, ["y"], inits, opset=18)
+    assert "antialias=1 with tf_crop_and_resize is not supported" in refusal(path)
