@@ -22,5 +22,5 @@ setup(
         # scripts/deploy_benchmark.py: the ONNX route (torch.onnx.export + onnxsim) in the same runtimes
         "benchmark": ["onnxsim>=0.4", "opencv-python-headless<5", "mnn==3.6.1"],
     },
-    entry_points={"console_scripts": ["pt2caffe = pt2caffe.cli:main"]},
+    entry_points={"console_scripts": ["pt2caffe = pt2caffe.__main__:entry"]},
 )

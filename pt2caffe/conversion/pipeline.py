@@ -24,10 +24,13 @@ from ..lowering.registry import is_atomic
 from ..net.builder import Blob, NetBuilder
 from ..net.dialect import STOCK_SSD
 from ..net.outputs import settle_outputs
-from ..net.sizes import InputSizes, add_guards, find_valid_sizes
+from ..net.guards import add_guards
+from ..net.probes import find_valid_sizes
+from ..net.sizes import InputSizes
 from ..net.targets import Target, Violation
 from ..net.targets.check import net_violations, refusal
 from .cost import cost_notes
+from .verify import verify_shapes
 
 
 @dataclass
@@ -81,7 +84,7 @@ def convert(model: nn.Module, example_inputs, *, name: str | None = None, captur
 
     ``finish(conversion)`` completes the net before its sizes are probed, e.g. pt2caffe.ssd appending
     its head. With ``probe_sizes`` (the default) the model is also converted (and finished) at other
-    input shapes to find which axes the net is valid for (pt2caffe.net.sizes); guards after the inputs make
+    input shapes to find which axes the net is valid for (pt2caffe.net.probes); guards after the inputs make
     other sizes fail loudly. ``target``: as in :func:`convert_graphs`.
     """
     model.eval()
@@ -121,9 +124,11 @@ def convert_graphs(graph_of: Callable[[list, bool], Graph], example_inputs: list
 def lower_graph(graph: Graph, name: str, input_names: list[str],
                 finish: Callable[[Conversion], None] | None = None, target: Target | None = None) -> Conversion:
     """The net of an op graph from any front end: lowered (pt2caffe.lowering), completed by ``finish``, its
-    outputs settled for every runtime (pt2caffe.net.outputs). ``input_names`` name the net's inputs, one
-    per ``graph.inputs``; ``target`` as in :func:`convert_graphs`. Raises Pt2CaffeError for an op no handler
-    lowers (naming it and where), or that has no form ``target`` accepts."""
+    outputs settled for every runtime (pt2caffe.net.outputs), its shapes as Caffe computes them checked
+    against the graph's (pt2caffe.conversion.verify). ``input_names`` name the net's inputs, one per
+    ``graph.inputs``; ``target`` as in :func:`convert_graphs`. Raises Pt2CaffeError for an op no handler
+    lowers (naming it and where), or that has no form ``target`` accepts, and for a net whose shapes differ
+    from the graph's (naming the layer, its module and source line)."""
     net = NetBuilder(name, STOCK_SSD, target, strict=target is not None)
     net.notes.extend(graph.notes)
     blobs = lower(graph, net, input_names)
@@ -131,4 +136,6 @@ def lower_graph(graph: Graph, name: str, input_names: list[str],
     if finish is not None:
         finish(conversion)
     settle_outputs(conversion.net, conversion.output_blobs)
+    verify_shapes(conversion.net, {blobs[value.index].name: value.shape for value in graph.values
+                                   if value.index in blobs})
     return conversion
