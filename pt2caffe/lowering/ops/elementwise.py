@@ -15,7 +15,7 @@ from ...errors import short
 from ...graph import Const, Value
 from ...net.builder import Blob
 from ..compose import (ELTWISE_MAX, ELTWISE_PROD, ELTWISE_SUM, NATURAL_LOG, absolute, add_constant, broadcast_to, clamp, eltwise,
-                       materialize, power, reshape, scalar_of, scale_axes)
+                       exponential, materialize, power, reshape, scalar_of, scale_axes)
 from ..registry import handles
 
 _REVERSED = {"radd": "add", "rsub": "sub", "rmul": "mul", "rdiv": "div"}
@@ -155,12 +155,12 @@ def pow_op(op, ctx):
     return power(ctx, ctx.blob(op.arg(0, "input")), power=exponent)
 
 
-@handles("rpow", lowering="Exp (base)")
+@handles("rpow", lowering="Exp (base); σ(x·ln base)/σ(−x·ln base) where the target refuses Exp (RKNN)")
 def rpow(op, ctx):
     base = scalar_of(op.arg(1, "other"))
     if base is None or base <= 0:
         raise ctx.fail("only a positive number raised to a traced tensor is supported")
-    return ctx.layer("Exp", [ctx.blob(op.arg(0, "input"))], {"exp_param": {"base": base}})
+    return exponential(ctx, ctx.blob(op.arg(0, "input")), base=base)
 
 
 def _unary_power(power_value: float = 1.0, scale: float = 1.0, shift: float = 0.0):
@@ -185,5 +185,11 @@ def _plain_layer(layer_type: str, params: dict | None = None):
 @handles("abs", lowering="AbsVal (ReLU(x) + ReLU(−x) where the target refuses AbsVal)")
 def abs_(op, ctx):
     return absolute(ctx, ctx.blob(op.arg(0, "input")))
-handles("exp", lowering="Exp")(_plain_layer("Exp"))
+
+
+@handles("exp", lowering="Exp; σ(x)/σ(−x) where the target refuses Exp (RKNN)")
+def exp(op, ctx):
+    return exponential(ctx, ctx.blob(op.arg(0, "input")))
+
+
 handles("log", lowering="Log (base e written out)")(_plain_layer("Log", NATURAL_LOG))
