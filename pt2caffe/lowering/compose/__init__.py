@@ -5,6 +5,7 @@
 * :mod:`.broadcast`: exact copies (broadcasting, ``repeat``);
 * :mod:`.matrices`: matrices applied along axes, InnerProduct over trailing axes;
 * :mod:`.constants`: constant tensors as blobs (0·seed + bias);
+* :mod:`.channels`: a block of axes on the channels with the batch in place (Permutes);
 * :mod:`.exponential`: Exp and ELU, or their values from Sigmoids where a target refuses them.
 """
 from .basic import (ELTWISE_MAX, ELTWISE_PROD, ELTWISE_SUM, NATURAL_LOG, absolute, add_constant, clamp, eltwise, normalize_dim,

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..compose import ELTWISE_PROD, ELTWISE_SUM, absolute, batch_seed, eltwise, pair, power, relu
+from ..choice import Form
+from ..compose import ELTWISE_PROD, ELTWISE_SUM, absolute, as_image, batch_seed, eltwise, pair, power, relu
 from ..registry import handles
 
 
@@ -41,8 +42,13 @@ def _positions(ctx, reference, channels: int, out: tuple[int, int]):
     ones = power(ctx, batch_seed(ctx, reference), scale=0.0, shift=1.0, role="positions/one")
     plane = np.arange(out[0] * out[1], dtype=np.float64).reshape((1, 1) + out)
     params = {"num_output": 1, "bias_term": False, "kernel_h": out[0], "kernel_w": out[1]}
-    mapped = ctx.layer("Deconvolution", [ones], {"convolution_param": params}, role="positions/plane",
-                       shape=(ones.shape[0], 1) + tuple(out), weights=[ctx.constant(plane, "flat index y·W + x")])
+
+    def index_plane(ctx, seed):
+        return ctx.layer("Deconvolution", [seed], {"convolution_param": params}, role="positions/plane",
+                         shape=(ones.shape[0], 1) + tuple(out), weights=[ctx.constant(plane, "flat index y·W + x")])
+    mapped = ctx.choose(Form("Deconvolution", lambda ctx: index_plane(ctx, ones)),  # ncnn: the seed as an image first
+                        Form("4-D view, Deconvolution",
+                             lambda ctx: index_plane(ctx, as_image(ctx, ones, role="positions"))))
     params = {"num_output": channels, "bias_term": False, "kernel_size": [1]}
     return ctx.layer("Convolution", [mapped], {"convolution_param": params}, role="positions",
                      shape=(ones.shape[0], channels) + tuple(out),
