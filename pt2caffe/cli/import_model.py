@@ -24,6 +24,7 @@ def main(args) -> int:
     print(f"paired {len(outcome.imported.pairs)} layers with weights")
     if outcome.skipped:
         print(f"skipped (no PyTorch counterpart): {', '.join(outcome.skipped)}")
+    print(f"input: {outcome.input}")
     print(_output_line(outcome.rows))
     if outcome.first is not None:
         print(table(shown_rows(outcome.rows, outcome.first, False), outcome.first))

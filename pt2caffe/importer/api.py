@@ -31,6 +31,7 @@ class Outcome:
     why: str  # what differs in the PyTorch definition, when it can be said
     skipped: list[str]  # the user's layers no compared blob depends on
     written: list[str]
+    input: str = ""  # what both models were fed (check's note: random with its seed, or the file)
 
 
 def map_path(out: str) -> str:
@@ -68,14 +69,14 @@ def import_model(model_path: str, prototxt: str, caffemodel: str, out: str, *, e
     module = load_module(model_path)
     model = build_model(module, model_path, entry).eval()
     sizes = input_shapes(module, model_path, shapes)
-    inputs, _ = load_inputs(input_file, sizes, [f"data{i}" for i in range(len(sizes))])
+    inputs, fed = load_inputs(input_file, sizes, [f"data{i}" for i in range(len(sizes))])
     entries = read_map(map_file) if map_file else {}
     imported = import_weights(model, lambda m: convert(m, inputs, probe_sizes=False), prototxt, caffemodel,
                               entries, map_file or "")
     model.load_state_dict(imported.state, strict=True)
     proof = run(imported, model, inputs, _values(imported.torch.conversion), prototxt, caffemodel)
     compared = {row["caffe_blob"] for row in proof["rows"] if row.get("caffe_blob")}
-    outcome = Outcome(imported, proof["rows"], proof["first"], proof["why"], skipped_layers(imported, compared), [])
+    outcome = Outcome(imported, proof["rows"], proof["first"], proof["why"], skipped_layers(imported, compared), [], fed)
     if outcome.first is None:
         buffer = io.BytesIO()
         torch.save(imported.state, buffer)

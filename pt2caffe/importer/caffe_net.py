@@ -4,7 +4,9 @@ their learned blobs as arrays.
 A Caffe layer may write its bottom in place (``ReLU`` with top = bottom): every top gets a version
 (``conv1``, then ``conv1#1`` after the in-place ReLU …), so each name holds one value, as in the
 traced PyTorch graph. Layers Caffe runs only in the TRAIN phase are left out; Dropout and Split are
-identities at test time (Caffe: dropout_layer.cpp, split_layer.cpp).
+identities at test time (Caffe: dropout_layer.cpp, split_layer.cpp). A net input that only recurrent
+layers read as their second bottom is a sequence marker (Caffe's ``cont``: recurrent_layer.cpp), not
+data: it is kept apart from the inputs the PyTorch model is fed.
 """
 from __future__ import annotations
 
@@ -16,6 +18,8 @@ from google.protobuf.message import DecodeError
 from ..errors import Pt2CaffeError
 from ..net import caffe_pb2
 from ..net.proto import read_prototxt
+
+RECURRENT = ("LSTM", "RNN")  # Caffe's recurrent layers: bottoms x, cont[, x_static][, h_0 …]
 
 
 @dataclass(eq=False)
@@ -34,11 +38,13 @@ class CaffeLayer:
 
 @dataclass
 class CaffeNet:
-    """Layers in execution order, the input blobs (versioned names) and their shapes."""
+    """Layers in execution order, the input blobs (versioned names) and their shapes, and the sequence
+    markers (``cont`` inputs of recurrent layers) with their declared shapes."""
 
     layers: list[CaffeLayer]
     inputs: list[str]
     input_shapes: list[tuple[int, ...]]
+    markers: dict[str, tuple[int, ...]] = field(default_factory=dict)
 
     def producer(self) -> dict[str, CaffeLayer]:
         return {top: layer for layer in self.layers for top in layer.tops}
@@ -126,7 +132,19 @@ def read_net(prototxt: str, caffemodel: str) -> CaffeNet:
             version[top] = version[top] + 1 if top in version else 0
             tops.append(_versioned(top, version))
         layers.append(CaffeLayer(layer.name, layer.type, bottoms, tops, layer, weights.get(layer.name, [])))
-    return CaffeNet(layers, [name for name, _ in inputs], [shape for _, shape in inputs])
+    markers = _markers(layers, inputs)
+    data = [(name, shape) for name, shape in inputs if name not in markers]
+    return CaffeNet(layers, [name for name, _ in data], [shape for _, shape in data], markers)
+
+
+def _markers(layers: list[CaffeLayer], inputs: list[tuple[str, tuple[int, ...]]]) -> dict[str, tuple[int, ...]]:
+    """Inputs read only as bottom 1 of LSTM/RNN layers: ``cont`` (recurrent_layer.cpp: T × N, 0 where a
+    sequence starts)."""
+    uses = {}
+    for layer in layers:
+        for position, bottom in enumerate(layer.bottoms):
+            uses.setdefault(bottom, []).append(layer.type in RECURRENT and position == 1)
+    return {name: shape for name, shape in inputs if uses.get(name) and all(uses[name])}
 
 
 def _versioned(name: str, version: dict[str, int]) -> str:

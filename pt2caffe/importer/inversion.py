@@ -132,7 +132,7 @@ def scatter(values: dict, found: dict, state: dict) -> tuple[dict, list[str], di
     flat = {key: tensor.detach().reshape(-1).clone() for key, tensor in state.items()}
     written = {key: torch.zeros(tensor.numel(), dtype=torch.bool) for key, tensor in state.items()}
     whose = {}
-    summed = {}
+    summed = {}  # key → (the key holding the sum, its elements stored only in the sum)
     for where, array in values.items():
         plan = found.get(where)
         if plan is None:
@@ -146,13 +146,30 @@ def scatter(values: dict, found: dict, state: dict) -> tuple[dict, list[str], di
             present = gather.index >= 0
             first = present & ~taken
             if (present & taken).any():
-                summed[gather.key] = f"stored in Caffe only as a sum with {plan[0].key}: 0 there, the sum in {plan[0].key}"
+                summed.setdefault(gather.key, (plan[0].key, []))[1].append(gather.index[present & taken])
             part = torch.where(torch.from_numpy(first), UNDO[gather.how](data), torch.zeros(()))[torch.from_numpy(present)]
             _write(flat, written, whose, gather.key, torch.from_numpy(gather.index[present]),
                    part.to(flat[gather.key].dtype), where)
             taken |= present
     missing = [key for key, tensor in state.items() if tensor.is_floating_point() and not written[key].all()]
-    return {key: flat[key].reshape(state[key].shape) for key in state}, missing, summed
+    notes = {key: _sum_note(holder, np.unique(np.concatenate(parts)), state[key].numel())
+             for key, (holder, parts) in summed.items()}
+    return {key: flat[key].reshape(state[key].shape) for key in state}, missing, notes
+
+
+def _sum_note(holder: str, elements: np.ndarray, size: int) -> str:
+    """What a key filled from a sum holds: 0 at ``elements`` (flat indices), whose sums went to ``holder``."""
+    if elements.size == size:
+        return f"stored in Caffe only as a sum with {holder}: 0 here, the whole sum in {holder} (same forward)"
+    return (f"elements {_ranges(elements)} of {size} stored in Caffe only as a sum with {holder}: 0 there, the sum in "
+            f"{holder} (same forward); the others as they were")
+
+
+def _ranges(elements: np.ndarray) -> str:
+    """Sorted flat indices as ``0–47, 60–63``."""
+    breaks = np.flatnonzero(np.diff(elements) != 1)
+    starts, ends = np.r_[elements[0], elements[breaks + 1]], np.r_[elements[breaks], elements[-1]]
+    return ", ".join(str(a) if a == b else f"{a}–{b}" for a, b in zip(starts, ends))
 
 
 def _write_all(flat, written, whose, key, data, where) -> None:

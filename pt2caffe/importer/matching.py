@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from ..errors import Pt2CaffeError
-from .units import Unit
+from .units import Unit, atoms
 
 DEPTH = 16
 
@@ -34,20 +34,6 @@ def translate(expr, pairs: dict):
         parts = [translate(part, pairs) for part in expr[-1]]
         return None if None in parts else expr[:-1] + (frozenset(parts),)
     return expr
-
-
-def atoms(expr) -> frozenset:
-    """The inputs and units an expression is computed from, however they are combined."""
-    head = expr[0]
-    if head in ("u", "in"):
-        return frozenset([expr])
-    if head == "cat":
-        return frozenset().union(*(atoms(part) for part in expr[1]))
-    if head == "part":
-        return atoms(expr[2])
-    if head in ("elt", "op"):
-        return frozenset().union(*(atoms(part) for part in expr[-1]))
-    return frozenset([expr])
 
 
 def uses(units: list[Unit], outputs: list) -> dict:

@@ -10,6 +10,7 @@ from .caffe_net import CaffeLayer, CaffeNet, read_net
 from .conventions import fold_bias, unit_blobs
 from .inversion import gathers, scatter
 from .matching import describe_unit, pair_units
+from .recurrent import lstm_blobs, lstm_cells
 from .units import Unit, find_units, provenance
 
 
@@ -36,9 +37,10 @@ class Imported:
     folded: set = field(default_factory=set)  # PyTorch-side units whose Caffe bias went into the next BatchNorm
 
 
-def torch_side(conversion) -> TorchSide:
+def torch_side(conversion, cells=None) -> TorchSide:
     """The conversion's layers as CaffeLayers (arrays copied: the lowering's arrays share memory with the
-    model's parameters), its units and provenance."""
+    model's parameters), its units and provenance. ``cells(units)``: the units with recurrent cells merged
+    (when the user's net has Caffe LSTM layers)."""
     layers = []
     for layer in conversion.net.layers:
         if layer.type == "Input":
@@ -49,6 +51,8 @@ def torch_side(conversion) -> TorchSide:
     net = CaffeNet(layers, [blob.name for blob in conversion.net.inputs], [blob.shape for blob in conversion.net.inputs])
     side = TorchSide(net, conversion)
     side.units = find_units(layers, constant=lambda group: all(w.source is None for layer in group for w in layer.sources))
+    if cells is not None:
+        side.units = cells(side.units)
     side.expr = provenance(layers, net.inputs, side.units)
     return side
 
@@ -104,11 +108,11 @@ def _pair(side: TorchSide, user: CaffeNet, user_units: list[Unit], user_expr: di
     return pairs, notes
 
 
-def _blobs(pairs: dict, units: list[Unit]) -> tuple[dict, set]:
+def _blobs(pairs: dict, units: list[Unit], plan: dict) -> tuple[dict, set]:
     """The PyTorch-side blobs from the user's (conventions undone), and the units whose bias was folded."""
     blobs, biases, folded = {}, [], set()
     for unit, other in pairs.items():
-        values, bias = unit_blobs(unit, other)
+        values, bias = (lstm_blobs(unit, other, plan), None) if unit.cell else unit_blobs(unit, other)
         blobs.update(values)
         if bias is not None:
             biases.append((unit, other, bias))
@@ -126,16 +130,21 @@ def import_weights(model, lower, prototxt: str, caffemodel: str, entries: dict |
                    map_path: str = "") -> Imported:
     """The model's state_dict from the user's Caffe net. ``lower(model)`` → the Conversion pt2caffe makes
     of the model at the import's input shapes; ``entries`` the --map lines (key → Caffe layer)."""
-    side = torch_side(lower(model))
     user = read_net(prototxt, caffemodel)
+    conversion = lower(model)
+    cells = any(layer.type == "LSTM" for layer in user.layers)
+    side = torch_side(conversion, (lambda units: lstm_cells(units, model, conversion)) if cells else None)
     constants = {_fingerprint(unit.layers) for unit in side.units if unit.constant}
     user_units = find_units(user.layers, constant=lambda group: _fingerprint(group) in constants)
     user_expr = provenance(user.layers, user.inputs, user_units)
     pairs, notes = _pair(side, user, user_units, user_expr, entries or {}, map_path, prototxt)
-    blobs, folded = _blobs(pairs, side.units)
     plan = gathers(model, lambda m: lower(m).net, side.conversion.net.layers)
+    blobs, folded = _blobs(pairs, side.units, plan)
     state, unused, summed = scatter({where: value[0] for where, value in blobs.items()}, plan, model.state_dict())
     rows = _rows(plan, blobs, model.state_dict(), unused, summed)
+    if summed:
+        notes.append(f"{', '.join(summed)}: held in Caffe only as a sum with another bias (b_ih + b_hh); the sum is "
+                     "in the other key, these are 0 there (same forward; the map says which elements)")
     return Imported(state, rows, pairs, side, user, user_units, user_expr, notes, folded)
 
 

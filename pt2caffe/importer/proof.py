@@ -18,6 +18,7 @@ from ..net.proto import read_prototxt
 from ..runtimes.launch import run_pycaffe
 from .caffe_net import plain_name
 from .diagnosis import explain
+from .recurrent import marker_feeds
 
 ATOL, RTOL = 1e-5, 1e-4
 SHAPE_ONLY = {"Flatten", "Reshape", "Dropout", "Split"}
@@ -71,13 +72,15 @@ def run(imported, model, inputs: list[torch.Tensor], trace_values, prototxt: str
     """Rows (check's format) for every paired unit and every output, in the PyTorch net's order, plus
     the first divergence and its explanation."""
     values = trace_values(model, inputs)  # PyTorch-side blob name → array
-    compared = [(unit.out, other.out, unit.layers[0].type, other.layers[-1].name, unit.layers[0].origin)
+    compared = [(unit.out, other.out, "LSTM" if unit.cell else unit.layers[0].type, other.layers[-1].name,
+                 unit.layers[0].origin)
                 for unit, other in imported.pairs.items() if unit not in imported.folded and unit.out in values]
     paths = imported.torch.conversion.graph.output_paths
     compared += [(mine, theirs, "output", (theirs or "-").split("#")[0], f"output {paths[i]}")
                  for i, (mine, theirs) in enumerate(output_partners(imported))]
     names = sorted({plain_name(theirs) for _, theirs, *_ in compared if theirs})
     feeds = {plain_name(name): tensor.detach().numpy() for name, tensor in zip(imported.user.inputs, inputs)}
+    feeds.update(marker_feeds(imported.user, feeds))
     with tempfile.TemporaryDirectory(prefix="pt2caffe-import-") as directory:
         caffe = run_pycaffe(single_assignment_prototxt(prototxt, imported.user, directory), caffemodel, feeds, names)
     rows = [_row(i, item, values, caffe) for i, item in enumerate(compared)]

@@ -12,6 +12,11 @@ and an InnerProduct with the same output count and fan-in compute the same map o
 parts)`` any other layer with several bottoms. An operation whose operands all have one provenance has
 that provenance (``x − ReLU(x − 6)`` is x's), and Crop follows its first bottom only (the second gives
 a shape).
+
+A recurrent *cell* unit (Caffe's LSTM layer; on the PyTorch side every layer holding one nn.LSTM
+layer's weights, unrolled over the steps) is one unit however many layers it has: every blob computed
+only from the cell (the steps' gates, states and outputs, their slices and concatenations) has the
+cell's provenance.
 """
 from __future__ import annotations
 
@@ -35,6 +40,7 @@ class Unit:
     source: tuple | None = None
     out: str = ""
     constant: bool = False  # PyTorch side: every blob is a converter constant (transparent)
+    cell: bool = False  # a recurrent cell: every blob computed only from it is its output
 
     @property
     def name(self) -> str:
@@ -77,7 +83,8 @@ def find_units(layers: list[CaffeLayer], constant=lambda group: False) -> list[U
         if len(after) == 1 and after[0].type == "Scale" and len(after[0].bottoms) == 1 and after[0].blobs:
             group.append(after[0])
             fused.add(id(after[0]))
-        units.append(Unit(group, unit_key(layer), out=group[-1].tops[0], constant=constant(group)))
+        units.append(Unit(group, unit_key(layer), out=group[-1].tops[0], constant=constant(group),
+                          cell=layer.type == "LSTM"))
     return units
 
 
@@ -89,15 +96,45 @@ def merge(head: tuple, parts: list) -> tuple:
     return distinct[0] if len(distinct) == 1 else head + (frozenset(distinct),)
 
 
+def atoms(expr) -> frozenset:
+    """The inputs and units an expression is computed from, however they are combined."""
+    head = expr[0]
+    if head in ("u", "in"):
+        return frozenset([expr])
+    if head == "cat":
+        return frozenset().union(*(atoms(part) for part in expr[1]))
+    if head == "part":
+        return atoms(expr[2])
+    if head in ("elt", "op"):
+        return frozenset().union(*(atoms(part) for part in expr[-1]))
+    return frozenset([expr])
+
+
+def _within_cell(expr: tuple) -> tuple:
+    """``("u", cell)`` for an expression computed from one recurrent cell alone, else ``expr``."""
+    if expr[0] == "u":
+        return expr
+    found = atoms(expr)
+    only = next(iter(found)) if len(found) == 1 else None
+    return only if only is not None and only[0] == "u" and only[1].cell else expr
+
+
 def provenance(layers: list[CaffeLayer], inputs: list[str], units: list[Unit]) -> dict[str, tuple]:
-    """Blob → provenance expression; sets each unit's ``source`` (the provenance of its input)."""
+    """Blob → provenance expression; sets each unit's ``source`` (the provenance of its input; for a
+    cell, of the first layer's first bottom: the sequence)."""
     expr = {name: ("in", i) for i, name in enumerate(inputs)}
-    last_of = {id(unit.layers[-1]): unit for unit in units}
-    inner = {id(layer) for unit in units for layer in unit.layers[:-1]}
+    last_of = {id(unit.layers[-1]): unit for unit in units if not unit.cell}
+    inner = {id(layer) for unit in units if not unit.cell for layer in unit.layers[:-1]}
+    cell_of = {id(layer): unit for unit in units if unit.cell for layer in unit.layers}
     for layer in layers:
         parts = [expr.get(bottom, ("?", bottom)) for bottom in layer.bottoms]
         unit = last_of.get(id(layer))
-        if unit is not None:
+        cell = cell_of.get(id(layer))
+        if cell is not None:
+            if layer is cell.layers[0]:
+                cell.source = parts[0]
+            result = ("u", cell)
+        elif unit is not None:
             unit.source = expr.get(unit.layers[0].bottoms[0], ("?",))
             result = unit.source if unit.constant else ("u", unit)
         elif id(layer) in inner or layer.type == "Crop" or len(parts) == 1:
@@ -111,6 +148,8 @@ def provenance(layers: list[CaffeLayer], inputs: list[str], units: list[Unit]) -
             result = merge(("elt",), parts)
         else:
             result = merge(("op", layer.type), parts)
+        if cell_of:
+            result = _within_cell(result)
         for k, top in enumerate(layer.tops):
             expr[top] = result if len(layer.tops) == 1 else ("part", k, result)
     return expr

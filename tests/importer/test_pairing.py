@@ -1,6 +1,8 @@
 """Pairing by data flow: ambiguity refused in one line and fixed by --map; a difference that comes from
-the PyTorch definition (extra ReLU, other pooling, RGB vs BGR) named with the layer where it starts."""
+the PyTorch definition (extra ReLU, other pooling, RGB vs BGR) named with the layer where it starts; the
+proof runs on the --input file given (its shape checked first)."""
 
+import numpy as np
 import pytest
 import torch
 
@@ -134,3 +136,19 @@ def test_the_same_definition_imports_exactly(models, tmp_path, capsys):
     assert main(["import", prototxt, caffemodel, path, "--entry", "plain", "-o", str(out)]) == 0
     state = torch.load(out, weights_only=True)
     assert all(torch.equal(state[key], value) for key, value in source.state_dict().items())
+
+
+def test_the_proof_runs_on_the_input_file_given(models, tmp_path, capsys):
+    path, namespace = models
+    prototxt, caffemodel, _ = export(namespace, "plain", str(tmp_path / "plain"))
+    data = tmp_path / "x.npy"
+    np.save(data, np.random.RandomState(3).uniform(0, 255, (1, 3, 16, 16)).astype(np.float32))
+    out = tmp_path / "plain.pth"
+    assert main(["import", prototxt, caffemodel, path, "--entry", "plain", "-o", str(out), "--input", str(data)]) == 0
+    assert f"input: {data} (.npy as is)" in capsys.readouterr().out.splitlines()
+    np.save(data, np.zeros((1, 3, 8, 8), np.float32))
+    assert main(["import", prototxt, caffemodel, path, "--entry", "plain", "-o", str(tmp_path / "y.pth"),
+                 "--input", str(data)]) == 1
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1 and "has shape 1x3x8x8, the model takes 1x3x16x16" in error
+    assert not (tmp_path / "y.pth").exists()
