@@ -99,8 +99,9 @@ def channel_permutation(probe: np.ndarray, moved: np.ndarray) -> list[int] | Non
     return order
 
 
-@handles(KIND, lowering="views and transposes that permute channels (a channel shuffle): as written, a 1×1 "
-                        "Convolution with the permutation matrix, or Slice + Concat")
+@handles(KIND, lowering="not a torch op: a run of views and transposes that permutes channels (a channel "
+                        "shuffle), fused before lowering: as written, a 1×1 Convolution with the permutation "
+                        "matrix, or Slice + Concat")
 def layout_chain(op, ctx):
     x, run = op.args
     shape = tuple(x.shape)
