@@ -78,8 +78,14 @@ def eltwise(ctx, bottoms: list[Blob], operation: str, *, coeffs: list[float] | N
             role: str | None = None) -> Blob:
     """Eltwise over same-shape ``bottoms``. A SUM coefficient other than ±1 scales its bottom by a
     Power first (MNN 3.6.1's forward fails on such coefficients): the same sum up to one float
-    rounding of c·x (Caffe's Eltwise adds c·x with caffe_axpy)."""
+    rounding of c·x (Caffe's Eltwise adds c·x with caffe_axpy). A PROD of more than two bottoms is also
+    offered as a chain of two-bottom PRODs (RKNN's importer makes an invalid graph of it): the same products
+    in the same order (eltwise_layer.cpp multiplies the bottoms in turn), bit for bit."""
     params = {"operation": operation}
+    if operation == ELTWISE_PROD and len(bottoms) > 2:
+        return ctx.choose(Form("one Eltwise", lambda ctx: ctx.layer("Eltwise", bottoms, {"eltwise_param": params},
+                                                                    role=role, shape=bottoms[0].shape)),
+                          Form("two bottoms at a time", lambda ctx: _pairwise_product(ctx, bottoms, role)))
     if coeffs:
         scaled = [b if abs(c) == 1 else power(ctx, b, scale=abs(float(c)), role=f"{role or 'eltwise'}/coeff{i}")
                   for i, (b, c) in enumerate(zip(bottoms, coeffs))]
@@ -87,6 +93,15 @@ def eltwise(ctx, bottoms: list[Blob], operation: str, *, coeffs: list[float] | N
         if any(c != 1.0 for c in coeffs):
             params["coeff"] = coeffs
     return ctx.layer("Eltwise", bottoms, {"eltwise_param": params}, role=role, shape=bottoms[0].shape)
+
+
+def _pairwise_product(ctx, bottoms: list[Blob], role: str | None) -> Blob:
+    product = bottoms[0]
+    for i, bottom in enumerate(bottoms[1:], 1):
+        last = i == len(bottoms) - 1
+        product = ctx.layer("Eltwise", [product, bottom], {"eltwise_param": {"operation": ELTWISE_PROD}},
+                            role=role if last else f"{role or 'product'}/times{i}", shape=bottoms[0].shape)
+    return product
 
 
 def absolute(ctx, x: Blob, *, role: str | None = None) -> Blob:
