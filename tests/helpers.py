@@ -97,12 +97,12 @@ def _compare_export(conversion, model, inputs, tmp_path, stem: str, exceptions, 
     errors = _errors("pycaffe", got, compared)
     bad = {name: err for name, err in errors.items() if err > tolerance}
     assert not bad, f"blobs out of tolerance in pycaffe ({report['target']}): {bad}"
-    _log("pycaffe", errors)
+    log_errors("pycaffe", errors)
     _assert_outputs_follow_new_input(model, inputs, report, files, tolerance)
     references = {name: compared[name] for name in outputs}
     silenced = _silenced(conversion.net)
     for runtime in RUNTIMES:
-        _compare_runtime(runtime, files, feeds, references, floor, tolerance, exceptions.get(runtime),
+        compare_runtime(runtime, files, feeds, references, floor, tolerance, exceptions.get(runtime),
                          silenced[runtime])
     return errors
 
@@ -140,7 +140,7 @@ def _silenced(net) -> dict[str, set[str]]:
     return {"opencv": {layer.name for layer in layers}, "mnn": {b for layer in layers for b in layer.bottoms}}
 
 
-def _compare_runtime(runtime, files, feeds, references, floor, tolerance, exception, silenced=frozenset()) -> None:
+def compare_runtime(runtime, files, feeds, references, floor, tolerance, exception, silenced=frozenset()) -> None:
     """Run ``runtime`` asking for no blob in particular: the outputs it finds itself (but for ``silenced``) must
     be the model's (OpenCV: in forward's order) and match. Under an exception, assert that it fails."""
     try:
@@ -155,10 +155,10 @@ def _compare_runtime(runtime, files, feeds, references, floor, tolerance, except
     except (Pt2CaffeError, AssertionError) as failure:
         if exception is None:
             raise
-        _log(runtime, {"exception": exception, "failure": str(failure).splitlines()[0][:300]})
+        log_errors(runtime, {"exception": exception, "failure": str(failure).splitlines()[0][:300]})
         return
     assert exception is None, f"{runtime} passes although listed as an exception ({exception}): drop it"
-    _log(runtime, errors)
+    log_errors(runtime, errors)
 
 
 def _errors(runtime, got, references) -> dict[str, float]:
@@ -198,7 +198,8 @@ class NoiseFloor:
                 for name, s, d in zip(self.outputs, single, double) if s.is_floating_point()}
 
 
-def _log(runtime: str, result: dict) -> None:
+def log_errors(runtime: str, result: dict) -> None:
+    """Append the worst of ``result`` {name: relative error} (or its exception) to PT2CAFFE_ERROR_LOG, if set."""
     path = os.environ.get("PT2CAFFE_ERROR_LOG")
     if not path:
         return

@@ -20,16 +20,16 @@ class Small(nn.Module):
         return torch.softmax(self.head(x.mean((2, 3))), 1)
 
 
-def small_onnx(path, *, dynamic_batch: bool = False) -> str:
+def small_onnx(path, *, dynamic_batch: bool = False, size: int = 16) -> str:
     """Write the net (deterministic weights, randomised BatchNorm statistics) to ``path``; input ``image``
-    1×3×16×16 (the batch symbolic with ``dynamic_batch``), output ``scores``."""
+    1×3×size×size (the batch symbolic with ``dynamic_batch``), output ``scores`` (1×5)."""
     torch.manual_seed(0)
     model = Small().eval()
     model.bn1.running_mean.uniform_(-0.5, 0.5)
     model.bn1.running_var.uniform_(0.5, 2.0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(model, (torch.rand(1, 3, 16, 16),), str(path), input_names=["image"], output_names=["scores"],
+        torch.onnx.export(model, (torch.rand(1, 3, size, size),), str(path), input_names=["image"], output_names=["scores"],
                           opset_version=13, dynamo=False,
                           dynamic_axes={"image": {0: "batch"}} if dynamic_batch else None)
     return str(path)

@@ -2,17 +2,29 @@
 check that an exported net has none of them. The README's runtime table lists the same forms."""
 from __future__ import annotations
 
+import math
+
+from pt2caffe.net.targets.runtimes import MNN_SOFTMAX_AXIS, MNN_SOFTMAX_INNER
 from pt2caffe.net.proto import read_prototxt
+from pt2caffe.net.shapes import layer_shapes
 
 
 def unportable_layers(prototxt: str) -> list[str]:
     """One line per layer of the net that some runtime cannot load or computes wrongly."""
     found = []
-    for layer in read_prototxt(prototxt).layer:
-        problem = _problem(layer)
+    for entry in layer_shapes(read_prototxt(prototxt)):
+        problem = _problem(entry.layer) or _shape_problem(entry.layer, entry.bottoms)
         if problem:
-            found.append(f"{layer.name} ({layer.type}): {problem}")
+            found.append(f"{entry.layer.name} ({entry.layer.type}): {problem}")
     return found
+
+
+def _shape_problem(layer, bottoms) -> str | None:
+    if layer.type == "Softmax" and bottoms:
+        axis = layer.softmax_param.axis % len(bottoms[0])
+        if bottoms[0][axis] < MNN_SOFTMAX_AXIS and math.prod(bottoms[0][axis + 1:]) > MNN_SOFTMAX_INNER:
+            return "an axis of < 8 entries with > 8 positions after it: MNN saturates large logits"
+    return None
 
 
 def _problem(layer) -> str | None:

@@ -2,7 +2,7 @@
 
 The mapping Caffe blob ↔ traced value comes from the conversion report (its "blobs", in net
 order): from NAME.json, or from converting the model again in memory when MODEL.py and
-WEIGHTS.pth are given. Tracing the model again with capture on reproduces the same value
+WEIGHTS.pth (or MODEL.onnx) are given with the net's files. Tracing the model again with capture on reproduces the same value
 indices, so each Caffe blob is compared with ``graph.values[row["value"]].tensor``. A blob
 passes when max|caffe − torch| ≤ atol + rtol·max|torch|; the first blob that does not is where
 the export (or the edited prototxt / caffemodel) goes wrong.

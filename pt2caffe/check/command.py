@@ -90,6 +90,7 @@ def main(args) -> int:
                "caffemodel": os.path.abspath(subject.caffemodel), "atol": args.atol, "rtol": args.rtol,
                "first_divergence": first and dict(first, suspects=suspects(first["blob"], net, verified)),
                "crash": caffe.crash, "bad_weights": torch_side.bad_weights or None, "blobs": results,
+               "ties": [dict(result["ties"], blob=result["blob"]) for result in results if result["verdict"] == "tie"],
                "seconds": timings}
     outcome["verdict"] = summary(results, args, caffe.crash, torch_side.bad_weights)
     print_outcome(outcome, results, first, args)

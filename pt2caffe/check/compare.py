@@ -1,5 +1,6 @@
 """The comparison: per blob max |Δ|, scale, ratio and cosine, the verdict within atol + rtol·scale (or the
-model's own float32 noise floor for OpenCV and MNN), and the layers suspected of a divergence."""
+model's own float32 noise floor for OpenCV and MNN; index blobs tie-aware, pt2caffe.check.ties), and the
+layers suspected of a divergence."""
 from __future__ import annotations
 
 import math
@@ -10,10 +11,11 @@ from ..console import Progress
 from .noise import NOISE_FACTOR, float32_noise
 from .run import CaffeRun
 from .subject import CaffeNet
-from .torch_side import TorchSide
+from .ties import judge_index_rows
+from .torch_side import TorchSide, indexed_values, references_on_indices
 
 FAILING = ("fail", "shape")
-PASSING = ("ok", "not kept")
+PASSING = ("ok", "not kept", "tie")
 LENIENT_SHAPES = ("opencv", "mnn")  # runtimes that keep or drop unit axes their own way
 
 
@@ -87,7 +89,27 @@ def compare_all(torch_side: TorchSide, net: CaffeNet, caffe: CaffeRun, args, bac
     progress.clear()
     if backend in ("opencv", "mnn"):
         _apply_noise_floor(results, torch_side, args, progress)
+    _judge_ties(results, torch_side, net, caffe, args, backend, progress)
     return results
+
+
+def _judge_ties(results: list[dict], torch_side: TorchSide, net: CaffeNet, caffe: CaffeRun, args, backend: str,
+                progress: Progress) -> None:
+    """Index blobs that differ only by tie flips pass as "tie"; the failing blobs are then compared again with
+    PyTorch run on the runtime's indices, and those that match are marked with that ``reference``."""
+    tied = judge_index_rows(results, torch_side.rows, torch_side.references, indexed_values(torch_side),
+                            caffe.blobs, args.atol, args.rtol)
+    if not tied or not any(result["verdict"] == "fail" for result in results) or torch_side.model is None:
+        return
+    progress.step("running PyTorch again on the runtime's indices (tie flips)")
+    again = references_on_indices(torch_side, tied, caffe.blobs)
+    progress.clear()
+    for position, (result, row) in enumerate(zip(results, torch_side.rows)):
+        if result["verdict"] == "fail":
+            redo = compare_row(row, net, again[row["blob"]], caffe.blobs.get(row["blob"]), args.atol, args.rtol,
+                               backend, caffe.crash is not None)
+            if redo["verdict"] == "ok":
+                results[position] = dict(redo, index=result["index"], reference="PyTorch on the runtime's indices")
 
 
 def _apply_noise_floor(results: list[dict], torch_side: TorchSide, args, progress: Progress) -> None:

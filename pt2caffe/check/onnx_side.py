@@ -13,9 +13,9 @@ from ..conversion.onnx_export import convert_onnx
 from ..conversion.report import report as conversion_report
 from ..conversion.writing import non_finite
 from ..errors import Pt2CaffeError
+from ..frontends.onnx.inputs import input_specs, shapes_to_trace
 from ..frontends.onnx.interpreter import OnnxModule
 from ..frontends.onnx.model_file import read
-from ..frontends.torch.shapes import parse_shape
 from ..runtimes.launch import run_onnxruntime
 from .compare import measure
 from .subject import Subject
@@ -23,8 +23,9 @@ from .torch_side import TorchSide, reference_arrays
 
 
 def load_onnx(subject: Subject, progress: Progress):
-    """The front end's module for the report's ONNX file and the export's input shapes; Pt2CaffeError when
-    the file changed since the export (its sha256 differs from the report's)."""
+    """The front end's module for the ONNX file and the input shapes (the export's, else --input-shape or the
+    file's declared dims); Pt2CaffeError when the file changed since the export (its sha256 differs from the
+    report's), and, as for ``run``, for symbolic dims not given (pt2caffe.frontends.onnx.inputs)."""
     progress.step(f"loading {subject.model}")
     with open(subject.model, "rb") as handle:
         digest = hashlib.sha256(handle.read()).hexdigest()
@@ -32,19 +33,21 @@ def load_onnx(subject: Subject, progress: Progress):
     if recorded and digest != recorded:
         raise Pt2CaffeError(f"{subject.model} changed since the export (sha256 {digest[:12]}…, the export's "
                             f"{recorded[:12]}…): export it again")
-    return OnnxModule(read(subject.model)).eval(), [parse_shape(text) for text in subject.input_shapes or []]
+    source = read(subject.model)
+    return OnnxModule(source).eval(), shapes_to_trace(subject.model, input_specs(source.model), subject.input_shapes)
 
 
 def trace_onnx_side(subject: Subject, module: OnnxModule, inputs, progress: Progress) -> TorchSide:
     """Run the front end once, capturing every traced value (as pt2caffe.check.torch_side does for torch)."""
     progress.step(f"running {module.source.name} in the ONNX front end and tracing every node")
     conversion = convert_onnx(module, inputs, capture=True, probe_sizes=False)
-    exported = [entry["shape"] for entry in subject.report["inputs"]]
+    exported = [entry["shape"] for entry in subject.report["inputs"]] if subject.report else None
     same_size = exported == [list(tensor.shape) for tensor in inputs]
-    rows = subject.report["blobs"] if same_size else conversion_report(conversion, {})["blobs"]
+    mapping = subject.report if same_size else conversion_report(conversion, {})
+    rows = mapping["blobs"]
     bad = non_finite((name, tensor.numpy()) for name, tensor in module.named_buffers() if tensor.is_floating_point())
     return TorchSide(rows, reference_arrays(rows, conversion.graph, subject.prefix + ".json"), conversion.graph, bad,
-                     module, inputs)
+                     module, inputs, mapping["onnx_outputs"])
 
 
 def onnxruntime_outcome(subject: Subject, side: TorchSide, caffe_blobs: dict, results: list[dict], args,
@@ -55,7 +58,7 @@ def onnxruntime_outcome(subject: Subject, side: TorchSide, caffe_blobs: dict, re
     or the front end's reading of the file is off."""
     progress.step("running onnxruntime")
     module = side.model
-    outputs = subject.report["onnx_outputs"]
+    outputs = side.onnx_outputs
     feeds = {name: tensor.numpy() for name, tensor in zip(module.input_names, side.inputs)}
     expected = run_onnxruntime(subject.model, feeds, [entry["onnx"] for entry in outputs])
     with torch.no_grad():

@@ -79,18 +79,34 @@ def _same_export(report_path: str, export_id, prototxt: str | None, caffemodel: 
 
 
 def subject_of(args) -> Subject:
-    """NAME.json alone, or MODEL.py WEIGHTS.pth with --prototxt and --caffemodel."""
+    """NAME.json alone, MODEL.py WEIGHTS.pth or MODEL.onnx with --prototxt and --caffemodel."""
     sources = args.sources
     if len(sources) == 1 and sources[0].endswith(".json"):
         return _from_report(sources[0], args)
+    if sources[0].lower().endswith(".onnx"):
+        return _onnx_model(sources, args)
     if len(sources) != 2 or sources[0].endswith(".json"):
-        raise Pt2CaffeError("check takes NAME.json (from `pt2caffe run`) or MODEL.py WEIGHTS.pth")
+        raise Pt2CaffeError("check takes NAME.json (from `pt2caffe run`), MODEL.py WEIGHTS.pth or MODEL.onnx")
     if not (args.prototxt and args.caffemodel):
         raise Pt2CaffeError("check MODEL.py WEIGHTS.pth needs --prototxt and --caffemodel (or give NAME.json)")
     return _existing(Subject(
         sources[0], sources[1], args.entry, args.input_shape, args.unsafe_pickle, args.non_strict,
         args.prototxt, args.caffemodel, None,
         os.path.splitext(os.path.abspath(args.prototxt))[0]))
+
+
+def _onnx_model(sources: list[str], args) -> Subject:
+    """MODEL.onnx with --prototxt and --caffemodel: a net pt2caffe exported from the file, checked without its
+    NAME.json; the mapping is made in memory, at --input-shape or the file's declared dims."""
+    if len(sources) != 1:
+        raise Pt2CaffeError(f"check {sources[0]} takes no weights file: an ONNX file holds its weights")
+    for option, text in (("unsafe_pickle", "--unsafe-pickle"), ("non_strict", "--non-strict")):
+        if getattr(args, option, False):
+            raise Pt2CaffeError(f"{text} is for PyTorch models: check MODEL.onnx takes none")
+    if not (args.prototxt and args.caffemodel):
+        raise Pt2CaffeError("check MODEL.onnx needs --prototxt and --caffemodel (or give NAME.json)")
+    return _existing(Subject(sources[0], None, args.entry, args.input_shape, False, False, args.prototxt,
+                             args.caffemodel, None, os.path.splitext(os.path.abspath(args.prototxt))[0], "onnx"))
 
 
 def _existing(subject: Subject) -> Subject:

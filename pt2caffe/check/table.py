@@ -21,6 +21,8 @@ def _number(value, digits: int = 1) -> str:
 def _verdict_text(result: dict, first: dict | None) -> str:
     if result["verdict"] == "shape":
         return "SHAPE caffe " + "x".join(map(str, result["caffe_shape"]))
+    if result["verdict"] == "tie":
+        return f"tie ({result['ties']['positions']} index flips between equal values)"
     text = {"ok": "ok", "fail": "FAIL", "missing": "MISSING", "not run": "not run",
             "not kept": "not kept (fused, or not an output)"}[result["verdict"]]
     return text + ("  <- first divergence" if result is first else "")
@@ -62,11 +64,27 @@ def describe_first(first: dict, culprits: list[str]) -> str:
     return "\n".join(lines)
 
 
+def tie_text(results: list[dict]) -> str:
+    """The tie flips of index blobs (pt2caffe.check.ties) in words, "" when there are none."""
+    tied = [r for r in results if r["verdict"] == "tie"]
+    if not tied:
+        return ""
+    parts = []
+    for result in tied:
+        example = result["ties"]["examples"][0]
+        parts.append(f"{result['blob']}: {result['ties']['positions']} (e.g. at {example['position']} PyTorch "
+                     f"{example['torch_index']}, Caffe {example['caffe_index']:g}: values {example['torch_value']:.3g} "
+                     f"and {example['caffe_value']:.3g})")
+    after = sum(r.get("reference") is not None for r in results)
+    return (f"; index tie flips (equal values up to rounding, either pick is right) in {'; '.join(parts)}"
+            + (f"; {after} blobs after them compared with PyTorch run on Caffe's indices" if after else ""))
+
+
 def summary(results: list[dict], args, crash: str | None, bad_weights: str = "") -> str:
     counts = {verdict: sum(r["verdict"] == verdict for r in results)
-              for verdict in ("ok", "fail", "shape", "missing", "not run", "not kept")}
+              for verdict in ("ok", "fail", "shape", "missing", "not run", "not kept", "tie")}
     tolerance = f"atol {args.atol:g}, rtol {args.rtol:g}"
-    if counts["ok"] + counts["not kept"] == len(results):
+    if counts["ok"] + counts["not kept"] + counts["tie"] == len(results):
         worst = max((r for r in results if r["verdict"] == "ok"), key=lambda r: r["rel"], default=None)
         tail = f"; worst: {worst['layer']} rel {worst['rel']:.1e}" if worst else ""
         kept = (f" ({counts['not kept']} more not returned by the runtime: fused away, or not net outputs)"
@@ -76,13 +94,15 @@ def summary(results: list[dict], args, crash: str | None, bad_weights: str = "")
                  "Winograd convolutions)" if floored and getattr(args, "backend", None) != "rknn" else
                  f"; {floored} of them within {ROUTE_FACTOR}× RKNN's own float16 error on the model's ONNX"
                  if floored else "")
-        return f"OK: all {counts['ok']} blobs within tolerance ({tolerance}){floor}{kept}{tail}"
+        return (f"OK: all {counts['ok'] + counts['tie']} blobs within tolerance ({tolerance}){floor}{kept}{tail}"
+                f"{tie_text(results)}")
     compared = counts["ok"] + counts["fail"] + counts["shape"]
     parts = [crash] if crash else []
     if bad_weights:
         parts.append(f"bad weights: {bad_weights} hold NaN or infinite values, so the blobs computed from them "
                      "cannot match (a problem of the checkpoint, not of the export)")
-    parts.append(f"{counts['fail'] + counts['shape']} of {compared} compared blobs out of tolerance ({tolerance})")
+    parts.append(f"{counts['fail'] + counts['shape']} of {compared + counts['tie']} compared blobs out of tolerance "
+                 f"({tolerance}){tie_text(results)}")
     if counts["missing"]:
         missing = [r["blob"] for r in results if r["verdict"] == "missing"]
         parts.append(f"{len(missing)} blobs of the export missing from the prototxt: "

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import torch
 
 from ..console import Progress
 from ..conversion.pipeline import convert
@@ -12,6 +13,9 @@ from ..conversion.report import report as conversion_report
 from ..conversion.writing import non_finite
 from ..errors import Pt2CaffeError
 from ..frontends.torch.loading import load
+from ..frontends.torch.trace import trace
+from ..lowering.ops.unpooling import overlapping_unpooling
+from ..lowering.registry import is_atomic
 from ..net.sizes import InputSizes
 from .inputs import load_inputs
 from .subject import CaffeNet, Subject
@@ -25,6 +29,7 @@ class TorchSide:
     bad_weights: str = ""  # state_dict keys holding NaN/inf ("" when all are finite)
     model: object = None  # the model and its inputs, for the float32 noise floor (pt2caffe.check.noise)
     inputs: list = field(default_factory=list)
+    onnx_outputs: list | None = None  # an ONNX model's graph outputs and their blobs (report key "onnx_outputs")
 
 
 def load_torch(subject: Subject, progress: Progress):
@@ -63,7 +68,7 @@ def trace_torch(subject: Subject, model, inputs, progress: Progress) -> TorchSid
     there is no report or the input has another (valid) size than the export: a net valid at both sizes
     lowers to the same layers and blob names (pt2caffe.net.sizes), only the shapes differ."""
     progress.step(f"running PyTorch ({type(model).__name__}) and tracing every op")
-    conversion = convert(model, inputs, capture=True, probe_sizes=False)
+    conversion = reference_conversion(model, inputs)
     exported = [entry["shape"] for entry in subject.report["inputs"]] if subject.report else None
     same_size = exported == [list(tensor.shape) for tensor in inputs]
     rows = subject.report["blobs"] if same_size else conversion_report(conversion, {})["blobs"]
@@ -71,6 +76,21 @@ def trace_torch(subject: Subject, model, inputs, progress: Progress) -> TorchSid
                      if tensor.is_floating_point())
     return TorchSide(rows, reference_arrays(rows, conversion.graph, subject.prefix + ".json"), conversion.graph, bad,
                      model, inputs)
+
+
+def reference_conversion(model, inputs):
+    """The model traced with every value captured; run again on one thread when a MaxUnpool2d reads indices of
+    overlapping windows, where PyTorch's CPU kernel is a race between threads and only the one-thread result
+    is defined (pt2caffe/lowering/ops/unpooling.py)."""
+    conversion = convert(model, inputs, capture=True, probe_sizes=False)
+    if not overlapping_unpooling(conversion.graph):
+        return conversion
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return convert(model, inputs, capture=True, probe_sizes=False)
+    finally:
+        torch.set_num_threads(threads)
 
 
 def reference_arrays(rows: list[dict], graph, origin: str) -> dict[str, np.ndarray]:
@@ -84,3 +104,19 @@ def reference_arrays(rows: list[dict], graph, origin: str) -> dict[str, np.ndarr
                                 f"value {index} should be {'x'.join(map(str, row['shape']))}); export it again")
         arrays[row["blob"]] = value.tensor.detach().cpu().numpy().astype(np.float32, copy=False)
     return arrays
+
+
+def indexed_values(torch_side: TorchSide) -> dict[int, np.ndarray]:
+    """PyTorch's arrays of the tensors the index rows point into (pooling inputs, argmax inputs)."""
+    wanted = {row["index"]["of"] for row in torch_side.rows if row.get("index")}
+    return {index: torch_side.graph.values[index].tensor.detach().cpu().numpy() for index in wanted
+            if torch_side.graph is not None and torch_side.graph.values[index].tensor is not None}
+
+
+def references_on_indices(torch_side: TorchSide, rows: list[dict], runtime: dict) -> dict[str, np.ndarray]:
+    """Every row's reference from PyTorch run again with the runtime's arrays in place of the index values of
+    ``rows`` (the model goes on from the runtime's picks, pt2caffe.check.ties)."""
+    substitute = {row["value"]: torch.from_numpy(np.rint(runtime[row["blob"]]).astype(np.int64)).reshape(row["shape"])
+                  for row in rows}
+    graph = trace(torch_side.model, torch_side.inputs, capture=True, is_atomic=is_atomic, substitute=substitute)
+    return reference_arrays(torch_side.rows, graph, "the run on the runtime's indices")

@@ -95,8 +95,8 @@ def _check_parser(commands) -> None:
         "check", help="compare every Caffe blob with PyTorch, layer by layer",
         description="Run the PyTorch model and the Caffe net on the same input and compare every blob "
                     "that has a PyTorch counterpart; name the first layer out of tolerance.")
-    parser.add_argument("sources", nargs="+", metavar="NAME.json | MODEL.py WEIGHTS.pth",
-                        help="the report written by 'run', or the model file and its weights")
+    parser.add_argument("sources", nargs="+", metavar="NAME.json | MODEL.py WEIGHTS.pth | MODEL.onnx",
+                        help="the report written by 'run', the model file and its weights, or the ONNX file")
     _common_model_arguments(parser)
     parser.add_argument("--prototxt", help="the Caffe net (default: from NAME.json)")
     parser.add_argument("--caffemodel", help="the Caffe weights (default: from NAME.json)")

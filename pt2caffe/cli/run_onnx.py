@@ -5,26 +5,18 @@ import functools
 import os
 
 from ..console import Progress
-from ..conversion.onnx_export import convert_onnx, default_name
+from ..conversion.onnx_export import convert_onnx, default_name, provenance
 from ..conversion.writing import write
 from ..errors import Pt2CaffeError
 from ..frontends.onnx.inputs import InputSpec, input_specs, shapes_to_trace
 from ..frontends.onnx.interpreter import OnnxModule
-from ..frontends.onnx.model_file import OnnxFile, read
+from ..frontends.onnx.model_file import read
 from ..frontends.torch.shapes import random_inputs
 from ..net.targets import TARGETS
 from .summary import size_suffix
 
 TORCH_ONLY = (("weights", "WEIGHTS.pth (an ONNX file holds its weights)"), ("unsafe_pickle", "--unsafe-pickle"),
               ("non_strict", "--non-strict"))
-
-
-def provenance(source: OnnxFile, args, shapes) -> dict:
-    """What the export was made from: the file, its format, opset (as read and as converted), producer and
-    sha256 digest, and the input shapes, so that ``pt2caffe check NAME.json`` can redo it alone."""
-    return {"model": os.path.abspath(source.path), "format": "onnx", "opset": source.opset,
-            "original_opset": source.original_opset, "producer": source.producer, "sha256": source.digest,
-            "input_shapes": [list(shape) for shape in shapes], "ssd": os.path.abspath(args.ssd) if args.ssd else None}
 
 
 def shape_sets(path: str, specs: list[InputSpec], given: list[str] | None) -> list[list[tuple[int, ...]]]:
@@ -61,5 +53,5 @@ def export_onnx(args, progress: Progress, ssd_config) -> list[tuple[dict, str, s
         outdir = args.outdir or os.path.dirname(os.path.abspath(args.model))
         prefix = os.path.join(outdir, conversion.net.name)
         progress.step(f"writing {prefix}.prototxt/.caffemodel/.json")
-        exports.append((write(conversion, prefix, provenance(source, args, shapes)), outdir, prefix))
+        exports.append((write(conversion, prefix, provenance(source, shapes, args.ssd)), outdir, prefix))
     return exports

@@ -27,6 +27,7 @@ from ..net.outputs import settle_outputs
 from ..net.sizes import InputSizes, add_guards, find_valid_sizes
 from ..net.targets import Target, Violation
 from ..net.targets.check import net_violations, refusal
+from .verify import verify_shapes
 
 
 @dataclass
@@ -119,9 +120,11 @@ def convert_graphs(graph_of: Callable[[list, bool], Graph], example_inputs: list
 def lower_graph(graph: Graph, name: str, input_names: list[str],
                 finish: Callable[[Conversion], None] | None = None, target: Target | None = None) -> Conversion:
     """The net of an op graph from any front end: lowered (pt2caffe.lowering), completed by ``finish``, its
-    outputs settled for every runtime (pt2caffe.net.outputs). ``input_names`` name the net's inputs, one
-    per ``graph.inputs``; ``target`` as in :func:`convert_graphs`. Raises Pt2CaffeError for an op no handler
-    lowers (naming it and where), or that has no form ``target`` accepts."""
+    outputs settled for every runtime (pt2caffe.net.outputs), its shapes as Caffe computes them checked
+    against the graph's (pt2caffe.conversion.verify). ``input_names`` name the net's inputs, one per
+    ``graph.inputs``; ``target`` as in :func:`convert_graphs`. Raises Pt2CaffeError for an op no handler
+    lowers (naming it and where), or that has no form ``target`` accepts, and for a net whose shapes differ
+    from the graph's (naming the layer, its module and source line)."""
     net = NetBuilder(name, STOCK_SSD, target, strict=target is not None)
     net.notes.extend(graph.notes)
     blobs = lower(graph, net, input_names)
@@ -129,4 +132,6 @@ def lower_graph(graph: Graph, name: str, input_names: list[str],
     if finish is not None:
         finish(conversion)
     settle_outputs(conversion.net, conversion.output_blobs)
+    verify_shapes(conversion.net, {blobs[value.index].name: value.shape for value in graph.values
+                                   if value.index in blobs})
     return conversion

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..net.builder import NetBuilder
 from ..version import __version__
+from .indices import index_info
 from .pipeline import Conversion
 
 
@@ -14,7 +15,8 @@ def _weights_report(net: NetBuilder) -> list[dict]:
 
 
 def _compared_blobs(conversion: Conversion) -> list[dict]:
-    """Every Caffe blob that holds a traced tensor, in net order, for ``pt2caffe check``."""
+    """Every Caffe blob that holds a traced tensor, in net order, for ``pt2caffe check``; an index blob (a pooling
+    mask, an argmax) says what it indexes ("index": pt2caffe.conversion.indices)."""
     producer_of = {top: layer for layer in conversion.net.layers for top in layer.tops}
     seen, rows = set(), []
     for value in conversion.graph.values:
@@ -23,9 +25,10 @@ def _compared_blobs(conversion: Conversion) -> list[dict]:
             continue  # (no producer: a dropped dead layer's blob)
         seen.add(blob.name)
         layer = producer_of[blob.name]
-        rows.append({"blob": blob.name, "value": value.index, "layer": layer.name, "type": layer.type,
-                     "shape": list(value.shape), "module": value.producer.module_path,
-                     "source": value.producer.source})
+        row = {"blob": blob.name, "value": value.index, "layer": layer.name, "type": layer.type,
+               "shape": list(value.shape), "module": value.producer.module_path, "source": value.producer.source}
+        index = index_info(value)
+        rows.append(dict(row, index=index) if index else row)
     order = {layer.name: i for i, layer in enumerate(conversion.net.layers)}
     return sorted(rows, key=lambda row: order[row["layer"]])
 

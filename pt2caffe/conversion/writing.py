@@ -21,7 +21,8 @@ from .report import report
 
 def _is_finite(array: np.ndarray) -> bool:
     """One fast pass (a float32 sum is finite unless a value is NaN/inf or the sum overflows), exact after."""
-    return bool(np.isfinite(array.sum())) or bool(np.isfinite(array).all())
+    with np.errstate(over="ignore"):  # an overflowing sum only sends it to the exact pass
+        return bool(np.isfinite(array.sum())) or bool(np.isfinite(array).all())
 
 
 def non_finite(named_arrays) -> str:

@@ -4,9 +4,10 @@ The lowering turns parameters into blobs by gathers (reshape, transpose, slices,
 rows, negated or reciprocal constants) and, for recurrent biases, sums of two keys. To invert any of
 them without knowing each handler, the model is lowered once more with every floating-point state_dict
 tensor replaced by codes 1…n (exact in float32 up to 2^24; tensors larger than that get a second pass
-with the high digit): each blob element then names the element it came from. A blob from two keys
-(b_ih + b_hh) is decoded in one run per key, the other key holding OFFSET; the sum goes to the first
-key and the second gets 0 there (the forward is the same).
+with the high digit): each blob element then names the element it came from. A blob from several keys
+(b_ih + b_hh; W_ih with that sum as one more column) is decoded in one run per key, the other keys holding
+OFFSET; an element that is a sum goes to the first key and the second gets 0 there (the forward is the
+same).
 """
 from __future__ import annotations
 
@@ -107,8 +108,11 @@ def gathers(model, lower, layers) -> dict[tuple[str, int], list[Gather]]:
 
 def _decode(runs, run, li, bi, key, big, name) -> Gather:
     coded = runs[run][li][bi].astype(np.float64)
-    if run:  # decoding one key of a sum: take the other key's OFFSET away
-        coded = np.where(np.abs(coded) >= OFFSET, coded - np.sign(coded) * OFFSET, coded)
+    if run:  # decoding one key of a sum: take the other keys' OFFSETs away (codes are below OFFSET)
+        if (np.abs(coded) > 2 * OFFSET).any():
+            raise Pt2CaffeError(f"blob {bi} of {name} sums three or more parameters in one element: import decodes "
+                                "sums of two")
+        coded = np.sign(coded) * (np.abs(coded) % OFFSET)
     for how, read in READ.items():
         low = read(coded)
         exact = how != "reciprocal" or np.array_equal(
@@ -141,16 +145,16 @@ def scatter(values: dict, found: dict, state: dict) -> tuple[dict, list[str], di
         if len(plan) == 1 and plan[0].index is None:
             _write_all(flat, written, whose, plan[0].key, data, where)
             continue
-        taken = np.zeros(data.numel(), dtype=bool)  # element already given to an earlier key
-        for gather in plan:
+        taker = np.full(data.numel(), -1)  # which gather's key was given each element (the sum, when several)
+        for g, gather in enumerate(plan):
             present = gather.index >= 0
-            first = present & ~taken
-            if (present & taken).any():
-                summed.setdefault(gather.key, (plan[0].key, []))[1].append(gather.index[present & taken])
+            first, again = present & (taker < 0), present & (taker >= 0)
+            if again.any():
+                summed.setdefault(gather.key, (plan[taker[again][0]].key, []))[1].append(gather.index[again])
             part = torch.where(torch.from_numpy(first), UNDO[gather.how](data), torch.zeros(()))[torch.from_numpy(present)]
             _write(flat, written, whose, gather.key, torch.from_numpy(gather.index[present]),
                    part.to(flat[gather.key].dtype), where)
-            taken |= present
+            taker[first] = g
     missing = [key for key, tensor in state.items() if tensor.is_floating_point() and not written[key].all()]
     notes = {key: _sum_note(holder, np.unique(np.concatenate(parts)), state[key].numel())
              for key, (holder, parts) in summed.items()}

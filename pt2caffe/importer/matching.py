@@ -30,7 +30,7 @@ def translate(expr, pairs: dict):
     if head == "part":
         inner = translate(expr[2], pairs)
         return None if inner is None else ("part", expr[1], inner)
-    if head in ("elt", "op"):
+    if head in ("elt", "op", "mix"):
         parts = [translate(part, pairs) for part in expr[-1]]
         return None if None in parts else expr[:-1] + (frozenset(parts),)
     return expr
@@ -49,7 +49,7 @@ def uses(units: list[Unit], outputs: list) -> dict:
                 walk(part, role + (("cat", i, len(expr[1])),), reader)
         elif head == "part":
             walk(expr[2], role + (("part", expr[1]),), reader)
-        elif head in ("elt", "op"):
+        elif head in ("elt", "op", "mix"):
             for part in expr[-1]:
                 walk(part, role + (expr[:-1],), reader)
 

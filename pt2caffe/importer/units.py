@@ -13,6 +13,11 @@ parts)`` any other layer with several bottoms. An operation whose operands all h
 that provenance (``x − ReLU(x − 6)`` is x's), and Crop follows its first bottom only (the second gives
 a shape).
 
+An expression bigger than ``LARGEST`` nodes (written out as a tree) becomes ``("mix", atoms)``: the
+units and inputs it is computed from, however combined. Unrolled recurrent steps whose weights are
+stored once (no unit between the steps) would otherwise nest each step's state in the next one several
+times over: sizes, comparisons and walks that double at every step.
+
 A recurrent *cell* unit (Caffe's LSTM layer; on the PyTorch side every layer holding one nn.LSTM
 layer's weights, unrolled over the steps) is one unit however many layers it has: every blob computed
 only from the cell (the steps' gates, states and outputs, their slices and concatenations) has the
@@ -27,6 +32,7 @@ import numpy as np
 
 from .caffe_net import CaffeLayer
 
+LARGEST = 400  # nodes of a provenance expression kept as it is (see the module docstring)
 LEARNED = {"Convolution", "Deconvolution", "InnerProduct", "BatchNorm", "Scale", "Bias", "PReLU", "Normalize",
            "Embed", "LSTM", "RNN"}
 
@@ -105,7 +111,7 @@ def atoms(expr) -> frozenset:
         return frozenset().union(*(atoms(part) for part in expr[1]))
     if head == "part":
         return atoms(expr[2])
-    if head in ("elt", "op"):
+    if head in ("elt", "op", "mix"):
         return frozenset().union(*(atoms(part) for part in expr[-1]))
     return frozenset([expr])
 
@@ -126,6 +132,7 @@ def provenance(layers: list[CaffeLayer], inputs: list[str], units: list[Unit]) -
     last_of = {id(unit.layers[-1]): unit for unit in units if not unit.cell}
     inner = {id(layer) for unit in units if not unit.cell for layer in unit.layers[:-1]}
     cell_of = {id(layer): unit for unit in units if unit.cell for layer in unit.layers}
+    sized = {}  # id(expression) → (expression, nodes): see _nodes
     for layer in layers:
         parts = [expr.get(bottom, ("?", bottom)) for bottom in layer.bottoms]
         unit = last_of.get(id(layer))
@@ -150,6 +157,27 @@ def provenance(layers: list[CaffeLayer], inputs: list[str], units: list[Unit]) -
             result = merge(("op", layer.type), parts)
         if cell_of:
             result = _within_cell(result)
+        if _nodes(result, sized) > LARGEST:
+            result = ("mix", atoms(result))
         for k, top in enumerate(layer.tops):
             expr[top] = result if len(layer.tops) == 1 else ("part", k, result)
     return expr
+
+
+def _nodes(expr: tuple, sized: dict) -> int:
+    """Nodes of ``expr`` written out as a tree. ``sized`` (id → (expression, nodes), which keeps each
+    expression alive) holds every blob's expression already, so a new one costs its own parts only."""
+    known = sized.get(id(expr))
+    if known is not None:
+        return known[1]
+    head = expr[0]
+    if head == "cat":
+        nodes = 1 + sum(_nodes(part, sized) for part in expr[1])
+    elif head == "part":
+        nodes = 1 + _nodes(expr[2], sized)
+    elif head in ("elt", "op", "mix"):
+        nodes = 1 + sum(_nodes(part, sized) for part in expr[-1])
+    else:
+        nodes = 1
+    sized[id(expr)] = (expr, nodes)
+    return nodes

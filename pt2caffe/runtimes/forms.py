@@ -84,11 +84,25 @@ FORMS = [
          "softmax over features"),
     Form("Softmax, axis 2 of a 3-D blob", _one("Softmax", "softmax_param { axis: 2 }"), {"data": (2, 3, 7)},
          dict.fromkeys(RUNTIMES, YES), "softmax over the last axis"),
+    Form("Softmax, axis 1 of a (1, 2, 16) blob, logits 10 to 200", 'layer { name: "big" type: "Power" '
+         'bottom: "data" top: "big" power_param { scale: 100 } }\n' + _one("Softmax", "", ("big",)),
+         {"data": (1, 2, 16)}, {"pycaffe": YES, "opencv": YES,
+                                "mnn": "no: 0.5 where pycaffe gives 0 or 1 (no max subtraction when the axis has < 8 "
+                                       "entries and > 8 follow it)"},
+         "avoided (Permute that axis last, Softmax, Permute back)"),
+    Form("Softmax, last axis of a (1, 16, 2) blob, logits 10 to 200", 'layer { name: "big" type: "Power" '
+         'bottom: "data" top: "big" power_param { scale: 100 } }\n' + _one("Softmax", "softmax_param { axis: 2 }",
+                                                                            ("big",)),
+         {"data": (1, 16, 2)}, dict.fromkeys(RUNTIMES, YES), "softmax over the last axis, selective-kernel weights"),
     Form("Crop, axis 2, offset 0 (identity)", 'layer { name: "s" type: "Slice" bottom: "data" top: "a" top: "b" '
          'slice_param { axis: 1 slice_point: 1 } }\n' + _one("Crop", "crop_param { axis: 2 offset: 0 }", ("b", "a")),
          IMAGE, dict.fromkeys(RUNTIMES, YES), "eats unused Slice parts"),
     Form("Pooling MAX 3×3 s2, ceil", _one("Pooling", "pooling_param { pool: MAX kernel_size: 3 stride: 2 pad: 1 }"),
          IMAGE, dict.fromkeys(RUNTIMES, YES), "max/avg pooling"),
+    Form("Pooling MAX 2×2 s2 pad 1, ceil, on 5 rows (last window starts in the padding)",
+         _one("Pooling", "pooling_param { pool: MAX kernel_size: 2 stride: 2 pad: 1 }"), IMAGE,
+         {"pycaffe": YES, "opencv": YES, "mnn": "no: keeps the last window (4 rows where Caffe has 3)"},
+         "cropped to PyTorch's count (the shape of a zero Convolution)"),
     Form("Pooling MAX with its argmax mask (second top)", 'layer { name: "p" type: "Pooling" bottom: "data" top: "p" '
          'top: "m" pooling_param { pool: MAX kernel_size: 2 stride: 2 } }\n' + _one("Eltwise", "", ("p", "m")),
          IMAGE, {"pycaffe": YES, "opencv": YES, "mnn": "no: empty output"}, "MaxUnpool2d (the pooling indices)"),

@@ -38,3 +38,15 @@ def test_lint_needs_a_known_target(tmp_path):
     with pytest.raises(SystemExit) as stop:
         main(["lint", str(path), "--target", "tensorrt"])
     assert stop.value.code == 2
+
+
+def test_lint_of_a_net_caffe_refuses_names_the_layer(tmp_path, capsys):
+    """Caffe's shapes come from net/shapes: an Eltwise of two blobs of different shapes is Caffe's abort,
+    reported in one line naming the layer (no Caffe is started)."""
+    path = tmp_path / "net.prototxt"
+    path.write_text(PERMUTED.replace("dim: 6 dim: 6", "dim: 6 dim: 5") + textwrap.dedent('''
+        layer { name: "sum" type: "Eltwise" bottom: "data" bottom: "turn" top: "sum" }
+    '''))
+    assert main(["lint", str(path), "--target", "rknn"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "layer 'sum' (Eltwise)" in err[0], err

@@ -33,6 +33,8 @@ from .sources import MODULE_SITES, user_source_line
 def _map(obj, fn):
     if isinstance(obj, tuple) and hasattr(obj, "_fields"):
         return type(obj)(*[_map(item, fn) for item in obj])
+    if isinstance(obj, tuple) and type(obj) is not tuple and hasattr(obj, "n_fields"):  # torch.return_types
+        return type(obj)([_map(item, fn) for item in obj])
     if isinstance(obj, (list, tuple)):
         return type(obj)(_map(item, fn) for item in obj)
     if isinstance(obj, dict):
@@ -51,9 +53,11 @@ class Recorder(TorchFunctionMode):
     """The mode active while the model runs (see the module docstring); ``trace()`` reads its values,
     ops and notes afterwards. ``pre_hook``/``post_hook`` are its global module hooks."""
 
-    def __init__(self, model: nn.Module, capture: bool, is_atomic: Callable[[nn.Module], bool]):
+    def __init__(self, model: nn.Module, capture: bool, is_atomic: Callable[[nn.Module], bool],
+                 substitute: dict[int, torch.Tensor] | None = None):
         super().__init__()
         self.capture = capture
+        self.substitute = substitute or {}  # value index → the tensor the model gets instead (see substituted)
         self.is_atomic = is_atomic
         self.values_by_id: dict[int, Value] = {}
         self.consts_by_id: dict[int, Const] = {}
@@ -158,8 +162,20 @@ class Recorder(TorchFunctionMode):
         if not any(isinstance(ref, Value) for ref in refs):
             self.fold_constant(kind, refs, result)
             return result
+        if self.substitute:
+            result = self.substituted(result)
         self.record(kind, ref_args, ref_kwargs, result, *self.current_module())
         return result
+
+    def substituted(self, result):
+        """``result`` with the tensors whose value indices (the next ones, in record's order) ``substitute``
+        names replaced, so that the rest of the model runs on them (check re-runs a model on a runtime's
+        pooling indices where they differ from PyTorch's only by ties)."""
+        indices = iter(range(len(self.values), len(self.values) + sum(
+            isinstance(leaf, torch.Tensor) for leaf in leaves(result))))
+        swapped = _map(result, lambda item: self.substitute.get(next(indices), item)
+                       if isinstance(item, torch.Tensor) else item)
+        return swapped if any(a is not b for a, b in zip(leaves(swapped), leaves(result))) else result
 
     def reads_traced(self, args) -> bool:
         return any(isinstance(x, torch.Tensor) and id(x) in self.values_by_id for x in leaves(args))

@@ -45,15 +45,18 @@ def _output_value(recorder: Recorder, path: str, obj) -> Value:
 
 
 def trace(model: nn.Module, example_inputs, *, capture: bool = False,
-          is_atomic: Callable[[nn.Module], bool] = lambda module: False) -> Graph:
+          is_atomic: Callable[[nn.Module], bool] = lambda module: False,
+          substitute: dict[int, torch.Tensor] | None = None) -> Graph:
     """Run ``model`` once on ``example_inputs`` and return the recorded graph.
 
     ``capture`` keeps a copy of every traced tensor (for comparisons);
     ``is_atomic`` names modules recorded as one op (``module:ClassName``)
-    instead of the ops inside them.
+    instead of the ops inside them; ``substitute`` ({value index: tensor}) makes the model go on with
+    those tensors in place of the values it computes (value indices are the same from run to run of
+    one model on inputs of one shape).
     """
     model.eval()
-    recorder = Recorder(model, capture, is_atomic)
+    recorder = Recorder(model, capture, is_atomic, substitute)
     inputs = [tensor.detach().clone() for tensor in _input_tensors(example_inputs)]
     handles = [register_module_forward_pre_hook(recorder.pre_hook), register_module_forward_hook(recorder.post_hook)]
     try:

@@ -5,7 +5,7 @@ import math
 
 from ..choice import Form
 from ..compose import (ELTWISE_PROD, ELTWISE_SUM, NATURAL_LOG, absolute, broadcast_to, clamp, eltwise, elu, exponential,
-                       log_sum_exp, normalize_dim, power, relu, reshape, scalar_of)
+                       log_sum_exp, normalize_dim, permute, power, relu, reshape, scalar_of)
 from ..registry import handles
 
 
@@ -23,16 +23,22 @@ def leaky_relu(op, ctx):
     return relu(ctx, _input(op, ctx), negative_slope=float(op.arg(1, "negative_slope", 0.01)))
 
 
-@handles("prelu", lowering="PReLU (a shared weight is repeated per channel)")
+@handles("prelu", lowering="PReLU (a shared weight is repeated per channel; above 4-D on an (N, C, rest) view)")
 def prelu(op, ctx):
-    """A shared weight becomes a per-channel blob: same maths, and OpenCV cannot load Caffe's 0-d blob."""
+    """A shared weight becomes a per-channel blob: same maths, and OpenCV cannot load Caffe's 0-d blob.
+    Caffe's PReLU reads its input's channels with the legacy 4-axis accessor (prelu_layer.cpp), so a 5-D
+    or larger input goes through an (N, C, D·H·…) view and back."""
     x, weight = op.arg(0, "input"), op.arg(1, "weight")
     channels = x.shape[1] if len(x.shape) > 1 else 1
     repeated = weight.tensor.numel() == 1 and channels > 1
     array = weight.tensor.reshape(-1).repeat(channels) if repeated else weight.tensor.reshape(-1)
     how = f"repeated over {channels} channels" if repeated else None
-    return ctx.layer("PReLU", [ctx.blob(x)], {"prelu_param": {"channel_shared": False}},
-                     weights=[ctx.weight(weight, array, how)])
+    blob = ctx.blob(x)
+    if len(x.shape) > 4:
+        blob = reshape(ctx, blob, (x.shape[0], channels, math.prod(x.shape[2:])), role="as_3d")
+    y = ctx.layer("PReLU", [blob], {"prelu_param": {"channel_shared": False}}, weights=[ctx.weight(weight, array, how)],
+                  role="prelu" if len(x.shape) > 4 else None, shape=blob.shape)
+    return reshape(ctx, y, tuple(x.shape)) if len(x.shape) > 4 else y
 
 
 @handles("elu", lowering="ELU (alpha); ReLU + α(exp(min(x, 0)) − 1) where the target refuses ELU and Exp (RKNN)")
@@ -223,16 +229,33 @@ def _softmax(op, ctx, role=None):
     x, dim = op.arg(0, "input"), op.arg(1, "dim")
     rank = len(x.shape)
     axis = normalize_dim(int(dim), rank) if dim is not None else 0 if rank in (0, 1, 3) else 1
-    if rank != 1:
-        return ctx.layer("Softmax", [ctx.blob(x)], {"softmax_param": {"axis": axis}}, role=role)
-    # MNN 3.6.1 miscomputes (or aborts on) a Softmax over a 1-D blob: run it on a (1, N) view
-    row = reshape(ctx, ctx.blob(x), (1,) + tuple(x.shape), role=f"{role or 'softmax'}/row")
-    values = ctx.layer("Softmax", [row], {"softmax_param": {"axis": 1}}, role=f"{role or 'softmax'}/on_row",
-                       shape=row.shape)
-    return reshape(ctx, values, tuple(x.shape), role=role)
+    if rank == 1:  # MNN 3.6.1 miscomputes (or aborts on) a Softmax over a 1-D blob: run it on a (1, N) view
+        row = reshape(ctx, ctx.blob(x), (1,) + tuple(x.shape), role=f"{role or 'softmax'}/row")
+        values = ctx.layer("Softmax", [row], {"softmax_param": {"axis": 1}}, role=f"{role or 'softmax'}/on_row",
+                           shape=row.shape)
+        return reshape(ctx, values, tuple(x.shape), role=role)
+    plain = Form("Softmax", lambda ctx: ctx.layer("Softmax", [ctx.blob(x)], {"softmax_param": {"axis": axis}},
+                                                  role=role))
+    if axis == rank - 1:
+        return plain.emit(ctx)
+    # MNN skips the max subtraction over an axis of < 8 entries with > 8 positions after it (its target rule
+    # mnn.softmax): SKNet's branch attention (N, 2, C), a segmentation map's channel softmax
+    return ctx.choose(plain, Form("Softmax on the last axis", lambda ctx: _softmax_on_last_axis(ctx, ctx.blob(x),
+                                                                                               axis, role)))
 
 
-@handles("softmax", lowering="Softmax (axis)")
+def _softmax_on_last_axis(ctx, x, axis: int, role):
+    """Softmax over ``axis`` as Permute (axis last) → Softmax on the last axis → Permute back (MNN form)."""
+    tag = role or "softmax"
+    order = [a for a in range(len(x.shape)) if a != axis] + [axis]
+    moved = permute(ctx, x, order, role=f"{tag}/axis_last")
+    values = ctx.layer("Softmax", [moved], {"softmax_param": {"axis": len(order) - 1}}, role=f"{tag}/on_last_axis",
+                       shape=moved.shape)
+    return permute(ctx, values, [order.index(a) for a in range(len(order))], role=role)
+
+
+@handles("softmax", lowering="Softmax (axis); where the target refuses that (MNN: an axis of < 8 entries with > 8 "
+                             "positions after it), Permute that axis last, Softmax, Permute back")
 def softmax(op, ctx):
     return _softmax(op, ctx)
 

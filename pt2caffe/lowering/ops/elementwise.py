@@ -14,8 +14,8 @@ import torch
 from ...errors import short
 from ...graph import Const, Value
 from ...net.builder import Blob
-from ..compose import (ELTWISE_MAX, ELTWISE_PROD, ELTWISE_SUM, NATURAL_LOG, absolute, add_constant, broadcast_to, clamp, eltwise,
-                       exponential, materialize, power, reshape, scalar_of, scale_axes)
+from ..compose import (ELTWISE_MAX, ELTWISE_PROD, ELTWISE_SUM, NATURAL_LOG, absolute, add_constant, broadcast_to, clamp,
+                       eltwise, exponential, materialize, power, relu, reshape, scalar_of, scale_axes)
 from ..registry import handles
 
 _REVERSED = {"radd": "add", "rsub": "sub", "rmul": "mul", "rdiv": "div"}
@@ -147,20 +147,28 @@ def binary(op, ctx, kind: str | None = None):
     raise ctx.fail(f"unsupported operand {short(b)}")
 
 
-@handles("pow", lowering="Power")
+@handles("pow", lowering="Power (a traced tensor to a number); Exp (base) for torch.pow(number, tensor), as rpow")
 def pow_op(op, ctx):
-    exponent = scalar_of(op.arg(1, "exponent"))
-    if exponent is None or not isinstance(op.arg(0, "input"), Value):
-        raise ctx.fail("only a traced tensor raised to a number is supported")
-    return power(ctx, ctx.blob(op.arg(0, "input")), power=exponent)
+    base, exponent = op.arg(0, "input"), op.arg(1, "exponent")
+    if isinstance(exponent, Value) and scalar_of(base) is not None:  # torch.pow(2.0, x): as 2.0 ** x
+        return _number_to_the(ctx, scalar_of(base), exponent)
+    if scalar_of(exponent) is None or not isinstance(base, Value):
+        raise ctx.fail("only a traced tensor raised to a number, or a number raised to a traced tensor, is supported")
+    return power(ctx, ctx.blob(base), power=scalar_of(exponent))
+
+
+def _number_to_the(ctx, base: float, exponent: Value):
+    if base <= 0:
+        raise ctx.fail("only a positive number raised to a traced tensor is supported")
+    return exponential(ctx, ctx.blob(exponent), base=base)
 
 
 @handles("rpow", lowering="Exp (base); σ(x·ln base)/σ(−x·ln base) where the target refuses Exp (RKNN)")
 def rpow(op, ctx):
     base = scalar_of(op.arg(1, "other"))
-    if base is None or base <= 0:
+    if base is None:
         raise ctx.fail("only a positive number raised to a traced tensor is supported")
-    return exponential(ctx, ctx.blob(op.arg(0, "input")), base=base)
+    return _number_to_the(ctx, base, op.arg(0, "input"))
 
 
 def _unary_power(power_value: float = 1.0, scale: float = 1.0, shift: float = 0.0):
@@ -174,6 +182,25 @@ handles("rsqrt", lowering="Power (−0.5)")(_unary_power(-0.5))
 handles("reciprocal", lowering="Power (−1)")(_unary_power(-1.0))
 handles("square", lowering="Power (2)")(_unary_power(2.0))
 handles("neg", lowering="Power (scale −1)")(_unary_power(scale=-1.0))
+
+
+# 2¹⁰⁰ twice: the smallest non-zero float32 (2⁻¹⁴⁹) becomes 2⁵¹ in size, so (1 + g·|x|)⁻¹ is below 2⁻²⁵ and
+# 1 minus it rounds to exactly 1 for every non-zero x (infinities on the way give 0, as wanted).
+_SIGN_GAIN = 2.0 ** 100
+
+
+@handles("sign", lowering="t(−x) − t(x) with t(x) = (1 + 2¹⁰⁰·2¹⁰⁰·ReLU(x))⁻¹ (ReLU, Power ×2, Eltwise): "
+                          "exactly ±1 for every non-zero float32, 0 at 0")
+def sign(op, ctx):
+    """sign(x) = t(−x) − t(x), t(x) = 1 / (1 + g²·ReLU(x)): t is 1 at x ≤ 0 and below 2⁻²⁵ for any x > 0,
+    so the difference rounds to exactly −1, 0 or 1. The ReLU comes before the gain: Caffe's ReLU gives NaN
+    for −inf (max(x, 0) + 0·min(x, 0), relu_layer.cpp)."""
+    x = ctx.blob(op.arg(0, "input"))
+    step = {}
+    for side, blob in (("positive", x), ("negative", power(ctx, x, scale=-1.0, role="negated"))):
+        gained = power(ctx, relu(ctx, blob, role=f"{side}/relu"), scale=_SIGN_GAIN, role=f"{side}/gain")
+        step[side] = power(ctx, gained, power=-1.0, scale=_SIGN_GAIN, shift=1.0, role=f"{side}/step")
+    return eltwise(ctx, [step["negative"], step["positive"]], ELTWISE_SUM, coeffs=[1.0, -1.0])
 
 
 def _plain_layer(layer_type: str, params: dict | None = None):

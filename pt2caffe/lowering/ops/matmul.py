@@ -27,11 +27,12 @@ TRACED_PRODUCT = ("two traced operands (T × (M, K) @ (K, N)): Deconvolution of 
 
 
 def _matrix(ctx, const: Const, const_on_left: bool) -> torch.Tensor:
-    """The constant operand as a 2-D matrix: leading size-1 batch axes dropped, a vector as a row or column."""
+    """The constant operand as a 2-D matrix: leading batch axes of size 1, or repeating one matrix (TPS code writes
+    ``inv_delta_C.repeat(batch, 1, 1)``), dropped; a vector as a row or column."""
     matrix = const.tensor
     if matrix.dim() == 1:
         return matrix[None, :] if const_on_left else matrix[:, None]
-    while matrix.dim() > 2 and matrix.shape[0] == 1:
+    while matrix.dim() > 2 and (matrix.shape[0] == 1 or torch.equal(matrix, matrix[:1].expand_as(matrix))):
         matrix = matrix[0]
     if matrix.dim() != 2:
         raise ctx.fail(f"the constant operand of shape {list(const.shape)} is not one matrix; only a product "

@@ -5,34 +5,46 @@ is one Pooling. Other windows: average = one averaging matrix per axis (row i ho
 its window), applied by ``compose.apply_axis_matrices``; max is separable too: per axis a stride-1 Pooling per
 window length, and a 0/1 matrix picks each output's window among them.
 
-Stock SSD Caffe's Pooling always rounds up. When PyTorch's floor mode can give
-one window fewer (a stride above 1), the trailing row/column of Caffe's output
-is dropped by a Crop to the shape of a reference blob: a one-channel Convolution
-with the pooling's kernel, stride and padding and zero weights, since Caffe's
-Convolution rounds down exactly as PyTorch's floor mode does (conv_layer.cpp:
-(H + 2p − k) / s + 1). The windows that remain are the same ones, and the crop
-follows the input's size, so the net stays valid at every input size. Moving the
-padding instead would shift every window.
+Stock SSD Caffe's Pooling always rounds up and drops a last window that starts in the padding only
+when there is padding (pooling_layer.cpp Reshape); PyTorch rounds down in floor mode and in ceil mode
+drops a last window starting at or past H + p even without padding (pooling_output_shape_pad_lr,
+ATen/native/Pool.h); MNN's Caffe pooling rounds up and never drops one. So Caffe (or MNN) can make one
+window more than PyTorch: in floor mode with a stride above 1, and in ceil mode when k < p + s. There
+the trailing row/column is dropped by a Crop to a reference blob: a one-channel Convolution with zero
+weights and the stride s, whose length ⌊(H + 2P − K) / s⌋ + 1 (conv_layer.cpp) is PyTorch's at every H.
+PyTorch's length is ⌊(H + c) / s⌋ + 1 with c = 2p − k (floor), p − 1 (ceil, k < p + s) or
+2p − k + s − 1 (ceil otherwise), so P = max(0, ⌈(c + 1) / 2⌉) and K = 2P − c (checked against PyTorch for
+every k, s ≤ 6, p ≤ k/2, H < 40). The windows that remain are the same ones, and the crop follows the
+input's size, so the net stays valid at every input size. Moving the padding instead would shift every
+window.
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
+from ...net.shapes.windows import pooled_extent
 from ..compose import apply_axis_matrices, pair, scale_axes, window
 from ..choice import Form
 from ..registry import handles
 
-PADDING_WINDOW = "✓ except where Caffe drops a last window that starts in the padding (ceil mode): MNN keeps it"
+
+def torch_offset(kernel: int, stride: int, pad: int, ceil_mode: bool) -> int:
+    """c with PyTorch's pooled length ⌊(H + c) / s⌋ + 1 at every H it accepts (see the module's docstring)."""
+    if not ceil_mode:
+        return 2 * pad - kernel
+    return pad - 1 if kernel < pad + stride else 2 * pad - kernel + stride - 1
 
 
-def caffe_pooled_size(size: int, kernel: int, stride: int, pad: int) -> int:
-    """Caffe's Pooling output length (rounds up, then drops a window starting in the padding)."""
-    out = int(math.ceil((size + 2 * pad - kernel) / stride)) + 1
-    if pad > 0 and (out - 1) * stride >= size + pad:
-        out -= 1
-    return out
+def reference_window(offset: int) -> tuple[int, int]:
+    """(kernel K ≥ 1, pad P ≥ 0) of a Convolution whose length ⌊(H + 2P − K) / s⌋ + 1 is
+    ⌊(H + offset) / s⌋ + 1."""
+    pad = max(0, -(-(offset + 1) // 2))
+    return 2 * pad - offset, pad
+
+
+def may_make_more(kernel: int, stride: int, pad: int, ceil_mode: bool) -> bool:
+    """Whether Caffe's or MNN's Pooling makes one window more than PyTorch at some input size."""
+    return kernel < pad + stride if ceil_mode else stride > 1
 
 
 def window_counts(size: int, out: int, kernel: int, stride: int, pad: int):
@@ -43,23 +55,27 @@ def window_counts(size: int, out: int, kernel: int, stride: int, pad: int):
     return caffe_count, valid_count
 
 
-def _crop_to_floor_mode(ctx, x, pooled, kernel, stride, pad, wanted, role: str | None):
-    """Crop Caffe's (ceil-mode) pooled blob to PyTorch's floor-mode size ``wanted``, whatever the input size.
+def _crop_to_torch(ctx, x, pooled, kernel, stride, pad, wanted, role: str | None, ceil_mode: bool):
+    """Crop Caffe's pooled blobs to PyTorch's size ``wanted``, whatever the input size.
 
-    The reference is a zero Convolution with the pooling's window: one output channel, or (where the target
-    needs the reference to have the bottom's channels: ncnn's Crop takes every extent of it) depthwise."""
+    The reference is a zero Convolution (module docstring): one output channel, or (where the target needs the
+    reference to have the bottom's channels: ncnn's Crop takes every extent of it) depthwise."""
     return ctx.choose(
-        Form("one-channel reference", lambda ctx: _floor_crops(ctx, x, pooled, kernel, stride, pad, wanted, role, 1)),
-        Form("depthwise reference", lambda ctx: _floor_crops(ctx, x, pooled, kernel, stride, pad, wanted, role,
-                                                             x.shape[1])))
+        Form("one-channel reference", lambda ctx: _crops(ctx, x, pooled, kernel, stride, pad, wanted, role, ceil_mode,
+                                                         1)),
+        Form("depthwise reference", lambda ctx: _crops(ctx, x, pooled, kernel, stride, pad, wanted, role, ceil_mode,
+                                                       x.shape[1])))
 
 
-def _floor_crops(ctx, x, pooled, kernel, stride, pad, wanted, role, channels: int) -> list:
+def _crops(ctx, x, pooled, kernel, stride, pad, wanted, role, ceil_mode: bool, channels: int) -> list:
+    sizes, pads = zip(*[reference_window(torch_offset(*axis, ceil_mode)) for axis in zip(kernel, stride, pad)])
     group = {"group": channels} if channels > 1 else {}
-    conv = {"num_output": channels, **group, "bias_term": False, **window(kernel, stride, pad, repeated=True)}
+    conv = {"num_output": channels, **group, "bias_term": False, **window(sizes, stride, pads, repeated=True)}
     inputs_per_output = x.shape[1] if channels == 1 else 1
-    zeros = ctx.constant(np.zeros((channels, inputs_per_output) + tuple(kernel)), "zeros: only the output's shape is used")
-    tag = f"{role}/floor_mode" if role else "floor_mode"
+    zeros = ctx.constant(np.zeros((channels, inputs_per_output) + tuple(sizes)),
+                         "zeros: only the output's shape is used")
+    tag = "ceil_mode" if ceil_mode else "floor_mode"
+    tag = f"{role}/{tag}" if role else tag
     reference = ctx.layer("Convolution", [x], {"convolution_param": conv}, role=f"{tag}_shape",
                           shape=(x.shape[0], channels) + tuple(wanted), weights=[zeros])
     return [ctx.layer("Crop", [top, reference], {"crop_param": {"axis": 2, "offset": [0]}},
@@ -95,14 +111,14 @@ def pool_blob(ctx, x, method: str, kernel, stride, pad, wanted: tuple[int, int],
               floor_mode: bool, role: str | None = None, with_mask: bool = False) -> list:
     """Pooling of the 4-D blob ``x`` over H and W to PyTorch's output size ``wanted``: [pooled] or, with
     ``with_mask``, [pooled, argmax mask] (Caffe's second MAX top: the flat index h·W + w of each maximum
-    in its input plane, as PyTorch's indices). ``floor_mode``: PyTorch's default rounding, a Crop to
-    ``wanted`` (Caffe rounds up). ``correction``: a per-position factor (H_out, W_out) applied after AVE
-    pooling."""
+    in its input plane, as PyTorch's indices). ``floor_mode``: PyTorch's default rounding; where Caffe or
+    MNN can make a window more (module docstring), a Crop to ``wanted``. ``correction``: a per-position
+    factor (H_out, W_out) applied after AVE pooling."""
     params = {"pool": method, **window(kernel, stride, pad, repeated=False)}
     for k, p in zip(kernel, pad):
         if p > k // 2:
             raise ctx.fail(f"padding {p} is more than half the kernel {k}")
-    caffe_out = tuple(caffe_pooled_size(x.shape[2 + i], kernel[i], stride[i], pad[i]) for i in range(2))
+    caffe_out = tuple(pooled_extent(x.shape[2 + i], kernel[i], stride[i], pad[i], any(pad)) for i in range(2))
     extra = [have - want for have, want in zip(caffe_out, wanted)]
     if any(e not in (0, 1) for e in extra):
         raise ctx.fail(f"Caffe would pool to {list(caffe_out)} where PyTorch gives {list(wanted)}")
@@ -114,17 +130,18 @@ def pool_blob(ctx, x, method: str, kernel, stride, pad, wanted: tuple[int, int],
     else:
         tops = ctx.layer("Pooling", [x], {"pooling_param": params}, role=role,
                          top_shapes=[shape] * (2 if with_mask else 1))
-    if floor_mode and (stride[0] > 1 or stride[1] > 1):  # Caffe's rounding up can give one window more
-        tops = _crop_to_floor_mode(ctx, x, tops, kernel, stride, pad, wanted, role)
+    if any(may_make_more(*axis, not floor_mode) for axis in zip(kernel, stride, pad)):
+        tops = _crop_to_torch(ctx, x, tops, kernel, stride, pad, wanted, role, not floor_mode)
     if correction is not None:
         tops[0] = scale_axes(ctx, tops[0], ctx.constant(correction, "average pooling divisor correction"), None, 2, 4,
                              role=f"{role or 'pool'}/divisor")
     return tops
 
 
-@handles("max_pool2d", lowering="Pooling MAX (+ in floor mode, a Crop to a zero Convolution's shape, any input size); "
+@handles("max_pool2d", lowering="Pooling MAX (+ where Caffe or MNN can make one window more: floor mode, or ceil mode "
+                                "with kernel < padding + stride, a Crop to a zero Convolution's shape, any input size); "
                                 "dilation d: every d-th row/column (Pooling, kernel 1, stride d), then the pooling "
-                                "with stride and padding divided by d", portable=PADDING_WINDOW)
+                                "with stride and padding divided by d")
 def max_pool2d(op, ctx):
     kernel = pair(op.arg(1, "kernel_size"))
     stride = pair(op.arg(2, "stride") or kernel)
@@ -156,8 +173,7 @@ def _dilated_max_pool(op, ctx, kernel, stride, pad, dilation, floor_mode: bool):
     return tops + [None] * (len(op.outputs) - len(tops))
 
 
-@handles("avg_pool2d", lowering="Pooling AVE (+ floor-mode Crop as for max, + Scale when padding is not counted)",
-         portable=PADDING_WINDOW)
+@handles("avg_pool2d", lowering="Pooling AVE (+ Crop as for max, + Scale when padding is not counted)")
 def avg_pool2d(op, ctx):
     x = op.arg(0, "input")
     kernel = pair(op.arg(1, "kernel_size"))

@@ -16,6 +16,7 @@ from ..choice import Form
 from ..compose import normalize_dim, permute, power, reshape, window
 from ..registry import handles
 from .elementwise import binary
+from .selection import extreme_with_index
 
 ZERO_D = "✓ except a 0-d result (a Reshape to no axes: OpenCV refuses it, MNN crashes)"
 
@@ -95,9 +96,13 @@ def amin(op, ctx):
     return _extreme(op, ctx, False)
 
 
-@handles("max", "min", lowering="Pooling MAX (over an axis; indices not exported) or Eltwise MAX (two tensors)",
-         portable=ZERO_D)
+@handles("max", "min", lowering="Pooling MAX (over an axis; with the indices, when used, as argmax) or Eltwise MAX "
+                                "(two tensors)", portable=ZERO_D)
 def max_or_min(op, ctx):
-    if isinstance(op.arg(1, "dim"), Value):
+    x, dim = op.arg(0, "input"), op.arg(1, "dim")
+    if isinstance(dim, Value):
         return binary(op, ctx, "maximum" if op.kind == "max" else "minimum")
+    if len(op.outputs) == 2 and ctx.is_used(op.outputs[1]):  # the indices feed something (a greedy decoder)
+        values, index = extreme_with_index(ctx, ctx.blob(x), normalize_dim(int(dim), len(x.shape)), op.kind == "max")
+        return [reshape(ctx, values, op.outputs[0].shape), reshape(ctx, index, op.outputs[1].shape, role="indices")]
     return _extreme(op, ctx, op.kind == "max")

@@ -21,11 +21,12 @@ def _sizes(args) -> list[int]:
     return [int(a) for a in args]
 
 
-@handles("contiguous", "clone", "detach", "float", "to", "type", "alias", "attr_data",
-         lowering="nothing (no-op)")
+@handles("contiguous", "clone", "detach", "float", "to", "type", "alias", "attr_data", "int", "long",
+         lowering="nothing (no-op); integers (indices) stay integers in float32 blobs")
 def no_op(op, ctx):
-    if op.outputs[0].dtype != torch.float32:
-        raise ctx.fail(f"casts to {op.outputs[0].dtype}; Caffe computes in float32 only")
+    source, target = op.arg(0, "input").dtype, op.outputs[0].dtype
+    if target != torch.float32 and (source.is_floating_point or target.is_floating_point):
+        raise ctx.fail(f"casts to {target} (from {source}); Caffe computes in float32 only")
     return ctx.blob(op.arg(0, "input"))
 
 

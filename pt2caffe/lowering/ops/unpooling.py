@@ -1,97 +1,162 @@
-"""MaxUnpool2d with the indices of a MaxPool2d (SegNet, ENet decoders), exactly, with stock layers.
+"""MaxUnpool2d with the indices of a MaxPool2d (SegNet, ENet decoders), exactly, with stock layers, for any
+pooling windows: non-overlapping (SegNet's k2 s2), overlapping and padded (pytorchcv's ENet: k3 s2 p1).
 
-Caffe's MAX Pooling gives, as a second top, the argmax of each window as the flat index h·W + w
-in its input plane (pooling_layer.cpp: ``mask[pool_index] = index``, first maximum on ties, as
-PyTorch's CPU kernel): the same numbers as PyTorch's indices. For non-overlapping windows (kernel
-= stride, no padding, as SegNet/ENet use), each output position belongs to exactly one window, so
+Caffe's MAX Pooling gives, as a second top, the argmax of each window as the flat index h·W + w in its input
+plane (pooling_layer.cpp: ``mask[pool_index] = index``, first maximum on ties, as PyTorch's CPU kernel): the
+same numbers as PyTorch's indices. PyTorch's CPU max_unpool writes out[idx[w]] = v[w] window after window
+(ATen/native/cpu/MaxUnpoolKernel.cpp): where overlapping windows picked one position, the last window's
+value stays — with one thread; with several, the windows are split between threads and which one stays is
+a race (measured: 3 windows on one index, values 1, 2, 3 → 2 or 3 from run to run). The export computes the
+sequential result:
 
-    unpool(v, m)[y, x] = v[i, j] · [m[i, j] = y·W + x],   (i, j) the window holding (y, x).
+1. keep[w] = 1 unless a later overlapping window (w + d, d over the later neighbours a window's reach
+   allows) picked the same position: [m + 1 = shifted m + 1] by one Convolution of one-hot kernels (zero
+   outside the map: no window there), ReLU(1 − |Δ|) summed over d, keep = ReLU(1 − Σ) (exact on integers);
+2. E[t, w] = [m[w] = position of tap t of window w] = ReLU(1 − |m − P_t|) against constant positions
+   (−2 off the plane: never picked);
+3. out = Σ_t scatter(E[t]·keep·v): one Deconvolution with the pooling's stride and padding whose kernel is
+   one-hot at tap t for input channel t; each output position gets at most one nonzero term (exact), the
+   rows/columns past the last window (an ``output_size`` larger than that) get zero taps.
 
-Layers: the values and the mask repeated over their s_h×s_w cells by a depthwise Deconvolution
-(weights 1; extra zero taps give the rows/columns beyond the last window an output_size may add);
-the position map y·W + x from a batch seed (Power scale 0 shift 1 → Deconvolution with the map as
-kernel → 1×1 Convolution of ones over the channels); [m = p] = ReLU(1 − |m − p|), exact on
-integers; Eltwise PROD. Other cases (overlapping windows, padding, indices not from a MaxPool2d, an
-output width other than the pooled input's) are refused: there a window's index can land outside
-its cell, which this construction cannot place.
+The output width must be the pooled input's: PyTorch reads the flat indices in rows of the output width.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from ..choice import Form
-from ..compose import ELTWISE_PROD, ELTWISE_SUM, absolute, as_image, batch_seed, eltwise, pair, power, relu
+from ..compose import (ELTWISE_PROD, ELTWISE_SUM, absolute, add_constant, eltwise, keep_range, pair, power, relu,
+                       reshape_any_batch)
 from ..registry import handles
 
-
-def _cells(ctx, x, stride: tuple[int, int], out: tuple[int, int], role: str):
-    """Each element of ``x`` (N, C, H', W') repeated over its stride cell, zero-filled up to ``out``."""
-    extra = (out[0] - x.shape[2] * stride[0], out[1] - x.shape[3] * stride[1])
-    kernel = (stride[0] + extra[0], stride[1] + extra[1])
-    channels = x.shape[1]
-    weights = np.zeros((channels, 1) + kernel)
-    weights[:, :, :stride[0], :stride[1]] = 1.0
-    params = {"num_output": channels, "group": channels, "bias_term": False, "kernel_h": kernel[0],
-              "kernel_w": kernel[1], "stride_h": stride[0], "stride_w": stride[1]}
-    return ctx.layer("Deconvolution", [x], {"convolution_param": params}, role=role, shape=x.shape[:2] + tuple(out),
-                     weights=[ctx.constant(weights, "ones over each unpooling cell")])
+OFF_PLANE = -2.0  # the position of a tap outside the input plane: no index is ever negative
 
 
-def _positions(ctx, reference, channels: int, out: tuple[int, int]):
-    """(N, channels, H, W) holding y·W + x at (y, x), built from ``reference``'s batch."""
-    ones = power(ctx, batch_seed(ctx, reference), scale=0.0, shift=1.0, role="positions/one")
-    plane = np.arange(out[0] * out[1], dtype=np.float64).reshape((1, 1) + out)
-    params = {"num_output": 1, "bias_term": False, "kernel_h": out[0], "kernel_w": out[1]}
-
-    def index_plane(ctx, seed):
-        return ctx.layer("Deconvolution", [seed], {"convolution_param": params}, role="positions/plane",
-                         shape=(ones.shape[0], 1) + tuple(out), weights=[ctx.constant(plane, "flat index y·W + x")])
-    mapped = ctx.choose(Form("Deconvolution", lambda ctx: index_plane(ctx, ones)),  # ncnn: the seed as an image first
-                        Form("4-D view, Deconvolution",
-                             lambda ctx: index_plane(ctx, as_image(ctx, ones, role="positions"))))
-    params = {"num_output": channels, "bias_term": False, "kernel_size": [1]}
-    return ctx.layer("Convolution", [mapped], {"convolution_param": params}, role="positions",
-                     shape=(ones.shape[0], channels) + tuple(out),
-                     weights=[ctx.constant(np.ones((channels, 1, 1, 1)), "copy to every channel")])
+def _integer_equal(ctx, difference, role: str):
+    """[difference = 0] for integer values: ReLU(1 − |difference|)."""
+    distance = absolute(ctx, difference, role=f"{role}/distance")
+    return relu(ctx, power(ctx, distance, scale=-1.0, shift=1.0, role=f"{role}/one_minus"), role=role)
 
 
-def _check_pooling(ctx, indices, kernel, stride, pad, out):
+def _convolution(ctx, x, weights: np.ndarray, role: str, *, transposed=False, stride=(1, 1), pad=(0, 0), shape):
+    params = {"num_output": int(weights.shape[1] if transposed else weights.shape[0]), "bias_term": False,
+              "kernel_h": int(weights.shape[2]), "kernel_w": int(weights.shape[3]), "stride_h": int(stride[0]),
+              "stride_w": int(stride[1]), "pad_h": int(pad[0]), "pad_w": int(pad[1])}
+    return ctx.layer("Deconvolution" if transposed else "Convolution", [x], {"convolution_param": params},
+                     role=role, shape=shape, weights=[ctx.constant(weights, role)])
+
+
+def _copies(ctx, x, count: int, role: str):
+    """(M, count, H, W): the one channel of x written ``count`` times (a 1×1 Convolution of ones)."""
+    return _convolution(ctx, x, np.ones((count, 1, 1, 1)), role, shape=(x.shape[0], count) + x.shape[2:])
+
+
+def later_neighbours(kernel, stride) -> list[tuple[int, int]]:
+    """Offsets (di, dj) of the later windows (row-major) that can overlap a window."""
+    reach = [math.ceil(k / s) for k, s in zip(kernel, stride)]
+    return [(di, dj) for di in range(reach[0]) for dj in range(1 - reach[1], reach[1]) if di > 0 or dj > 0]
+
+
+def tap_positions(pooled, kernel, stride, pad, plane) -> np.ndarray:
+    """(taps, Hp, Wp): the flat input position y·W + x of each tap of each window, OFF_PLANE outside it."""
+    taps = []
+    for dy in range(kernel[0]):
+        for dx in range(kernel[1]):
+            y = np.arange(pooled[0])[:, None] * stride[0] - pad[0] + dy
+            x = np.arange(pooled[1])[None, :] * stride[1] - pad[1] + dx
+            inside = (y >= 0) & (y < plane[0]) & (x >= 0) & (x < plane[1])
+            taps.append(np.where(inside, y * plane[1] + x, OFF_PLANE))
+    return np.stack(taps).astype(np.float64)
+
+
+def _kept(ctx, values, mask, kernel, stride):
+    """values × keep: zero where a later overlapping window picked the same position (step 1)."""
+    offsets = later_neighbours(kernel, stride)
+    if not offsets:
+        return values
+    reach = (max(abs(di) for di, _ in offsets), max(abs(dj) for _, dj in offsets))
+    shifts = np.zeros((len(offsets), 1, 2 * reach[0] + 1, 2 * reach[1] + 1))
+    for i, (di, dj) in enumerate(offsets):
+        shifts[i, 0, reach[0] + di, reach[1] + dj] = 1.0
+    numbered = power(ctx, mask, shift=1.0, role="later/numbered")  # 0 then means "no window there"
+    later = _convolution(ctx, numbered, shifts, "later/picks", pad=reach,
+                         shape=(mask.shape[0], len(offsets)) + mask.shape[2:])
+    own = _copies(ctx, numbered, len(offsets), "later/own")
+    same = _integer_equal(ctx, eltwise(ctx, [own, later], ELTWISE_SUM, coeffs=[1, -1], role="later/offset"),
+                          "later/same")
+    count = _convolution(ctx, same, np.ones((1, len(offsets), 1, 1)), "later/count", shape=mask.shape)
+    keep = relu(ctx, power(ctx, count, scale=-1.0, shift=1.0, role="keep/one_minus"), role="keep")
+    return eltwise(ctx, [values, keep], ELTWISE_PROD, role="values/kept")
+
+
+def unpool(ctx, values, mask, kernel, stride, pad, plane, out):
+    """(N, C) + ``out`` from pooled ``values`` and their ``mask`` (N, C, Hp, Wp); ``plane``: the pooled input's
+    (H, W)."""
+    n, c, hp, wp = values.shape
+    planes = (n * c, 1, hp, wp)
+    mask = reshape_any_batch(ctx, mask, planes[1:], role="mask/planes")
+    values = _kept(ctx, reshape_any_batch(ctx, values, planes[1:], role="values/planes"), mask, kernel, stride)
+    positions = tap_positions((hp, wp), kernel, stride, pad, plane)
+    taps = positions.shape[0]
+    offset = add_constant(ctx, _copies(ctx, mask, taps, "taps/mask"), ctx.constant(-positions, "tap positions"), 1, 3,
+                          role="taps/offset")
+    placed = eltwise(ctx, [_integer_equal(ctx, offset, "taps/picked"), _copies(ctx, values, taps, "taps/values")],
+                     ELTWISE_PROD, role="taps/placed")
+    reached = [s * (p_ - 1) + k - 2 * q for s, p_, k, q in zip(stride, (hp, wp), kernel, pad)]
+    grow = [max(0, o - r) for o, r in zip(out, reached)]
+    scatter = np.zeros((taps, 1, kernel[0] + grow[0], kernel[1] + grow[1]))
+    for t in range(taps):
+        scatter[(t, 0) + divmod(t, kernel[1])] = 1.0
+    full = tuple(r + g for r, g in zip(reached, grow))
+    y = _convolution(ctx, placed, scatter, "scatter", transposed=True, stride=stride, pad=pad,
+                     shape=(placed.shape[0], 1) + full)
+    for axis, (have, want) in zip((2, 3), zip(full, out)):
+        if have > want:
+            y = keep_range(ctx, y, axis, 0, want, role=f"crop{axis}")
+    return reshape_any_batch(ctx, y, (c,) + tuple(out))
+
+
+def _pooling(ctx, indices):
+    """(kernel, stride, padding, input plane) of the MaxPool2d whose indices these are."""
     pool = indices.producer
     if pool is None or pool.kind != "max_pool2d" or indices is not pool.outputs[-1]:
         raise ctx.fail("the indices do not come from a MaxPool2d in the model; only those can be unpooled")
-    pool_kernel = pair(pool.arg(1, "kernel_size"))
-    pool_stride = pair(pool.arg(2, "stride") or pool_kernel)
-    pool_pad, dilation = pair(pool.arg(3, "padding", 0)), pair(pool.arg(4, "dilation", 1))
-    if not (kernel == stride == pool_kernel == pool_stride) or pad != (0, 0) or pool_pad != (0, 0) \
-            or dilation != (1, 1):
-        raise ctx.fail("only unpooling of non-overlapping windows (kernel = stride, no padding, in the MaxPool2d "
-                       "and here) is exact; with overlapping windows an index can land outside its cell")
-    width = pool.arg(0, "input").shape[3]
-    if out[1] != width:
-        raise ctx.fail(f"the output width {out[1]} differs from the pooled input's width {width}: PyTorch would "
-                       "reinterpret the flat indices in another row length")
+    if pair(pool.arg(4, "dilation", 1)) != (1, 1):
+        raise ctx.fail("the MaxPool2d has dilation, which Caffe's Pooling lacks")
+    kernel = pair(pool.arg(1, "kernel_size"))
+    return kernel, pair(pool.arg(2, "stride") or kernel), pair(pool.arg(3, "padding", 0)), \
+        tuple(pool.arg(0, "input").shape[2:])
 
 
-@handles("max_unpool2d", lowering="indices of a MaxPool2d with kernel = stride, no padding: MAX Pooling's mask top, "
-                                  "depthwise Deconvolution (ones) of values and mask, ReLU(1 − abs(mask − position)), "
-                                  "Eltwise PROD; overlapping windows refused",
+def overlapping_unpooling(graph) -> bool:
+    """Whether a MaxUnpool2d of ``graph`` reads indices of overlapping windows: there PyTorch's own result
+    depends on its thread count (module docstring), so a reference run must use one thread."""
+    for op in graph.ops:
+        indices = op.arg(1, "indices") if op.kind == "max_unpool2d" else None
+        pool = getattr(indices, "producer", None)
+        if pool is not None and pool.kind == "max_pool2d":
+            kernel = pair(pool.arg(1, "kernel_size"))
+            if any(k > s for k, s in zip(kernel, pair(pool.arg(2, "stride") or kernel))):
+                return True
+    return False
+
+
+@handles("max_unpool2d", lowering="indices of any MaxPool2d: MAX Pooling's mask top; per window tap, ReLU(1 − |mask − "
+                                  "position|) × value, one Deconvolution scattering every tap; where overlapping "
+                                  "windows picked one position the last one's value (PyTorch's sequential result)",
          portable="pycaffe, OpenCV; MNN: empty output (its Caffe converter drops Pooling's mask top)")
 def max_unpool2d(op, ctx):
     x, indices = op.arg(0, "input"), op.arg(1, "indices")
-    kernel = pair(op.arg(2, "kernel_size"))
-    stride = pair(op.arg(3, "stride") or kernel)
+    kernel, stride, pad, plane = _pooling(ctx, indices)
     out = tuple(ctx.out_shape[2:])
-    _check_pooling(ctx, indices, kernel, stride, pair(op.arg(4, "padding", 0)), out)
-    values, mask = _cells(ctx, ctx.blob(x), stride, out, "values"), _cells(ctx, ctx.blob(indices), stride, out, "mask")
-    positions = _positions(ctx, mask, mask.shape[1], out)
-    distance = absolute(ctx, eltwise(ctx, [mask, positions], ELTWISE_SUM, coeffs=[1, -1], role="offset"),
-                        role="distance")
-    chosen = relu(ctx, power(ctx, distance, scale=-1.0, shift=1.0, role="one_minus_distance"), role="chosen")
-    return eltwise(ctx, [values, chosen], ELTWISE_PROD)
+    if out[1] != plane[1]:
+        raise ctx.fail(f"the output width {out[1]} differs from the pooled input's width {plane[1]}: PyTorch would "
+                       "read the flat indices in rows of another length")
+    return unpool(ctx, ctx.blob(x), ctx.blob(indices), kernel, stride, pad, plane, out)
 
 
 @handles("max_unpool1d", "max_unpool3d", lowering="refused: only MaxUnpool2d is lowered", exact=False,
          portable="— (refused)")
 def max_unpool_other(op, ctx):
-    raise ctx.fail("MaxUnpool1d/3d are not supported; only MaxUnpool2d with the indices of a MaxPool2d of "
-                   "non-overlapping windows is exported")
+    raise ctx.fail("MaxUnpool1d/3d are not supported; only MaxUnpool2d with the indices of a MaxPool2d is exported")

@@ -4,7 +4,9 @@ pt2caffe.runtimes.forms holds the one- or two-layer nets and tests/runtimes/test
 """
 from __future__ import annotations
 
-from .rules import field_rule, layer_types
+import math
+
+from .rules import axis_of, field_rule, layer_types
 from .target import Target
 
 MEASURED = "measured: pt2caffe.runtimes.forms (tests/runtimes/test_forms.py)"
@@ -46,6 +48,22 @@ def _pooling_mask(layer, site):
     return "its argmax mask (second top)" if len(layer.top) > 1 else None
 
 
+# MNN 3.6.1 computes a Softmax whose axis has fewer than 8 entries and more than 8 positions after it without
+# subtracting the maximum: logits beyond about ±87 saturate (measured on (1, C, L) blobs, C 2…21, L 1…100).
+MNN_SOFTMAX_AXIS, MNN_SOFTMAX_INNER = 8, 8
+
+
+def _softmax_without_maximum(layer, site):
+    shape = site.bottoms[0] if site.bottoms else None
+    if shape is None:
+        return None
+    axis = axis_of(layer, len(shape))
+    inner = math.prod(shape[axis + 1:])
+    if shape[axis] < MNN_SOFTMAX_AXIS and inner > MNN_SOFTMAX_INNER:
+        return f"axis {axis} of {list(shape)}: {shape[axis]} entries with {inner} positions after it"
+    return None
+
+
 OPENCV_RULES = (
     layer_types("opencv.types", refused={
         "Reduction": "OpenCV's Caffe importer has no Reduction layer",
@@ -70,6 +88,9 @@ MNN_RULES = (
                _inner_product_after_batch_reshape, source=MEASURED + ": empty output"),
     field_rule("mnn.pooling_mask", "Pooling", "Pooling without its mask top", _pooling_mask,
                source=MEASURED + ": empty output"),
+    field_rule("mnn.softmax", "Softmax", "Softmax over the last axis, or over 8+ entries, or with ≤ 8 positions after "
+               "its axis", _softmax_without_maximum,
+               source=MEASURED + ": large logits saturate (no max subtraction)"),
 )
 
 PYCAFFE = Target("pycaffe", "stock SSD Caffe (pycaffe): the reference", (), checked_by="pycaffe")

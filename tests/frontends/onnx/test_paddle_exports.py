@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from onnx_cases import check_pycaffe, check_runtimes, export_onnx, onnxruntime_outputs
+
 DATA = Path(__file__).resolve().parents[2] / "data" / "paddle"
 MANIFEST = json.loads((DATA / "manifest.json").read_text())
 MODELS = sorted(MANIFEST["models"])
@@ -23,3 +25,17 @@ def test_file_is_the_one_the_generator_wrote(name):
 
 def test_every_file_is_in_the_manifest():
     assert sorted(path.stem for path in DATA.glob("*.onnx")) == MODELS
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_export_matches_onnxruntime_in_every_runtime(name, tmp_path):
+    """At the manifest's input size (the dynamic files' dims given as --input-shape would): pycaffe on every
+    blob against the front end, pycaffe, OpenCV and MNN on every output against onnxruntime. Sizes are
+    probed for the files with dynamic dims only (the others declare theirs)."""
+    entry = MANIFEST["models"][name]
+    dynamic = -1 in entry["input_shape"]
+    export = export_onnx(str(DATA / f"{name}.onnx"), tmp_path, shapes=[tuple(entry["checked_shape"])],
+                         probe_sizes=dynamic)
+    expected = onnxruntime_outputs(export)
+    check_pycaffe(export, expected)
+    check_runtimes(export, expected)

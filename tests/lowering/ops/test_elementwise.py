@@ -1,4 +1,5 @@
 """Arithmetic with tensors, constants and scalars, broadcasting included."""
+import numpy as np
 import pytest
 import torch
 import torch.nn as nn
@@ -6,6 +7,7 @@ import torch.nn as nn
 from helpers import Lambda, export_and_compare, layer_types, random_inputs
 from pt2caffe.conversion import convert
 from pt2caffe.errors import Pt2CaffeError
+from pt2caffe.runtimes.launch import run_pycaffe
 
 TWO_INPUTS = {
     "add": lambda a, b: a + b,
@@ -62,6 +64,7 @@ SCALAR = {
     "mul": lambda x: x * 3, "rmul": lambda x: 3 * x, "div": lambda x: x / 4, "rdiv": lambda x: 2 / (x.abs() + 1),
     "imul": lambda x: x.clone().mul_(2), "neg": lambda x: -x, "pow": lambda x: x ** 2, "sqrt": lambda x: x.abs().sqrt(),
     "rsqrt": lambda x: (x.abs() + 1).rsqrt(), "rpow": lambda x: 2 ** x, "exp": torch.exp,
+    "pow_number_base": lambda x: torch.pow(1.5, x),  # found by the random graphs: it was refused
     "log": lambda x: torch.log(x.abs() + 0.1), "abs": torch.abs, "max_scalar": lambda x: torch.clamp_min(x, 0.3),
     "maximum_constant": lambda x: torch.maximum(x, torch.tensor(0.3)),
     "minimum_constant": lambda x: torch.minimum(torch.tensor(-0.2), x),
@@ -72,6 +75,18 @@ SCALAR = {
 def test_with_scalar(tmp_path, name):
     fn = SCALAR[name]
     export_and_compare(Lambda(lambda self, x: fn(x)), random_inputs([(1, 3, 4, 5)]), tmp_path)
+
+
+def test_sign_is_exact_at_zero_and_at_the_ends_of_float32(tmp_path):
+    """0 → 0, the smallest and largest normal numbers → ±1; in pycaffe subnormal numbers too (OpenCV reads
+    them as 0: it runs with denormals-are-zero)."""
+    x = random_inputs([(1, 2, 4, 5)])[0]
+    tiny, huge = torch.finfo(torch.float32).tiny, torch.finfo(torch.float32).max
+    x.view(-1)[:6] = torch.tensor([0.0, tiny, -tiny, huge, -huge, 1e-30])
+    export_and_compare(Lambda(lambda self, x: torch.sign(x)), [x], tmp_path)
+    x.view(-1)[:4] = torch.tensor([tiny / 2 ** 23, -tiny / 2 ** 23, tiny / 3, -tiny / 3])  # subnormal
+    got = run_pycaffe(str(tmp_path / "net.prototxt"), str(tmp_path / "net.caffemodel"), {"data": x.numpy()}, ["sign"])
+    assert np.array_equal(got["sign"], torch.sign(x).numpy())
 
 
 @pytest.mark.parametrize("fn, text", [(lambda x: x / 0.0, "x / 0 is ±inf"), (lambda x: 0 / x, "0 / x is 0")])

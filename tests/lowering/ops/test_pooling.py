@@ -1,12 +1,13 @@
 """Pooling against real Caffe: every rounding and padding case PyTorch has."""
 import pytest
+import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 from helpers import Lambda, export_and_compare, layer_types, random_inputs
 from pt2caffe.conversion import convert
 from pt2caffe.errors import Pt2CaffeError
-from pt2caffe.lowering.ops.pooling import caffe_pooled_size
+from pt2caffe.net.shapes.windows import pooled_extent
 
 CASES = [  # (input H×W, kernel, stride, padding, ceil_mode)
     (112, 3, 2, 1, False),  # ResNet stem: 56 in torch, 57 in Caffe
@@ -17,20 +18,20 @@ CASES = [  # (input H×W, kernel, stride, padding, ceil_mode)
     (13, 3, 2, 1, True),
     (10, 3, 3, 1, True),
     (9, (3, 2), (2, 1), (1, 0), False),
+    # ceil mode with kernel < padding + stride: a last window can start at or past H + p; PyTorch drops it,
+    # Caffe keeps it when there is no padding, MNN always (one row/column more, cropped away)
+    (10, 3, 3, 1, True),  # MNN: 5 columns on a width of 11, Caffe and PyTorch 4
+    (16, 1, 2, 0, True),  # Caffe 9×9, PyTorch 8×9 (the issue's case)
+    (15, (1, 2), (3, 3), (0, 0), True),
+    (11, 2, 3, 0, True),
+    (9, (3, 1), (2, 2), (1, 0), True),
 ]
-
-
-# MNN's Pooling lacks Caffe's rule that drops a last window starting in the padding (pooling_layer.cpp:
-# out −= 1 when (out − 1)·s ≥ H + p): on a width of 11 with k3 s3 p1 it returns 5 columns, Caffe 4.
-MNN_EXTRA_WINDOW = {"mnn": "MNN keeps a last pooling window that starts in the padding (one extra column)"}
-EXTRA_WINDOW_CASES = {(10, 3, 3, 1, True)}
 
 
 @pytest.mark.parametrize("size,kernel,stride,padding,ceil", CASES)
 def test_max_pool(tmp_path, size, kernel, stride, padding, ceil):
     model = nn.Sequential(nn.MaxPool2d(kernel, stride, padding, ceil_mode=ceil))
-    exceptions = MNN_EXTRA_WINDOW if (size, kernel, stride, padding, ceil) in EXTRA_WINDOW_CASES else None
-    export_and_compare(model, random_inputs([(1, 3, size, size + 1)]), tmp_path, exceptions=exceptions)
+    export_and_compare(model, random_inputs([(1, 3, size, size + 1)]), tmp_path)
 
 
 @pytest.mark.parametrize("size,kernel,stride,padding,ceil", CASES)
@@ -42,7 +43,7 @@ def test_avg_pool(tmp_path, size, kernel, stride, padding, ceil, count_include_p
 
 def test_stem_pool_is_cropped_not_repadded(tmp_path):
     """112 → 56 in floor mode: Caffe's 57th row is dropped, the padding stays 1."""
-    assert caffe_pooled_size(112, 3, 2, 1) == 57
+    assert pooled_extent(112, 3, 2, 1) == 57
     export_and_compare(nn.Sequential(nn.MaxPool2d(3, 2, 1)), random_inputs([(1, 2, 112, 112)]), tmp_path)
     text = (tmp_path / "net.prototxt").read_text()
     assert "pad: 1" in text and "pad_h" not in text and 'type: "Crop"' in text  # x2paddle reads only pad
@@ -175,13 +176,34 @@ def test_max_unpool(tmp_path, shape):
     export_and_compare(EncoderDecoder(), random_inputs([shape]), tmp_path, exceptions={"mnn": MNN_NO_MASK})
 
 
-def test_max_unpool_of_overlapping_windows_is_refused():
-    from pt2caffe.conversion import convert
-    from pt2caffe.errors import Pt2CaffeError
+@pytest.fixture
+def one_thread():
+    """PyTorch's CPU max_unpool is a race between threads where windows picked one position (ops/unpooling.py);
+    with one thread it is the sequential result the export computes."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+OVERLAPPING = {  # pooling (kernel, stride, padding, ceil_mode), unpooling (kernel, stride, padding), input
+    "ENet (pytorchcv): k3 s2 p1, unpooled by MaxUnpool2d(2)": ((3, 2, 1, False), (2, 2, 0), (2, 4, 16, 12)),
+    "k3 s1 p1: every position in up to 9 windows": ((3, 1, 1, False), (3, 1, 1), (1, 3, 9, 8)),
+    "k3 s2, ceil mode": ((3, 2, 0, True), (3, 2, 0), (1, 2, 11, 9)),
+    "k(3, 2) s(2, 1) p(1, 0)": (((3, 2), (2, 1), (1, 0), False), ((3, 2), (2, 1), (1, 0)), (1, 2, 9, 7)),
+}
+
+
+@pytest.mark.parametrize("case", OVERLAPPING)
+def test_max_unpool_of_overlapping_windows(tmp_path, one_thread, case):
+    (kernel, stride, padding, ceil), unpooling, shape = OVERLAPPING[case]
 
     def pool_unpool(self, x):
-        pooled, indices = F.max_pool2d(x, 3, 2, return_indices=True)
-        return self.unpool(pooled, indices)
+        pooled, indices = F.max_pool2d(x, kernel, stride, padding, ceil_mode=ceil, return_indices=True)
+        return F.max_unpool2d(self.mid(pooled), indices, *unpooling, output_size=x.shape[2:])
 
-    with pytest.raises(Pt2CaffeError, match="max_unpool2d.*only unpooling of non-overlapping windows"):
-        convert(Lambda(pool_unpool, unpool=nn.MaxUnpool2d(3, 2)), random_inputs([(1, 2, 9, 9)]))
+    model = Lambda(pool_unpool, mid=nn.Conv2d(shape[1], shape[1], 1))
+    inputs = random_inputs([shape])
+    pooled, indices = F.max_pool2d(inputs[0], kernel, stride, padding, ceil_mode=ceil, return_indices=True)
+    assert len(indices.unique()) < indices.numel()  # windows picked one position: the last one's value stays
+    export_and_compare(model, inputs, tmp_path, exceptions={"mnn": MNN_NO_MASK})

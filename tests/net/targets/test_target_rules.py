@@ -66,6 +66,10 @@ CASES = [
     Case("mnn", "mnn.pooling_mask", 'layer { name: "p" type: "Pooling" bottom: "data" top: "p" top: "mask" '
          "pooling_param { pool: MAX kernel_size: 2 stride: 2 } }\n" + layer("Eltwise", "", ("p", "mask")),
          layer("Pooling", "pooling_param { pool: MAX kernel_size: 2 stride: 2 }")),
+    Case("mnn", "mnn.softmax", layer("Softmax", "softmax_param { axis: 1 }"),
+         layer("Permute", "permute_param { order: 0 order: 2 order: 1 }", top="last")
+         + layer("Softmax", "softmax_param { axis: 2 }", ("last",), "p")
+         + layer("Permute", "permute_param { order: 0 order: 2 order: 1 }", ("p",)), shape=(1, 2, 16)),
     # HiSilicon NNIE
     Case("nnie", "nnie.batch", layer("Concat", "concat_param { axis: 0 }", ("data", "data")),
          layer("Concat", "concat_param { axis: 1 }", ("data", "data"))),

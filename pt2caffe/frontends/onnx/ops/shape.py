@@ -1,4 +1,4 @@
-"""Reshape, Flatten, Transpose, Squeeze, Unsqueeze, Concat, Split, Slice, Gather, Expand, Tile, Pad,
+"""Reshape, Flatten, Transpose, Squeeze, Unsqueeze, Concat, Split, Slice, Gather, GatherND, Expand, Tile, Pad,
 DepthToSpace, SpaceToDepth, Shape, Size, Identity, Dropout (ONNX Operators.md). Attributes that became inputs:
 Slice's starts/ends/axes/steps (10), Squeeze/Unsqueeze axes and Split sizes (13; Split num_outputs 18), Pad's
 pads and value (11; axes 18). Reshape's 0 copies the input dim unless allowzero (14); Slice clamps starts
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -129,6 +130,21 @@ def gather(ctx, x, indices):
     if index.dim() == 0:
         return x[(slice(None),) * axis + (flat[0],)]
     return select(x, axis, flat).reshape(x.shape[:axis] + tuple(index.shape) + x.shape[axis + 1:])
+
+
+@converts("GatherND")
+def gather_nd(ctx, x, indices):
+    """Constant indices (…, k) pick cells of x's first k axes: those axes flattened into one, the flat
+    indices (row-major) gathered as by Gather, reshaped to indices.shape[:-1] + x.shape[k:] (torch.export
+    writes adaptive pooling this way)."""
+    if ctx.attr("batch_dims", 0):
+        raise ctx.fail("batch_dims other than 0 is not supported")
+    index = np.asarray(ctx.const([x, indices], 1, "indices"), dtype=np.int64)
+    k = index.shape[-1]
+    lead = tuple(x.shape[:k])
+    flat = np.ravel_multi_index(tuple(np.moveaxis(index % np.array(lead), -1, 0)), lead).reshape(-1)
+    picked = select(x.reshape((math.prod(lead),) + tuple(x.shape[k:])), 0, flat.tolist())
+    return picked.reshape(index.shape[:-1] + tuple(x.shape[k:]))
 
 
 @converts("Expand")

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from onnx import helper
 
-from onnx_cases import export_and_check, model_file
+from onnx_cases import export_and_check, model_file, refusal
 
 RNG = np.random.default_rng(7)
 STEPS, BATCH, FEATURES, HIDDEN = 4, 2, 5, 3
@@ -62,3 +62,44 @@ def test_rnn_relu_without_bias_or_states(tmp_path):
     node = helper.make_node("RNN", ["x", "W", "R"], ["Y", "Y_h"], hidden_size=HIDDEN, activations=["Relu"])
     export_and_check(model_file(tmp_path / "m.onnx", [node], {"x": (STEPS, BATCH, FEATURES)}, ["Y", "Y_h"], inits),
                      tmp_path)
+
+
+def _lstm_file(tmp_path, extra_inputs=(), inits=None, **attrs):
+    """An LSTM node named 'lstm' with random weights; ``extra_inputs`` after x, W, R, B."""
+    inits = {**{key: value for key, value in _weights("LSTM", 1).items() if key != "h0"}, **(inits or {})}
+    node = helper.make_node("LSTM", ["x", "W", "R", "B", *extra_inputs], ["Y", "Y_h"], name="lstm", hidden_size=HIDDEN,
+                            **attrs)
+    return model_file(tmp_path / "m.onnx", [node], {"x": (STEPS, BATCH, FEATURES)}, ["Y", "Y_h"], inits, opset=14)
+
+
+def test_zero_peepholes_and_full_sequence_lengths_are_plain_lstm(tmp_path):
+    """Exporters that write every optional input give P = 0 and sequence_lens = T: the same LSTM."""
+    export_and_check(_lstm_file(tmp_path, ["lens", "", "", "P"], {"P": np.zeros((1, 3 * HIDDEN), np.float32),
+                                                                  "lens": np.full(BATCH, STEPS, np.int32)}), tmp_path)
+
+
+@pytest.mark.parametrize("direction,layout,clip", [("bidirectional", 0, None), ("forward", 1, 0.5), ("reverse", 0, 0.5)])
+def test_lstm_with_peepholes_and_clip_written_out(tmp_path, direction, layout, clip):
+    """Peepholes and cell clipping, which torch's LSTM lacks: the LSTM step by step, against onnxruntime (on the
+    time-major twin for layout 1). A clip of 0.5 bounds most gate inputs here."""
+    directions = 2 if direction == "bidirectional" else 1
+    inits = {key: value for key, value in _weights("LSTM", directions).items() if key != "h0"}
+    inits["P"] = RNG.uniform(-1, 1, (directions, 3 * HIDDEN)).astype(np.float32)
+    inits["c0"] = RNG.uniform(-1, 1, (directions, BATCH, HIDDEN) if not layout else (BATCH, directions, HIDDEN))
+    inits["c0"] = inits["c0"].astype(np.float32)
+    outputs = ["Y", "Y_h", "Y_c"]
+    attrs = {"hidden_size": HIDDEN, "direction": direction, "layout": layout, **({"clip": clip} if clip else {})}
+    node = helper.make_node("LSTM", ["x", "W", "R", "B", "", "", "c0", "P"], outputs, **attrs)
+    shape = (BATCH, STEPS, FEATURES) if layout else (STEPS, BATCH, FEATURES)
+    path = model_file(tmp_path / "m.onnx", [node], {"x": shape}, outputs, inits, opset=14)
+    export_and_check(path, tmp_path, reference=_time_major_twin(tmp_path, node, shape, outputs, inits) if layout else None)
+
+
+@pytest.mark.parametrize("extra_inputs,inits,attrs,reason", [
+    (["", "", "", "P"], {"P": np.full((1, 2 * HIDDEN), 0.5, np.float32)}, {}, "peephole weights (P) of shape [1, 6]"),
+    (["lens"], {"lens": np.array([STEPS, 2], np.int32)}, {}, "shorter than the sequence"),
+    ([], {}, {"input_forget": 1}, "input_forget=1"),
+    ([], {}, {"activations": ["Sigmoid", "Relu", "Tanh"]}, "activations ['Sigmoid', 'Relu', 'Tanh']"),
+])
+def test_lstm_variants_torch_lacks_are_refused_naming_the_node(tmp_path, extra_inputs, inits, attrs, reason):
+    assert reason in refusal(_lstm_file(tmp_path, extra_inputs, inits, **attrs))

@@ -100,3 +100,14 @@ def test_scatter_nd_of_a_box(tmp_path):
              helper.make_node("ScatterND", ["x", "box", "s"], ["y"])]
     inits = {"box": box, "st": np.array([1], I64), "en": np.array([3], I64), "ax": np.array([2], I64)}
     export_and_check(model_file(tmp_path / "m.onnx", nodes, {"x": (2, 3, 5, 4)}, ["y"], inits), tmp_path)
+
+
+def test_gather_nd_with_constant_indices(tmp_path):
+    """GatherND (opset 13) picking (h, w) cells of an (H, W, N, C) tensor, as torch.export writes adaptive
+    pooling: the picks repeat and overlap, and negative indices count from the end."""
+    index = np.stack(np.meshgrid([0, 1, 2, 2, 4], [3, -1, 0], indexing="ij"), -1)  # (5, 3, 2)
+    nodes = [helper.make_node("Transpose", ["x"], ["t"], perm=[2, 3, 0, 1]),
+             helper.make_node("GatherND", ["t", "index"], ["g"]),
+             helper.make_node("Transpose", ["g"], ["y"], perm=[2, 3, 0, 1])]
+    export_and_check(model_file(tmp_path / "m.onnx", nodes, {"x": (2, 3, 5, 6)}, ["y"], {"index": index.astype(I64)}),
+                     tmp_path)
