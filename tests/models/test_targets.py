@@ -14,7 +14,7 @@ REFUSED = {  # model: {target: rule id}: no exact form obeys that rule (README "
     "inception_block": {},
     "centernet": {},
     "multi_io": {},
-    "enet": {"rknn": "rknn.pooling_mask"},
+    "enet": {"nnie": "nnie.batch", "rknn": "rknn.pooling_mask", "ncnn": "ncnn.batch"},
     "ops_mix": {"nnie": "nnie.rank"},
     "lprnet": {"nnie": "nnie.rank"},
     "yolov3_head": {"nnie": "nnie.rank", "ncnn": "ncnn.reshape"},
