@@ -13,6 +13,7 @@ import numpy as np
 
 from ...net.builder import Blob, Weight
 from ..choice import Form
+from .channels import block_on_channels
 from .layout import reshape_any_batch
 
 
@@ -96,15 +97,28 @@ def _apply_on_axis(ctx, x: Blob, axis: int, matrix: np.ndarray, what: str, fill:
     tag = role or f"axis{axis}"
     rest = int(np.prod(x.shape[axis + 1:]))
     out_shape = x.shape[:axis] + (matrix.shape[0],) + x.shape[axis + 1:]
-    as_channels = x if len(x.shape) == 4 and axis == 1 else reshape_any_batch(
-        ctx, x, (x.shape[axis], rest, 1), role=f"{tag}/as_channels")
     bias_term, weights = _matrix_weights(ctx, matrix, what, fill, matrix.shape + (1, 1))
     params = {"convolution_param": {"num_output": matrix.shape[0], "kernel_size": [1], "bias_term": bias_term}}
-    if as_channels is x:
+    if len(x.shape) == 4 and axis == 1:
         return ctx.layer("Convolution", [x], params, role=role, shape=out_shape, weights=weights)
-    mixed = ctx.layer("Convolution", [as_channels], params, role=f"{tag}/matrix",
-                      shape=as_channels.shape[:1] + (matrix.shape[0], rest, 1), weights=weights)
-    return reshape_any_batch(ctx, mixed, out_shape[1:], role=role)
+
+    def mix(ctx, blob):
+        return ctx.layer("Convolution", [blob], params, role=f"{tag}/matrix",
+                         shape=blob.shape[:1] + (matrix.shape[0],) + blob.shape[2:], weights=weights)
+
+    def folded(ctx):
+        return reshape_any_batch(ctx, mix(ctx, reshape_any_batch(ctx, x, (x.shape[axis], rest, 1),
+                                                                 role=f"{tag}/as_channels")), out_shape[1:], role=role)
+    return _batch_kept_too(ctx, folded, x, axis, axis + 1, mix, out_shape, role)
+
+
+def _batch_kept_too(ctx, folded, x: Blob, start: int, stop: int, apply, shape, role):
+    """``folded(ctx)`` (the block on the channels of a view folding the leading axes into the batch's), or
+    the same layers with the batch kept in place (compose.channels) where the target needs that."""
+    if start == 0:
+        return folded(ctx)
+    return ctx.choose(Form("batch-folding view", folded),
+                      Form("batch kept", lambda ctx: block_on_channels(ctx, x, start, stop, apply, shape, role=role)))
 
 
 def _inner_product(ctx, x: Blob, matrix: np.ndarray, axis: int, what: str, fill: float, *,
@@ -125,7 +139,8 @@ def inner_product(ctx, x: Blob, weights: list[Weight], num_output: int, *, axis:
     kept the old first axis: empty outputs, measured) — and the result viewed back. Caffe's InnerProduct
     takes any ``axis``, but MNN returns empty outputs for axis ≠ 1. Not a 1×1 Convolution on a
     (rows, count, 1, 1) view: OpenCV runs that as one GEMV per row, re-reading W each time (a (197, 192)
-    → 768 Linear: 9.0 ms, against 1.2 ms as one InnerProduct; MNN 0.6 ms either way; issue 21).
+    → 768 Linear: 9.0 ms, against 1.2 ms as one InnerProduct; MNN 0.6 ms either way; issue 21). Where the
+    target refuses views across the batch, a 1×1 Convolution on the block brought onto the channels.
     """
     axis = len(x.shape) - 1 if axis is None else axis
     out_shape = tuple(shape) if shape is not None else x.shape[:axis] + (int(num_output),)
@@ -135,10 +150,21 @@ def inner_product(ctx, x: Blob, weights: list[Weight], num_output: int, *, axis:
     tag = role or "inner_product"
     count = int(np.prod(x.shape[axis:]))
     rows = int(np.prod(x.shape[:axis]))
-    viewed = ctx.layer("Reshape", [x], {"reshape_param": {"shape": {"dim": [-1, count]}}}, role=f"{tag}/rows",
-                       shape=(rows, count))
-    viewed = ctx.layer("Flatten", [viewed], {"flatten_param": {"axis": 1}}, role=f"{tag}/flat", shape=(rows, count))
-    matrix = replace(weights[0], array=weights[0].array.reshape(int(num_output), count))
-    product = ctx.layer("InnerProduct", [viewed], params, role=f"{tag}/product", shape=(rows, int(num_output)),
-                        weights=[matrix, *weights[1:]])
-    return reshape_any_batch(ctx, product, out_shape[1:], role=role)
+    kernel = replace(weights[0], array=weights[0].array.reshape(int(num_output), count, 1, 1))
+    params = {"convolution_param": {"num_output": int(num_output), "bias_term": len(weights) > 1, "kernel_size": [1]}}
+
+    def product(ctx, blob):
+        return ctx.layer("Convolution", [blob], params, role=f"{tag}/product",
+                         shape=blob.shape[:1] + (int(num_output),) + blob.shape[2:], weights=[kernel, *weights[1:]])
+
+    def folded(ctx):
+        viewed = ctx.layer("Reshape", [x], {"reshape_param": {"shape": {"dim": [-1, count]}}}, role=f"{tag}/rows",
+                           shape=(rows, count))
+        viewed = ctx.layer("Flatten", [viewed], {"flatten_param": {"axis": 1}}, role=f"{tag}/flat",
+                           shape=(rows, count))
+        matrix = replace(weights[0], array=weights[0].array.reshape(int(num_output), count))
+        ip = {"inner_product_param": {"num_output": int(num_output), "bias_term": len(weights) > 1}}
+        flat = ctx.layer("InnerProduct", [viewed], ip, role=f"{tag}/product", shape=(rows, int(num_output)),
+                         weights=[matrix, *weights[1:]])
+        return reshape_any_batch(ctx, flat, out_shape[1:], role=role)
+    return _batch_kept_too(ctx, folded, x, axis, len(x.shape), product, out_shape, role)
