@@ -20,5 +20,5 @@ setup(
         "onnx": ["onnxruntime"],  # check's independent reference for ONNX exports
         "test": ["pytest", "opencv-python-headless<5", "six", "mnn==3.6.1", "onnxruntime"],
     },
-    entry_points={"console_scripts": ["pt2caffe = pt2caffe.cli:main"]},
+    entry_points={"console_scripts": ["pt2caffe = pt2caffe.__main__:entry"]},
 )

@@ -2,16 +2,19 @@
 
     pt2caffe.export(model, example_inputs, "out/Name")            # a torch.nn.Module
     pt2caffe.export_onnx("model.onnx", "out/Name", [(1, 3, 224, 224)])  # an ONNX file
+
+Both are imported on first use (PEP 562 module ``__getattr__``): importing the package or one of its light
+modules (the command line's parser, the file writers) loads neither torch nor onnx.
 """
-from .conversion import export
 from .version import __version__
 
 __all__ = ["export", "export_onnx", "__version__"]
 
 
 def __getattr__(name: str):
-    """``export_onnx`` is imported on first use (PEP 562): reading ONNX loads the onnx package, which
-    PyTorch exports do not need."""
+    if name == "export":
+        from .conversion import export
+        return export
     if name == "export_onnx":
         from .conversion.onnx_export import export_onnx
         return export_onnx

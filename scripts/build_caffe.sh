@@ -20,6 +20,11 @@
 # ~/.cache/pt2caffe/current, which pt2caffe.runtimes.reference_caffe.caffe_home() reads when
 # PT2CAFFE_CAFFE_HOME is not set.
 #
+# PT2CAFFE_CAFFE_PREBUILT: a tarball of a finished home (scripts/docker_build.sh passes the machine's
+# own into the image) to take instead of building, when its stamp holds this key and its pycaffe
+# imports here (only the shared libraries it loads, CAFFE_RUNTIME_DEPS, are installed for it);
+# otherwise the build runs as usual.
+#
 # The home holds python/caffe (pycaffe, with libcaffe.so beside _caffe.so, found through an
 # $ORIGIN rpath), caffe.proto (the build's schema), SOURCE (what was built) and build.log.
 set -euo pipefail
@@ -127,7 +132,6 @@ fetch_source() {
 }
 
 main() {
-  ensure_debian_packages "${CAFFE_BUILD_DEPS[@]}"
   ensure_python_module numpy numpy
   ensure_python_module six six
   ensure_python_module google.protobuf "protobuf>=3.20"  # is_complete imports caffe_pb2
@@ -143,11 +147,31 @@ main() {
   rm -rf "$home".partial.*  # left by a build that was killed
   if is_complete "$home" "$key"; then
     log "reusing cached Caffe (stock SSD ${CAFFE_COMMIT:0:8}, key $key)"
-  else
+  elif ! { [ -n "${PT2CAFFE_CAFFE_PREBUILT:-}" ] && take_prebuilt "$PT2CAFFE_CAFFE_PREBUILT" "$home" "$key"; }; then
+    ensure_debian_packages "${CAFFE_BUILD_DEPS[@]}"
     build "$home" "$key"
   fi
   write_pointer "$home"
   echo "$home"
+}
+
+# Use the Caffe home packed in tarball $1 (made by scripts/docker_build.sh from a finished build) as
+# home $2 when it was built with the same key $3 and imports here; false otherwise (then we build).
+take_prebuilt() {
+  local tarball="$1" home="$2" key="$3" staging
+  ensure_debian_packages "${CAFFE_RUNTIME_DEPS[@]}"
+  staging="$(mktemp -d "$home.partial.XXXXXX")"
+  chmod 755 "$staging"
+  tar -xzf "$tarball" -C "$staging"
+  if ! is_complete "$staging" "$key"; then
+    log "the prebuilt Caffe in $tarball does not fit here (its key $(cat "$staging/$STAMP_NAME" 2>/dev/null)," \
+      "here $key, or it does not import): building from source"
+    rm -rf "$staging"
+    return 1
+  fi
+  rm -rf "$home"
+  mv "$staging" "$home"
+  log "took the prebuilt Caffe (stock SSD ${CAFFE_COMMIT:0:8}, key $key) from $tarball"
 }
 
 build() {

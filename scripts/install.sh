@@ -20,7 +20,7 @@ case "${1:-}" in
   *) log "usage: install.sh [--prerequisites]"; exit 2 ;;
 esac
 
-ensure_debian_packages "${CAFFE_BUILD_DEPS[@]}" "${PROJECT_DEPS[@]}"
+ensure_debian_packages "${PROJECT_DEPS[@]}"  # build_caffe.sh installs what Caffe needs
 # Word splitting is wanted: the spec may hold several pip arguments.
 # shellcheck disable=SC2086
 "$PYTHON" -m pip install -q ${PT2CAFFE_TORCH_SPEC:-torch==2.13.0}

@@ -16,7 +16,13 @@ fi
 CAFFE_COMMIT=4817bf8b4200b35ada8ed0dc378dceaf38c539e4
 CAFFE_VENDORED="$(dirname "${BASH_SOURCE[0]}")/../../shared/vendor/caffe-ssd-${CAFFE_COMMIT:0:8}.tar.gz"
 
-# Debian packages: what building the reference Caffe needs, and what the project itself needs.
+# Debian packages (bookworm names): the shared libraries the built Caffe loads (what a prebuilt
+# Caffe home needs, e.g. the one scripts/docker_build.sh passes into the image), what building it
+# needs, and what the project itself needs.
+CAFFE_RUNTIME_DEPS=(
+  libboost-python1.74.0 libboost-thread1.74.0 libboost-filesystem1.74.0 libboost-regex1.74.0
+  libgoogle-glog0v6 libgflags2.2 libprotobuf32 libopenblas0-pthread libhdf5-103-1 libhdf5-hl-100
+)
 CAFFE_BUILD_DEPS=(
   build-essential cmake curl ca-certificates protobuf-compiler libprotobuf-dev libgoogle-glog-dev libgflags-dev
   libopenblas-dev libhdf5-dev libboost-dev libboost-python-dev libboost-thread-dev

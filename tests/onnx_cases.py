@@ -12,7 +12,7 @@ import pytest
 import torch
 from onnx import TensorProto, helper, numpy_helper
 
-from helpers import RUNTIMES, NoiseFloor, compare_runtime, relative_error
+from helpers import RUNTIMES, NoiseFloor, compare_runtime, log_errors, relative_error
 from pt2caffe.conversion.onnx_export import convert_onnx
 from pt2caffe.conversion.pipeline import Conversion
 from pt2caffe.conversion.writing import write
@@ -107,6 +107,8 @@ def check_pycaffe(export: OnnxExport, expected: dict[str, np.ndarray]) -> dict[s
         reference = expected[entry["onnx"]]
         errors[entry["onnx"]] = error = relative(got[entry["name"]].reshape(reference.shape), reference)
         assert error <= TOLERANCE, f"output {entry['onnx']}: {error:.2e} from the reference"
+    log_errors("pycaffe", errors)
+    log_errors("pycaffe blobs vs front end", bad)
     return errors
 
 

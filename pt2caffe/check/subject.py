@@ -6,6 +6,7 @@ import json
 import os
 from dataclasses import dataclass
 
+from ..conversion.report import source_path
 from ..errors import Pt2CaffeError, short
 from ..frontends.torch.shapes import parse_shape
 from ..net.caffemodel import read_export_id
@@ -53,7 +54,8 @@ def _from_report(path: str, args) -> Subject:
     _same_export(path, report.get("export_id"), None if args.prototxt else os.path.join(directory, files.get("prototxt", "")),
                  None if args.caffemodel else os.path.join(directory, files.get("caffemodel", "")))
     return _existing(Subject(  # loading options from the command line only: a report cannot switch off safety
-        source["model"], None if onnx else source["weights"], source.get("entry", "build_model"), recorded or None,
+        source_path(path, source, "model"), None if onnx else source_path(path, source, "weights"),
+        source.get("entry", "build_model"), recorded or None,
         args.unsafe_pickle, args.non_strict,
         args.prototxt or os.path.join(directory, files.get("prototxt", "")),
         args.caffemodel or os.path.join(directory, files.get("caffemodel", "")),

@@ -45,8 +45,7 @@ def load_inputs_for(subject: Subject, input_path: str | None, net: CaffeNet, sha
     if len(net.inputs) != len(shapes):
         raise Pt2CaffeError(f"{subject.prototxt} has {len(net.inputs)} inputs ({', '.join(net.inputs)}), "
                             f"the model takes {len(shapes)}")
-    valid = [InputSizes(entry["name"], tuple(entry["shape"]), entry["fixed_axes"], entry["why"])
-             for entry in (subject.report or {}).get("input_sizes", [])]
+    valid = [InputSizes.from_report(entry) for entry in (subject.report or {}).get("input_sizes", [])]
     inputs, input_note = load_inputs(input_path, shapes, net.inputs,
                                      (lambda index, shape: refuse_invalid_size(subject, valid[index], shape))
                                      if valid else None)
@@ -54,10 +53,10 @@ def load_inputs_for(subject: Subject, input_path: str | None, net: CaffeNet, sha
 
 
 def refuse_invalid_size(subject: Subject, sizes: InputSizes, shape: tuple[int, ...]) -> None:
-    """Raise Pt2CaffeError when ``shape`` changes an axis the report says is fixed (pt2caffe.net.sizes):
-    the net would stop in its guard, or was never exact at that size."""
+    """Raise Pt2CaffeError when ``shape`` is not a size the report says the net is valid for
+    (pt2caffe.net.sizes): the net would stop in its guard, or was never exact at that size."""
     if not sizes.accepts(shape):
-        why = f" (fixed by {sizes.reasons[0]})" if sizes.reasons else ""
+        why = f" ({sizes.why()})" if sizes.reasons else ""
         raise Pt2CaffeError(f"{subject.prototxt} is valid only for {sizes.describe()}{why}; the input "
                             f"is {'×'.join(map(str, shape))}: export again with --input-shape "
                             f"{','.join(map(str, shape))}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Callable
 
 from ..check.drawing import parse_formats
 from ..errors import Pt2CaffeError, one_line
@@ -102,8 +103,9 @@ def _check_parser(commands) -> None:
     parser.add_argument("--caffemodel", help="the Caffe weights (default: from NAME.json)")
     parser.add_argument("--input", metavar="FILE.npy|IMAGE", help="input data (default: random, non-zero)")
     parser.add_argument("--backend", choices=BACKENDS,
-                        help="Caffe runtime: the reference pycaffe (default when built), OpenCV's dnn, "
-                             "or pycaffe inside the Docker image")
+                        help="Caffe runtime: the reference pycaffe (default when built), OpenCV's dnn, MNN, "
+                             "pycaffe inside the Docker image, or Rockchip's RKNN simulator (its outputs, judged "
+                             "against the model's ONNX through RKNN; scripts/install_rknn.sh)")
     parser.add_argument("--docker-image", default=DEFAULT_IMAGE, metavar="IMAGE",
                         help=f"image for --backend docker (default: {DEFAULT_IMAGE})")
     parser.add_argument("--atol", type=float, default=1e-5, help="absolute tolerance")
@@ -161,13 +163,20 @@ def _doctor_parser(commands) -> None:
     parser.set_defaults(handler="pt2caffe.cli.doctor:main")
 
 
+VERBOSE_HELP = "show the detail behind an error"
+
+
 def build_parser() -> argparse.ArgumentParser:
+    """The parser; ``--verbose`` goes before or after the command (each command's copy has no default of its
+    own, so it does not reset the first)."""
     parser = argparse.ArgumentParser(prog="pt2caffe", description="Export PyTorch models to Caffe, exactly.")
-    parser.add_argument("--verbose", action="store_true", help="show the detail behind an error")
+    parser.add_argument("--verbose", action="store_true", help=VERBOSE_HELP)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in (_run_parser, _check_parser, _lint_parser, _import_parser, _priorbox_parser, _doctor_parser,
                 _caffe_worker_parser):
         add(commands)
+    for command in commands.choices.values():
+        command.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS, help=VERBOSE_HELP)
     return parser
 
 
@@ -192,22 +201,24 @@ def _unexpected(error: BaseException) -> Pt2CaffeError:
                          "and please report it)", detail)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Parse ``argv``, run the command; every failure is one line on stderr and exit code 1 (2 for bad
-    arguments, from argparse; 130 for Ctrl-C)."""
-    args = build_parser().parse_args(argv)
+def main(argv: list[str] | None = None, *, started: Callable[[], object] | None = None) -> int:
+    """Parse ``argv``, import the command's module, call ``started()`` (the console entry point's cue that
+    the start-up imports are done: pt2caffe.__main__), run the command. Every failure is one line on stderr
+    and exit code 1 (2 for bad arguments, from argparse; 130 for Ctrl-C)."""
+    verbose = False
     try:
-        return int(_handler(args.handler)(args) or 0)
+        args = build_parser().parse_args(argv)
+        verbose = args.verbose
+        handler = _handler(args.handler)
+        if started is not None:
+            started()
+        return int(handler(args) or 0)
     except KeyboardInterrupt:
         print("pt2caffe: interrupted", file=sys.stderr)
         return 130
     except Exception as error:  # noqa: BLE001 - the last line of defence: never a traceback
         failure = error if isinstance(error, Pt2CaffeError) else _unexpected(error)
         print(f"pt2caffe: error: {one_line(str(failure))}", file=sys.stderr)
-        if args.verbose and failure.detail:
+        if verbose and failure.detail:
             print(failure.detail, file=sys.stderr)
         return 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

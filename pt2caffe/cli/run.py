@@ -7,20 +7,23 @@ import os
 
 from ..console import Progress
 from ..conversion.pipeline import convert
+from ..conversion.report import portable_paths
 from ..conversion.writing import write
 from ..errors import Pt2CaffeError
 from ..frontends.torch.loading import load
 from ..frontends.torch.shapes import random_inputs
 from ..net.targets import TARGETS
 from .run_onnx import export_onnx
-from .summary import check_name, size_suffix, summarise
+from .summary import check_name, check_outdir, size_suffix, summarise
 
 
-def provenance(args, shapes) -> dict:
-    """What the export was made from, so that ``pt2caffe check NAME.json`` can redo it alone."""
-    return {"model": os.path.abspath(args.model), "entry": args.entry, "weights": os.path.abspath(args.weights),
+def provenance(args, shapes, outdir: str) -> dict:
+    """What the export was made from, so that ``pt2caffe check NAME.json`` can redo it alone; its files
+    relative to OUTDIR, where the report goes, with the absolute paths beside (portable_paths)."""
+    files = portable_paths({"model": args.model, "weights": args.weights, "ssd": args.ssd}, outdir)
+    return {"model": files["model"], "entry": args.entry, "weights": files["weights"],
             "input_shapes": [list(shape) for shape in shapes], "unsafe_pickle": args.unsafe_pickle,
-            "non_strict": args.non_strict, "ssd": os.path.abspath(args.ssd) if args.ssd else None}
+            "non_strict": args.non_strict, "ssd": files["ssd"], "absolute": files["absolute"]}
 
 
 def shape_sets(model, shapes: list[tuple[int, ...]]) -> list[list[tuple[int, ...]]]:
@@ -53,7 +56,7 @@ def _export(args, model, shapes, suffix: str, ssd_config, progress: Progress):
     outdir = args.outdir or os.path.dirname(os.path.abspath(args.model))
     prefix = os.path.join(outdir, conversion.net.name)
     progress.step(f"writing {prefix}.prototxt/.caffemodel/.json")
-    return write(conversion, prefix, provenance(args, shapes)), outdir, prefix
+    return write(conversion, prefix, provenance(args, shapes, outdir)), outdir, prefix
 
 
 def main(args) -> int:
@@ -61,6 +64,8 @@ def main(args) -> int:
     try:
         if args.name is not None:
             check_name(args.name)
+        if args.outdir is not None:
+            check_outdir(args.outdir)
         ssd_config = None
         if args.ssd:  # a config error is reported before the (slow) loading and tracing
             from ..ssd import load_config

@@ -53,5 +53,5 @@ def export_onnx(args, progress: Progress, ssd_config) -> list[tuple[dict, str, s
         outdir = args.outdir or os.path.dirname(os.path.abspath(args.model))
         prefix = os.path.join(outdir, conversion.net.name)
         progress.step(f"writing {prefix}.prototxt/.caffemodel/.json")
-        exports.append((write(conversion, prefix, provenance(source, shapes, args.ssd)), outdir, prefix))
+        exports.append((write(conversion, prefix, provenance(source, shapes, outdir, args.ssd)), outdir, prefix))
     return exports

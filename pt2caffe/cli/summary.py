@@ -17,6 +17,19 @@ def check_name(name: str) -> str:
     return name
 
 
+def check_outdir(outdir: str) -> str:
+    """-o OUTDIR is a folder or will be made as one: refused at once when it, or the nearest part of its path
+    that exists, is something else (a file), before the slow loading and tracing."""
+    existing = os.path.abspath(outdir)
+    while not os.path.lexists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        what = "is" if existing == os.path.abspath(outdir) else f"is inside {existing}, which is"
+        raise Pt2CaffeError(f"-o {outdir} {what} not a folder: name a folder for the output files "
+                            "(it is made if missing)")
+    return outdir
+
+
 def size_suffix(shapes: list[tuple[int, ...]]) -> str:
     """``_1x3x224x224`` (inputs joined by ``_``): what tells the nets of several sizes apart."""
     return "".join("_" + "x".join(map(str, shape)) for shape in shapes)
@@ -33,8 +46,8 @@ def summarise(args, report: dict, outdir: str, prefix: str, progress: Progress) 
     for ext in ("prototxt", "caffemodel", "json"):
         print(f"wrote {os.path.join(outdir, report['files'][ext])}")
     for entry in report["input_sizes"]:
-        sizes = InputSizes(entry["name"], tuple(entry["shape"]), entry["fixed_axes"], entry["why"])
-        print(f"valid input sizes: {sizes.describe()}" + (f" (fixed by {sizes.reasons[0]})" if sizes.reasons else ""))
+        sizes = InputSizes.from_report(entry)
+        print(f"valid input sizes: {sizes.describe()}" + (f"\n  {sizes.why()}" if sizes.reasons else ""))
     for note in report["notes"]:
         print(f"pt2caffe: note: {note}", file=sys.stderr)
     if args.graph:

@@ -14,6 +14,7 @@ from ..frontends.torch.shapes import random_inputs
 from ..lowering.registry import is_atomic
 from ..net.targets import TARGETS
 from .pipeline import Conversion, convert_graphs
+from .report import portable_paths
 from .writing import write
 
 
@@ -63,13 +64,15 @@ def onnx_fields(report: dict, module: OnnxModule, conversion: Conversion) -> Non
     report["initializers"] = made
 
 
-def provenance(source: OnnxFile, shapes, ssd: str | None = None) -> dict:
-    """The report's ``source`` for an export of ``source``: the file, its format, opset (as read and as converted),
-    producer and sha256 digest, the input shapes and the SSD config (a path, or None), so that
-    ``pt2caffe check NAME.json`` can redo the export alone."""
-    return {"model": os.path.abspath(source.path), "format": "onnx", "opset": source.opset,
+def provenance(source: OnnxFile, shapes, outdir: str, ssd: str | None = None) -> dict:
+    """The report's ``source`` for an export of ``source`` whose report goes to folder ``outdir``: the file, its
+    format, opset (as read and as converted), producer and sha256 digest, the input shapes and the SSD config (a
+    path, or None), so that ``pt2caffe check NAME.json`` can redo the export alone. The files are relative to
+    ``outdir``, with their absolute paths beside (pt2caffe.conversion.report.portable_paths)."""
+    files = portable_paths({"model": source.path, "ssd": ssd}, outdir)
+    return {"model": files["model"], "format": "onnx", "opset": source.opset,
             "original_opset": source.original_opset, "producer": source.producer, "sha256": source.digest,
-            "input_shapes": [list(shape) for shape in shapes], "ssd": os.path.abspath(ssd) if ssd else None}
+            "input_shapes": [list(shape) for shape in shapes], "ssd": files["ssd"], "absolute": files["absolute"]}
 
 
 def export_onnx(path: str, path_prefix: str, input_shapes=None, *, name: str | None = None,
@@ -101,7 +104,7 @@ def export_onnx(path: str, path_prefix: str, input_shapes=None, *, name: str | N
     shapes = shapes_to_trace(path, input_specs(source.model), _shape_texts(input_shapes))
     conversion = convert_onnx(module, random_inputs(shapes), name=name or default_name(path),
                               target=TARGETS[target] if target else None)
-    return write(conversion, path_prefix, provenance(source, shapes))
+    return write(conversion, path_prefix, provenance(source, shapes, os.path.dirname(os.path.abspath(path_prefix))))
 
 
 def _shape_texts(input_shapes) -> list[str] | None:

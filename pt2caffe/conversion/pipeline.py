@@ -24,7 +24,9 @@ from ..lowering.registry import is_atomic
 from ..net.builder import Blob, NetBuilder
 from ..net.dialect import STOCK_SSD
 from ..net.outputs import settle_outputs
-from ..net.sizes import InputSizes, add_guards, find_valid_sizes
+from ..net.guards import add_guards
+from ..net.probes import find_valid_sizes
+from ..net.sizes import InputSizes
 from ..net.targets import Target, Violation
 from ..net.targets.check import net_violations, refusal
 from .verify import verify_shapes
@@ -81,7 +83,7 @@ def convert(model: nn.Module, example_inputs, *, name: str | None = None, captur
 
     ``finish(conversion)`` completes the net before its sizes are probed, e.g. pt2caffe.ssd appending
     its head. With ``probe_sizes`` (the default) the model is also converted (and finished) at other
-    input shapes to find which axes the net is valid for (pt2caffe.net.sizes); guards after the inputs make
+    input shapes to find which axes the net is valid for (pt2caffe.net.probes); guards after the inputs make
     other sizes fail loudly. ``target``: as in :func:`convert_graphs`.
     """
     model.eval()

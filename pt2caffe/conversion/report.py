@@ -1,6 +1,11 @@
 """The conversion report (NAME.json): what was exported from what, layer by layer and weight by weight,
-and the mapping of Caffe blobs to traced values that ``pt2caffe check`` compares."""
+and the mapping of Caffe blobs to traced values that ``pt2caffe check`` compares; the files it names are
+recorded relative to the report's folder, with their absolute paths as a fallback."""
 from __future__ import annotations
+
+import os
+
+from ..errors import Pt2CaffeError
 
 from ..net.builder import NetBuilder
 from ..version import __version__
@@ -78,3 +83,30 @@ def report(conversion: Conversion, files: dict, provenance: dict | None = None) 
     if conversion.describe is not None:
         conversion.describe(result)
     return result
+
+
+def portable_paths(paths: dict[str, str | None], folder: str) -> dict:
+    """``paths`` (key → file, None for none) for a report in ``folder``: each file relative to ``folder``,
+    plus ``"absolute"``: the same files' absolute paths. So ``check`` finds them when the project (the
+    report and the model together) moves or is mounted elsewhere (``docker run -v "$PWD:/w"``), and when
+    only the output folder moves; source_path() resolves them."""
+    folder = os.path.abspath(folder)
+    absolute = {key: os.path.abspath(path) for key, path in paths.items() if path}
+    return {**{key: os.path.relpath(absolute[key], folder) if path else None for key, path in paths.items()},
+            "absolute": absolute}
+
+
+def source_path(report_path: str, source: dict, key: str) -> str:
+    """The file the report's ``source[key]`` names (see portable_paths): relative to the report's folder,
+    else the recorded absolute path (a report written before relative paths holds only an absolute one).
+    Raises Pt2CaffeError naming both places when the file is at neither."""
+    recorded = source[key]
+    tried = [os.path.join(os.path.dirname(os.path.abspath(report_path)), recorded)]
+    absolute = (source.get("absolute") or {}).get(key)
+    if absolute and absolute not in tried:
+        tried.append(absolute)
+    found = next((path for path in tried if os.path.isfile(path)), None)
+    if found is None:
+        where = f"{recorded} from {report_path}'s folder" + (f" nor at {absolute}" if len(tried) > 1 else "")
+        raise Pt2CaffeError(f"{key} file not found: {where}")
+    return found

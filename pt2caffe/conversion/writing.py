@@ -21,7 +21,8 @@ from .report import report
 
 def _is_finite(array: np.ndarray) -> bool:
     """One fast pass (a float32 sum is finite unless a value is NaN/inf or the sum overflows), exact after."""
-    return bool(np.isfinite(array.sum())) or bool(np.isfinite(array).all())
+    with np.errstate(over="ignore"):  # an overflowing sum only sends it to the exact pass
+        return bool(np.isfinite(array.sum())) or bool(np.isfinite(array).all())
 
 
 def non_finite(named_arrays) -> str:
@@ -58,15 +59,11 @@ def write(conversion: Conversion, path_prefix: str, provenance: dict | None = No
     check_caffemodel_size(pieces_size(pieces), paths["caffemodel"])
     result = dict(report(conversion, files, provenance), export_id=export_id)
     try:
-        with atomic_files(list(paths.values())) as (prototxt, caffemodel, report_path):
-            with open(prototxt, "w", encoding="utf-8") as handle:  # header comments: sizes, then the export id
-                handle.write(header_comment(conversion.sizes) if conversion.sizes else "")
-                handle.write(f"{PROTOTXT_ID_PREFIX}{export_id}\n")
-                handle.write(prototxt_text(proto))
-            with open(caffemodel, "wb") as handle:
-                write_caffemodel(pieces, handle)
-            with open(report_path, "w", encoding="utf-8") as handle:
-                handle.write(json_text(result))
+        with atomic_files(list(paths.values())) as (prototxt, caffemodel, report_file):
+            header = header_comment(conversion.sizes) if conversion.sizes else ""  # then the export id
+            prototxt.write(f"{header}{PROTOTXT_ID_PREFIX}{export_id}\n{prototxt_text(proto)}".encode("utf-8"))
+            write_caffemodel(pieces, caffemodel)
+            report_file.write(json_text(result).encode("utf-8"))
     except OSError as error:
         raise Pt2CaffeError(f"cannot write {path_prefix}.prototxt/.caffemodel/.json: "
                             f"{error.strerror or error} (nothing was changed)") from None

@@ -18,7 +18,7 @@ from ..errors import Pt2CaffeError
 from . import worker
 from .launch import run_pycaffe
 
-DEFAULT_IMAGE = "pt2caffe:latest"
+DEFAULT_IMAGE = "pt2caffe:latest"  # what scripts/docker_build.sh builds (and the test suite, for the same name)
 MOUNT = "/pt2caffe"  # where the container sees the request (in/), the net (net/) and the output (out/)
 WORKER_COMMAND = "_caffe-worker"
 _IO_NAMES = ("request.json", "inputs.npz", "outputs.npz")
@@ -37,9 +37,10 @@ def docker_command(image: str, prototxt: str, caffemodel: str | None, iodir: str
 
     ``iodir`` holds ``in/`` (request and inputs, read-only in the container) and ``out/``
     (writable, for the outputs). The net files are mounted read-only under their own names.
-    No network; ``user`` (uid:gid) makes the output files the caller's.
+    No network, and no pull (an image missing here is reported as such, no registry is asked); ``user``
+    (uid:gid) makes the output files the caller's.
     """
-    command = ["docker", "run", "--rm", "--network", "none"]
+    command = ["docker", "run", "--rm", "--pull", "never", "--network", "none"]
     if user:
         command += ["--user", user]
     command += _bind(os.path.abspath(os.path.join(iodir, "in")), f"{MOUNT}/in", read_only=True)
@@ -100,11 +101,14 @@ def _docker_failure(proc: subprocess.CompletedProcess, image: str, host_paths: d
         for inside, outside in host_paths.items():
             message = message.replace(inside, outside)
         return Pt2CaffeError(message, detail=stderr)
+    if re.search(r"No such image|Unable to find image", stderr):
+        tag = "" if image == DEFAULT_IMAGE else f" --tag {image}"
+        return Pt2CaffeError(f"docker image {image} is not on this machine: build it with "
+                             f"`bash scripts/docker_build.sh{tag}`", detail=stderr)
     docker_errors = re.findall(r"^docker: (.+)$", stderr, re.M)  # the CLI's own error lines
     lines = [line.strip() for line in stderr.splitlines() if line.strip()]
     reason = (docker_errors or lines or [f"exited with code {proc.returncode}"])[-1]
-    hint = f" (build it with `bash scripts/docker_build.sh --tag {image}`)" if "Unable to find image" in stderr else ""
-    return Pt2CaffeError(f"docker failed to run the Caffe worker in {image}: {reason}{hint}", detail=stderr)
+    return Pt2CaffeError(f"docker failed to run the Caffe worker in {image}: {reason}", detail=stderr)
 
 
 def worker_main(args) -> int:

@@ -3,6 +3,7 @@ layer that is broken, the backends agree, Caffe crashes come back as clear error
 import argparse
 import json
 import os
+import shutil
 import stat
 import sys
 import textwrap
@@ -238,6 +239,33 @@ def test_loading_options_come_from_the_command_line_not_the_report(export, capsy
     assert code == 0, out + err
 
 
+@pytest.mark.parametrize("moved", ["the output folder", "the whole project"])
+def test_check_works_after_moving(export, capsys, tmp_path, moved):
+    """The report names the model and weights relative to itself (and absolutely as a fallback): moving the
+    output folder alone (the model stays) or the project (the model moves along) keeps `check` working."""
+    report = json.loads((export / "out" / "Small.json").read_text())
+    assert report["source"]["model"] == os.path.join("..", "model.py")
+    assert report["source"]["absolute"]["model"] == str(export / "model.py")
+    if moved == "the output folder":
+        shutil.copytree(export / "out", tmp_path / "elsewhere" / "out")
+        json_path = tmp_path / "elsewhere" / "out" / "Small.json"
+    else:
+        project = tmp_path / "project"
+        project.mkdir()
+        for name in ("model.py", "weights.pth", "out"):
+            (shutil.copytree if name == "out" else shutil.copy)(export / name, project / name)
+        report["source"]["absolute"] = {key: str(tmp_path / "gone" / key) for key in ("model", "weights")}
+        (project / "out" / "Small.json").write_text(json.dumps(report))  # the old place no longer exists
+        json_path = project / "out" / "Small.json"
+    code, out, err, _ = check([json_path], capsys, tmp_path)
+    assert code == 0 and "OK: all" in out, out + err
+    if moved == "the whole project":
+        (json_path.parent.parent / "model.py").unlink()
+        code, _, err, _ = check([json_path], capsys, tmp_path)
+        assert code == 1 and f"model file not found: {os.path.join('..', 'model.py')} from {json_path}'s folder " \
+                              f"nor at {tmp_path / 'gone' / 'model'}" in err
+
+
 # --- inputs -------------------------------------------------------------------------------------------
 
 def test_npy_input_is_used_as_is(export, capsys, tmp_path):
@@ -276,7 +304,7 @@ def test_docker_command_line_is_exact():
     command = docker.docker_command("pt2caffe:latest", "/models/net.prototxt", "/weights/net.caffemodel",
                                       "/tmp/io", "1000:1000")
     assert command == [
-        "docker", "run", "--rm", "--network", "none", "--user", "1000:1000",
+        "docker", "run", "--rm", "--pull", "never", "--network", "none", "--user", "1000:1000",
         "--mount", "type=bind,source=/tmp/io/in,target=/pt2caffe/in,readonly",
         "--mount", "type=bind,source=/models/net.prototxt,target=/pt2caffe/net/net.prototxt,readonly",
         "--mount", "type=bind,source=/weights/net.caffemodel,target=/pt2caffe/net/net.caffemodel,readonly",
@@ -356,24 +384,26 @@ def test_docker_backend_agrees_with_pycaffe(export, capsys, tmp_path, fake_docke
     assert code == (0 if case == "correct" else 1), err
     assert verdicts(docker) == verdicts(pycaffe)
     command = json.loads(fake_docker.read_text())
-    assert command[:4] == ["run", "--rm", "--network", "none"] and "mine:1" in command
+    assert command[:6] == ["run", "--rm", "--pull", "never", "--network", "none"] and "mine:1" in command
     caffemodel = args[2] if case == "altered" else files(export)["caffemodel"]
     assert f"type=bind,source={caffemodel},target=/pt2caffe/net/{caffemodel.name},readonly" in command
 
 
-@pytest.mark.parametrize("stderr,message", [
-    ("Unable to find image 'pt2caffe:latest' locally\ndocker: Error response from daemon: pull access denied.",
-     "Error response from daemon: pull access denied."
-     " (build it with `bash scripts/docker_build.sh --tag pt2caffe:latest`)"),
-    ("docker: Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?"
-     "\n\nRun 'docker run --help' for more information",
-     "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?"),
+@pytest.mark.parametrize("image,stderr,message", [
+    ("pt2caffe:latest", "docker: Error response from daemon: No such image: pt2caffe:latest.",  # --pull never
+     "docker image pt2caffe:latest is not on this machine: build it with `bash scripts/docker_build.sh`"),
+    ("mine:1", "Unable to find image 'mine:1' locally\ndocker: Error response from daemon: pull access denied.",
+     "docker image mine:1 is not on this machine: build it with `bash scripts/docker_build.sh --tag mine:1`"),
+    ("pt2caffe:latest", "docker: Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker "
+     "daemon running?\n\nRun 'docker run --help' for more information",
+     "docker failed to run the Caffe worker in pt2caffe:latest: Cannot connect to the Docker daemon at "
+     "unix:///var/run/docker.sock. Is the docker daemon running?"),
 ])
-def test_docker_failures_are_one_line(export, capsys, tmp_path, fake_docker, monkeypatch, stderr, message):
+def test_docker_failures_are_one_line(export, capsys, tmp_path, fake_docker, monkeypatch, image, stderr, message):
     monkeypatch.setenv("FAKE_DOCKER_FAIL", stderr)
-    code, _, err, _ = check([files(export)["json"], "--backend", "docker"], capsys, tmp_path)
+    code, _, err, _ = check([files(export)["json"], "--backend", "docker", "--docker-image", image], capsys, tmp_path)
     assert code == 1
-    assert err.strip() == f"pt2caffe: error: docker failed to run the Caffe worker in pt2caffe:latest: {message}"
+    assert err.strip() == f"pt2caffe: error: {message}"
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     code, _, err, _ = check([files(export)["json"], "--backend", "docker"], capsys, tmp_path)
     assert code == 1 and "docker not found" in err

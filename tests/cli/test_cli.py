@@ -267,7 +267,7 @@ def test_unwritable_output(project, capsys):
     blocker = project / "blocked"
     blocker.write_text("a file where a directory should be")
     expect_one_line_error(["run", project / "model.py", project / "weights.pth", "-o", blocker / "out"], capsys,
-                          "cannot write")
+                          f"is inside {blocker}, which is not a folder")
     assert outputs_in(project) == []
 
 

@@ -15,7 +15,8 @@ from pt2caffe.net import caffemodel, files
 from pt2caffe.net.builder import NetBuilder, Weight
 from pt2caffe.net.dialect import STOCK_SSD
 from pt2caffe.errors import one_line, short
-from pt2caffe.net.proto import net_proto
+from pt2caffe.net.proto import net_proto, prototxt_export_id as proto_export_id
+from concurrency import PACED_RENAMES, paced_writers
 from test_cli import MODEL_PY, expect_one_line_error, outputs_in, run_cli
 
 
@@ -63,8 +64,19 @@ def test_an_unexpected_exception_is_one_line_with_the_traceback_under_verbose(pr
     monkeypatch.setattr("pt2caffe.cli.run.write", broken)
     line = expect_one_line_error(run_args(project), capsys, "internal error: KeyError", "--verbose")
     assert "Traceback" not in line
-    code, _, err = run_cli(["--verbose", *run_args(project)], capsys)
-    assert code == 1 and "Traceback" in err
+    for where in ("before the command", "after it"):
+        args = ["--verbose", *run_args(project)] if where == "before the command" else [*run_args(project), "--verbose"]
+        code, _, err = run_cli(args, capsys)
+        assert code == 1 and "Traceback" in err, where
+
+
+@pytest.mark.parametrize("outdir, fragment", [("afile", "-o {} is not a folder"),
+                                              ("afile/sub", "is inside {}, which is not a folder")])
+def test_an_outdir_that_is_a_file_is_refused_before_tracing(project, capsys, monkeypatch, outdir, fragment):
+    (project / "afile").write_text("not a folder")
+    monkeypatch.setattr("pt2caffe.cli.run.load", lambda *a, **k: pytest.fail("loaded the model before checking -o"))
+    expect_one_line_error(run_args(project, "-o", project / outdir), capsys, fragment.format(project / "afile"))
+    assert (project / "afile").read_text() == "not a folder"
 
 
 def test_an_input_too_big_to_allocate_is_one_line(project, capsys):
@@ -226,21 +238,62 @@ def test_stale_temporary_files_of_a_killed_export_are_removed(project, capsys):
         ["TinyNet.caffemodel", "TinyNet.json", "TinyNet.prototxt"]
 
 
-def test_a_killed_export_leaves_no_file_in_place_and_the_next_export_cleans_up(project, capsys):
-    """SIGKILL in the middle of the caffemodel write (the child stops itself there)."""
+KILLED_WHILE_WRITING = """
+import os, signal, sys
+import pt2caffe.conversion.writing as writing
+import pt2caffe.net.files as files
+from pt2caffe.cli import main
+def killed(pieces, handle):
+    handle.write(pieces[0]); handle.flush()
+    os.kill(os.getpid(), signal.SIGKILL)
+writing.write_caffemodel = killed
+if sys.argv[1] == "named":  # a filesystem without O_TMPFILE
+    files._open_unnamed = lambda directory: None
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+@pytest.mark.parametrize("temporaries", ["unnamed", "named"])
+def test_a_killed_export_leaves_no_file_in_place_and_the_next_export_cleans_up(project, capsys, temporaries):
+    """SIGKILL in the middle of the caffemodel write (the child stops itself there): with O_TMPFILE
+    (this machine's filesystems have it) nothing at all is left; with named temporaries, hidden ones are,
+    and the next export removes them."""
     out = project / "out"
-    script = ("import os, signal, sys\nimport pt2caffe.conversion.writing as writing\nfrom pt2caffe.cli import main\n"
-              "def killed(pieces, handle):\n    handle.write(pieces[0]); handle.flush()\n"
-              "    os.kill(os.getpid(), signal.SIGKILL)\n"
-              "writing.write_caffemodel = killed\n"
-              "sys.exit(main(sys.argv[1:]))\n")
-    result = subprocess.run([sys.executable, "-c", script, *map(str, run_args(project, "-o", out))],
-                            capture_output=True, text=True)
-    assert result.returncode == -9
+    result = subprocess.run([sys.executable, "-c", KILLED_WHILE_WRITING, temporaries,
+                             *map(str, run_args(project, "-o", out))], capture_output=True, text=True)
+    assert result.returncode == -9, result.stderr
     left = sorted(os.listdir(out))
-    assert left and all(name.startswith(".tmp-pt2caffe-") for name in left)  # hidden temporaries only
+    if temporaries == "unnamed":
+        assert left == []
+    else:
+        assert len(left) == 3 and all(name.startswith(".tmp-pt2caffe-") for name in left)
     assert run_cli(run_args(project, "-o", out), capsys)[0] == 0
     assert sorted(os.listdir(out)) == ["TinyNet.caffemodel", "TinyNet.json", "TinyNet.prototxt"]
+
+
+def test_concurrent_exports_to_one_name_leave_one_exports_files(project):
+    """Two `pt2caffe run` of different weights to one OUTDIR/NAME at once, their publishing overlapping for
+    certain (tests/concurrency.py): the three files on disk are always one export's, the second one's."""
+    torch.manual_seed(1)
+    namespace = {}
+    exec(compile(MODEL_PY, "model.py", "exec"), namespace)
+    torch.save(namespace["build_model"]().state_dict(), project / "other.pth")
+    out = project / "out"
+    script = PACED_RENAMES + "from pt2caffe.cli import main\nsys.exit(main(sys.argv[1:]))\n"
+    paced_writers(project, script, run_args(project, "-o", out), ["run", project / "model.py", project / "other.pth",
+                                                                  "-o", out])
+    report = json.loads((out / "TinyNet.json").read_text())
+    assert report["source"]["weights"].endswith("other.pth")
+    assert files_of_one_export(out, "TinyNet") == report["export_id"]
+    assert sorted(os.listdir(out)) == ["TinyNet.caffemodel", "TinyNet.json", "TinyNet.prototxt"]
+
+
+def files_of_one_export(out, name: str) -> str:
+    """The export id the three files share (asserted)."""
+    ids = {caffemodel.read_export_id(str(out / f"{name}.caffemodel")), proto_export_id(str(out / f"{name}.prototxt")),
+           json.loads((out / f"{name}.json").read_text())["export_id"]}
+    assert len(ids) == 1, ids
+    return ids.pop()
 
 
 def test_files_of_different_exports_are_detected_by_check(project, capsys):

@@ -61,3 +61,44 @@ def test_altered_source_is_refused_before_building(vendored_tree, tmp_path, chan
     assert result.returncode == 1
     assert message in result.stderr
     assert not home.exists() and not list(tmp_path.glob("home.partial.*"))
+
+
+@pytest.fixture(scope="module")
+def prebuilt(tmp_path_factory) -> Path:
+    """The machine's finished Caffe home as a tarball, as scripts/docker_build.sh passes it to the image."""
+    result = build({})
+    assert result.returncode == 0, result.stderr
+    tarball = tmp_path_factory.mktemp("prebuilt") / "caffe-prebuilt.tar.gz"
+    with tarfile.open(tarball, "w:gz") as archive:
+        archive.add(result.stdout.strip(), arcname=".")
+    return tarball
+
+
+def test_a_prebuilt_home_of_the_same_key_is_taken_instead_of_building(prebuilt, tmp_path):
+    home = tmp_path / "home"
+    result = build({"PT2CAFFE_CAFFE_PREBUILT": str(prebuilt), "PT2CAFFE_CAFFE_HOME": str(home),
+                    "HOME": str(tmp_path)})  # (the pointer to the current build goes to this HOME)
+    assert result.returncode == 0, result.stderr
+    assert "took the prebuilt Caffe (stock SSD 4817bf8b" in result.stderr and "building" not in result.stderr
+    assert result.stdout.strip() == str(home) and (home / "python" / "caffe" / "_caffe.so").is_file()
+
+
+def test_a_prebuilt_home_of_another_key_is_not_taken(prebuilt, tmp_path):
+    """A home built for another recipe, Python or NumPy is refused: the script goes on to build (here from a
+    source that is not Caffe, so that it stops right there)."""
+    other = tmp_path / "other"
+    with tarfile.open(prebuilt) as archive:
+        archive.extractall(other, filter="tar")
+    (other / ".pt2caffe-build").write_text("0123456789ab\n")
+    with tarfile.open(tmp_path / "other.tar.gz", "w:gz") as archive:
+        archive.add(other, arcname=".")
+    (tmp_path / "x").mkdir()
+    with tarfile.open(tmp_path / "not-caffe.tar.gz", "w:gz") as archive:
+        archive.add(tmp_path / "x", arcname="x")
+    home = tmp_path / "home"
+    result = build({"PT2CAFFE_CAFFE_PREBUILT": str(tmp_path / "other.tar.gz"), "PT2CAFFE_CAFFE_HOME": str(home),
+                    "PT2CAFFE_CAFFE_SOURCE": str(tmp_path / "not-caffe.tar.gz"), "HOME": str(tmp_path)})
+    assert result.returncode == 1
+    assert "does not fit here (its key 0123456789ab," in result.stderr and "building from source" in result.stderr
+    assert f"does not hold exactly caffe-{COMMIT}/" in result.stderr
+    assert not home.exists() and not list(tmp_path.glob("home.partial.*"))

@@ -1,10 +1,15 @@
-"""The Docker image for real: scripts/docker_build.sh builds it from this checkout (from Docker's
-layer cache after the first time), and `pt2caffe check --backend docker` runs exports in it with
-the same verdicts and the same numbers as pycaffe on this machine.
+"""The Docker image for real: scripts/docker_build.sh builds it from this checkout under the name
+`check --backend docker` uses by default (from Docker's layer cache after the first time), and `pt2caffe
+check` runs exports in it with the same verdicts and the same numbers as pycaffe on this machine, both as
+the docker backend and as the README's `docker run` line.
 
-The first build takes minutes (Debian packages, PyTorch and a second stock SSD Caffe build inside
-the image); the script installs and starts Docker where it is missing (CI)."""
+The first build takes minutes (a Debian base, PyTorch; the image takes this machine's Caffe build when it
+fits, else builds its own); the script installs and starts Docker where it is missing (CI), and a daemon
+it started for these tests is stopped after them."""
+import os
+import signal
 import subprocess
+import time
 from pathlib import Path
 
 import numpy as np
@@ -13,19 +18,41 @@ import pytest
 from check_cases import broken_variants, check, export, files, verdicts  # noqa: F401 (export: a fixture)
 from pt2caffe.net.proto import read_prototxt
 from pt2caffe.runtimes import backends
+from pt2caffe.runtimes.docker import DEFAULT_IMAGE
 
 ROOT = Path(__file__).resolve().parents[2]
-TAG = "pt2caffe:test"
+DOCKERD_PID = Path.home() / ".cache" / "pt2caffe" / "dockerd.pid"  # written by docker_build.sh when it starts one
+
+
+def _daemon_answers() -> bool:
+    return subprocess.run(["docker", "info"], capture_output=True).returncode == 0
 
 
 @pytest.fixture(scope="module")
-def image() -> str:
-    """The ID of the image built from this checkout."""
-    result = subprocess.run(["bash", str(ROOT / "scripts" / "docker_build.sh"), "--tag", TAG],
-                            capture_output=True, text=True, timeout=3600)
+def image():
+    """The ID of the image built from this checkout, tagged DEFAULT_IMAGE. A Docker daemon that the build had
+    to start is stopped again after the module's tests."""
+    started_here = not _daemon_answers()
+    result = subprocess.run(["bash", str(ROOT / "scripts" / "docker_build.sh")], capture_output=True, text=True,
+                            timeout=3600)
     assert result.returncode == 0, result.stderr[-6000:]
     assert result.stdout.startswith("sha256:"), result.stdout
-    return result.stdout.strip()
+    assert not (ROOT / "docker-inputs").exists() or os.listdir(ROOT / "docker-inputs") == ["README.md"]
+    yield result.stdout.strip()
+    if started_here and DOCKERD_PID.is_file():
+        _stop(int(DOCKERD_PID.read_text()))
+
+
+def _stop(pid: int) -> None:
+    os.kill(pid, signal.SIGTERM)
+    for _ in range(300):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            DOCKERD_PID.unlink()
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"dockerd (pid {pid}) did not stop within 30 s of SIGTERM")
 
 
 def test_image_holds_the_stock_ssd_caffe(image):
@@ -65,3 +92,17 @@ def test_check_in_docker_agrees_with_pycaffe(export, image, capsys, tmp_path, ca
     assert verdicts(docker) == verdicts(pycaffe)
     first = [(outcome["first_divergence"] or {}).get("blob") for outcome in (docker, pycaffe)]
     assert first[0] == first[1] and (first[0] is None) == (case == "correct")
+
+
+def test_check_backend_docker_finds_the_image_the_tests_built(export, image, capsys, tmp_path):
+    """Right after the test run, `check --backend docker` with no --docker-image runs (the default name)."""
+    code, out, err, _ = check([files(export)["json"], "--backend", "docker"], capsys, tmp_path)
+    assert code == 0 and "OK: all" in out, out + err
+
+
+def test_the_readme_docker_run_line(export, image):
+    """README: `docker run --rm -v "$PWD:/w" -w /w pt2caffe check out/…/NAME.json` from the project folder —
+    the report's paths are relative, so the model and weights are found under /w."""
+    result = subprocess.run(f'docker run --rm -v "$PWD:/w" -w /w {DEFAULT_IMAGE} check out/Small.json', shell=True,
+                            cwd=export, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0 and "OK: all" in result.stdout, result.stdout + result.stderr

@@ -48,6 +48,7 @@ GROUP2 = [
     "hrnet",
     "unet",
     "unet_ac",
+    "unet_stride",
     "deeplabv3",
     "pspnet",
     "centernet",

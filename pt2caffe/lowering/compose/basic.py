@@ -16,6 +16,7 @@ import numpy as np
 from ...graph import Const
 from ...net.builder import Blob, Weight
 from ..choice import Form
+from .channels import block_on_channels
 from .layout import reshape, reshape_any_batch
 
 ELTWISE_PROD, ELTWISE_SUM, ELTWISE_MAX = "PROD", "SUM", "MAX"
@@ -77,8 +78,14 @@ def eltwise(ctx, bottoms: list[Blob], operation: str, *, coeffs: list[float] | N
             role: str | None = None) -> Blob:
     """Eltwise over same-shape ``bottoms``. A SUM coefficient other than ±1 scales its bottom by a
     Power first (MNN 3.6.1's forward fails on such coefficients): the same sum up to one float
-    rounding of c·x (Caffe's Eltwise adds c·x with caffe_axpy)."""
+    rounding of c·x (Caffe's Eltwise adds c·x with caffe_axpy). A PROD of more than two bottoms is also
+    offered as a chain of two-bottom PRODs (RKNN's importer makes an invalid graph of it): the same products
+    in the same order (eltwise_layer.cpp multiplies the bottoms in turn), bit for bit."""
     params = {"operation": operation}
+    if operation == ELTWISE_PROD and len(bottoms) > 2:
+        return ctx.choose(Form("one Eltwise", lambda ctx: ctx.layer("Eltwise", bottoms, {"eltwise_param": params},
+                                                                    role=role, shape=bottoms[0].shape)),
+                          Form("two bottoms at a time", lambda ctx: _pairwise_product(ctx, bottoms, role)))
     if coeffs:
         scaled = [b if abs(c) == 1 else power(ctx, b, scale=abs(float(c)), role=f"{role or 'eltwise'}/coeff{i}")
                   for i, (b, c) in enumerate(zip(bottoms, coeffs))]
@@ -86,6 +93,15 @@ def eltwise(ctx, bottoms: list[Blob], operation: str, *, coeffs: list[float] | N
         if any(c != 1.0 for c in coeffs):
             params["coeff"] = coeffs
     return ctx.layer("Eltwise", bottoms, {"eltwise_param": params}, role=role, shape=bottoms[0].shape)
+
+
+def _pairwise_product(ctx, bottoms: list[Blob], role: str | None) -> Blob:
+    product = bottoms[0]
+    for i, bottom in enumerate(bottoms[1:], 1):
+        last = i == len(bottoms) - 1
+        product = ctx.layer("Eltwise", [product, bottom], {"eltwise_param": {"operation": ELTWISE_PROD}},
+                            role=role if last else f"{role or 'product'}/times{i}", shape=bottoms[0].shape)
+    return product
 
 
 def absolute(ctx, x: Blob, *, role: str | None = None) -> Blob:
@@ -132,7 +148,9 @@ def scale_axes(ctx, x: Blob, scale: Weight | None, bias: Weight | None, start: i
     One Scale layer on axis 1 (``bias_term`` for the bias; a unit scale when only adding, which is
     exact, and OpenCV has no Bias layer). MNN computes Scale right only on the channels of a 4-D
     blob (measured: axis 2 with num_axes 2 gives 0.69 relative error), so any other block is first
-    viewed as (−1, block, rest, 1), which Reshape does without moving data, and viewed back after.
+    viewed as (−1, block, rest, 1), which Reshape does without moving data, and viewed back after; where
+    the target refuses views across the batch (NNIE, ncnn), Permutes bring the block onto the channels
+    instead (:func:`~pt2caffe.lowering.compose.channels.block_on_channels`).
     """
     block = tuple(x.shape[start:stop])
     count = int(np.prod(block))
@@ -143,9 +161,22 @@ def scale_axes(ctx, x: Blob, scale: Weight | None, bias: Weight | None, start: i
     if len(x.shape) == 4 and (start, stop) == (1, 2):
         return ctx.layer("Scale", [x], params, role=role, shape=x.shape, weights=weights)
     tag = role or "scale"
-    viewed = reshape_any_batch(ctx, x, (count, int(np.prod(x.shape[stop:])), 1), role=f"{tag}/as_channels")
-    scaled = ctx.layer("Scale", [viewed], params, role=f"{tag}/scale", shape=viewed.shape, weights=weights)
-    return reshape_any_batch(ctx, scaled, x.shape[1:], role=role) if x.shape else reshape(ctx, scaled, (), role=role)
+
+    def apply_scale(ctx, blob):
+        return ctx.layer("Scale", [blob], params, role=f"{tag}/scale", shape=blob.shape, weights=weights)
+
+    def folded(ctx):
+        viewed = reshape_any_batch(ctx, x, (count, int(np.prod(x.shape[stop:])), 1), role=f"{tag}/as_channels")
+        scaled = apply_scale(ctx, viewed)
+        if not x.shape:
+            return reshape(ctx, scaled, (), role=role)
+        return reshape_any_batch(ctx, scaled, x.shape[1:], role=role)
+
+    def batch_kept(ctx):
+        return block_on_channels(ctx, x, start, stop, apply_scale, x.shape, role=role)
+    if start == 0:
+        return folded(ctx)
+    return ctx.choose(Form("batch-folding view", folded), Form("batch kept", batch_kept))
 
 
 def _flat(weight: Weight, count: int) -> Weight:

@@ -13,6 +13,7 @@ import numpy as np
 
 from ...net.builder import Blob, Weight
 from ..choice import Form
+from .channels import block_on_channels
 from .layout import reshape_any_batch
 
 
@@ -96,15 +97,28 @@ def _apply_on_axis(ctx, x: Blob, axis: int, matrix: np.ndarray, what: str, fill:
     tag = role or f"axis{axis}"
     rest = int(np.prod(x.shape[axis + 1:]))
     out_shape = x.shape[:axis] + (matrix.shape[0],) + x.shape[axis + 1:]
-    as_channels = x if len(x.shape) == 4 and axis == 1 else reshape_any_batch(
-        ctx, x, (x.shape[axis], rest, 1), role=f"{tag}/as_channels")
     bias_term, weights = _matrix_weights(ctx, matrix, what, fill, matrix.shape + (1, 1))
     params = {"convolution_param": {"num_output": matrix.shape[0], "kernel_size": [1], "bias_term": bias_term}}
-    if as_channels is x:
+    if len(x.shape) == 4 and axis == 1:
         return ctx.layer("Convolution", [x], params, role=role, shape=out_shape, weights=weights)
-    mixed = ctx.layer("Convolution", [as_channels], params, role=f"{tag}/matrix",
-                      shape=as_channels.shape[:1] + (matrix.shape[0], rest, 1), weights=weights)
-    return reshape_any_batch(ctx, mixed, out_shape[1:], role=role)
+
+    def mix(ctx, blob):
+        return ctx.layer("Convolution", [blob], params, role=f"{tag}/matrix",
+                         shape=blob.shape[:1] + (matrix.shape[0],) + blob.shape[2:], weights=weights)
+
+    def folded(ctx):
+        return reshape_any_batch(ctx, mix(ctx, reshape_any_batch(ctx, x, (x.shape[axis], rest, 1),
+                                                                 role=f"{tag}/as_channels")), out_shape[1:], role=role)
+    return _batch_kept_too(ctx, folded, x, axis, axis + 1, mix, out_shape, role)
+
+
+def _batch_kept_too(ctx, folded, x: Blob, start: int, stop: int, apply, shape, role):
+    """``folded(ctx)`` (the block on the channels of a view folding the leading axes into the batch's), or
+    the same layers with the batch kept in place (compose.channels) where the target needs that."""
+    if start == 0:
+        return folded(ctx)
+    return ctx.choose(Form("batch-folding view", folded),
+                      Form("batch kept", lambda ctx: block_on_channels(ctx, x, start, stop, apply, shape, role=role)))
 
 
 def _inner_product(ctx, x: Blob, matrix: np.ndarray, axis: int, what: str, fill: float, *,
@@ -134,7 +148,12 @@ def inner_product(ctx, x: Blob, weights: list[Weight], num_output: int, *, axis:
     count = int(np.prod(x.shape[axis:]))
     kernel = replace(weights[0], array=weights[0].array.reshape(int(num_output), count, 1, 1))
     params = {"convolution_param": {"num_output": int(num_output), "bias_term": len(weights) > 1, "kernel_size": [1]}}
-    rows = reshape_any_batch(ctx, x, (count, 1, 1), role=f"{tag}/rows")
-    product = ctx.layer("Convolution", [rows], params, role=f"{tag}/product",
-                        shape=rows.shape[:1] + (int(num_output), 1, 1), weights=[kernel, *weights[1:]])
-    return reshape_any_batch(ctx, product, out_shape[1:], role=role)
+
+    def product(ctx, blob):
+        return ctx.layer("Convolution", [blob], params, role=f"{tag}/product",
+                         shape=blob.shape[:1] + (int(num_output),) + blob.shape[2:], weights=[kernel, *weights[1:]])
+
+    def folded(ctx):
+        rows = reshape_any_batch(ctx, x, (count, 1, 1), role=f"{tag}/rows")
+        return reshape_any_batch(ctx, product(ctx, rows), out_shape[1:], role=role)
+    return _batch_kept_too(ctx, folded, x, axis, len(x.shape), product, out_shape, role)

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import math
 
-from ..compose import (ELTWISE_PROD, ELTWISE_SUM, NATURAL_LOG, absolute, clamp, eltwise, normalize_dim, permute, power,
-                       relu, reshape, scalar_of)
 from ..choice import Form
+from ..compose import (ELTWISE_PROD, ELTWISE_SUM, NATURAL_LOG, absolute, broadcast_to, clamp, eltwise, elu, exponential,
+                       log_sum_exp, normalize_dim, permute, power, relu, reshape, scalar_of)
 from ..registry import handles
 
 
@@ -41,16 +41,15 @@ def prelu(op, ctx):
     return reshape(ctx, y, tuple(x.shape)) if len(x.shape) > 4 else y
 
 
-@handles("elu", lowering="ELU (alpha)")
-def elu(op, ctx):
-    return ctx.layer("ELU", [_input(op, ctx)], {"elu_param": {"alpha": float(op.arg(1, "alpha", 1.0))}})
+@handles("elu", lowering="ELU (alpha); ReLU + α(exp(min(x, 0)) − 1) where the target refuses ELU and Exp (RKNN)")
+def elu_op(op, ctx):
+    return elu(ctx, _input(op, ctx), float(op.arg(1, "alpha", 1.0)))
 
 
 @handles("selu", lowering="ELU + Power (scale)")
 def selu(op, ctx):
     alpha, scale = 1.6732632423543772, 1.0507009873554805
-    y = ctx.layer("ELU", [_input(op, ctx)], {"elu_param": {"alpha": alpha}}, role="elu")
-    return power(ctx, y, scale=scale)
+    return power(ctx, elu(ctx, _input(op, ctx), alpha, role="elu"), scale=scale)
 
 
 @handles("sigmoid", lowering="Sigmoid")
@@ -171,7 +170,7 @@ def erfc_terms(ctx, x, scale: float, tag: str, log_factor: float = 0.0):
         poly = power(ctx, poly, shift=ERFC_COEFFS[i] + (log_factor if i == 0 else 0.0), role=f"{tag}/horner{i}")
     square = power(ctx, magnitude, power=2.0, scale=scale, role=f"{tag}/square")
     exponent = eltwise(ctx, [poly, square], ELTWISE_SUM, coeffs=[1.0, -1.0], role=f"{tag}/exponent")
-    return magnitude, t, ctx.layer("Exp", [exponent], role=f"{tag}/exp", shape=x.shape)
+    return magnitude, t, exponential(ctx, exponent, role=f"{tag}/exp")
 
 
 def gelu_erf(ctx, x, role=None):
@@ -262,6 +261,19 @@ def softmax(op, ctx):
 
 
 @handles("log_softmax", exact=False,
-         lowering="Softmax + Log; −inf where the softmax underflows (logit gaps above about 87)")
+         lowering="Softmax + Log; −inf where the softmax underflows (logit gaps above about 87); where the target "
+                  "refuses Log (RKNN): x − log Σ exp x by BNLL pairs (exact)")
 def log_softmax(op, ctx):
-    return ctx.layer("Log", [_softmax(op, ctx, role="softmax")], NATURAL_LOG)
+    return ctx.choose(Form("Softmax + Log", lambda ctx: ctx.layer("Log", [_softmax(op, ctx, role="softmax")],
+                                                                  NATURAL_LOG)),
+                      Form("x − log Σ exp x", _minus_log_sum_exp))
+
+
+def _minus_log_sum_exp(ctx):
+    """x − logsumexp(x) over the softmax axis (compose.log_sum_exp, then broadcast back and subtracted)."""
+    x, dim = ctx.op.arg(0, "input"), ctx.op.arg(1, "dim")
+    rank = len(x.shape)
+    axis = normalize_dim(int(dim), rank) if dim is not None else 0 if rank in (0, 1, 3) else 1
+    blob = ctx.blob(x)
+    total = broadcast_to(ctx, log_sum_exp(ctx, blob, axis), blob.shape, role="logsumexp/spread")
+    return eltwise(ctx, [blob, total], ELTWISE_SUM, coeffs=[1.0, -1.0])

@@ -13,6 +13,10 @@ kron(M_H, M_W)).
 Nearest with integer factors on a 4-D blob (each matrix repeats every row f times) is a depthwise
 Deconvolution with kernel = stride = f and weights 1 instead: a plain copy, cheaper than matrices.
 The fork's Upsample layer is not used: the Deconvolution is as exact, stock, and OpenCV runs it.
+
+Bilinear ×2 with half-pixel centres (align_corners=False: UNet, FPN and segmentation decoders) on a
+4-D blob has a form whose layers do not depend on the size, so the export stays valid at other sizes
+(the matrices are H×2H and W×2W): see _bilinear_double.
 """
 from __future__ import annotations
 
@@ -71,14 +75,75 @@ def _copy_pixels(ctx, x, factors: tuple[int, int]):
     return ctx.layer("Deconvolution", [x], {"convolution_param": params}, weights=[ones])
 
 
-@handles("interpolate", lowering="nearest ×integer: depthwise Deconvolution (weights 1); otherwise PyTorch's "
-                                 "per-axis resizing matrices: Reshape + 1×1 Convolution + Reshape per axis (or one for both)")
+def bilinear_double_matrix(size: int) -> np.ndarray:
+    """The (2·size × size) matrix of bilinear ×2 with half-pixel centres: output j reads source
+    (j + ½)/2 − ½, clamped at 0, between its two neighbours (the second clamped at size − 1). PyTorch's
+    upsample_bilinear2d with align_corners=False (aten/src/ATen/native/UpSample.h,
+    area_pixel_compute_source_index); entries are 1, ¾ and ¼, so the comparison with resize_matrix is exact."""
+    matrix = np.zeros((2 * size, size))
+    for out in range(2 * size):
+        source = max((out + 0.5) / 2 - 0.5, 0.0)
+        low = min(int(source), size - 1)
+        matrix[out, low] += 1 - (source - low)
+        matrix[out, min(low + 1, size - 1)] += source - low
+    return matrix
+
+
+def _is_bilinear_double(matrix: np.ndarray) -> bool:
+    rows, cols = matrix.shape
+    return rows == 2 * cols and np.array_equal(matrix, bilinear_double_matrix(cols))
+
+
+def _bilinear_double(ctx, x):
+    """Bilinear ×2 of (N, C, H, W) from layers that hold no size: u, every pixel repeated to its 2×2 block
+    and scaled by ¼ (depthwise Deconvolution); then along H and along W in turn (_double_edges) the sum of
+    neighbour means, which is the ¼/¾ mixture of bilinear ×2 and, at the borders, the clamped source."""
+    n, c, h, w = x.shape
+    params = {"num_output": c, "group": c, "bias_term": False, **window(2, 2, repeated=True)}
+    quarter = ctx.constant(np.full((c, 1, 2, 2), 0.25), "bilinear ×2: each pixel repeated to its 2×2 block, × ¼")
+    repeated = ctx.layer("Deconvolution", [x], {"convolution_param": params}, weights=[quarter], role="repeat",
+                         shape=(n, c, 2 * h, 2 * w))
+    return _double_edges(ctx, _double_edges(ctx, repeated, 2, role="rows"), 3, role=None)
+
+
+def _double_edges(ctx, u, axis: int, role):
+    """Along ``axis``: v = mean of neighbours (AVE Pooling, window 2, no pad: one fewer), then per output
+    position the max plus the min of v's two neighbours (MAX Poolings of v and −v, window 2, pad 1).
+
+    Inside, max + min of two values is their sum: 2·(¼·u[j−1] + ½·u[j] + ¼·u[j+1]), which on a
+    pixel-repeated u is the ¾/¼ bilinear mixture; at either end only one neighbour exists, Caffe's MAX
+    Pooling ignores the padding (pooling_layer.cpp), so it gives 2·v at the end: the source clamped, as
+    PyTorch does. The factor 2 per axis cancels the ¼ of the repeat. The min as −max(−v): MNN's forward fails
+    on an Eltwise coefficient of ½ (so no halving there) and it has no MIN pooling.
+    """
+    tag = role or "cols"
+    kernel, pad = ((2, 1), (1, 0)) if axis == 2 else ((1, 2), (0, 1))
+    shorter = tuple(d - 1 if i == axis else d for i, d in enumerate(u.shape))
+
+    def pooling(bottom, pool, pads, name, shape):
+        fields = {"pool": pool, **window(kernel, (1, 1), pads, repeated=False)}
+        return ctx.layer("Pooling", [bottom], {"pooling_param": fields}, role=f"{tag}/{name}", shape=shape)
+
+    mean = pooling(u, "AVE", (0, 0), "mean", shorter)
+    high = pooling(mean, "MAX", pad, "max", u.shape)
+    negated = ctx.layer("Power", [mean], {"power_param": {"scale": -1.0}}, role=f"{tag}/negated", shape=shorter)
+    low = pooling(negated, "MAX", pad, "negated_max", u.shape)
+    return ctx.layer("Eltwise", [high, low], {"eltwise_param": {"operation": "SUM", "coeff": [1.0, -1.0]}},
+                     role=role, shape=u.shape)
+
+
+@handles("interpolate", lowering="nearest ×integer: depthwise Deconvolution (weights 1); bilinear ×2 "
+                                 "(align_corners=False): Deconvolution + per axis AVE Pooling, MAX Poolings of ±, "
+                                 "Eltwise (valid at any size); otherwise PyTorch's per-axis resizing matrices: "
+                                 "Reshape + 1×1 Convolution + Reshape per axis (or one for both)")
 def interpolate(op, ctx):
     x = op.arg(0, "input")
     matrices = {axis: resize_matrix(op, x.shape, axis) for axis in range(2, len(x.shape))}
     factors = tuple(_repeat_factor(m) for m in matrices.values())
     if len(x.shape) == 4 and None not in factors:
         return ctx.blob(x) if factors == (1, 1) else _repeat_pixels(ctx, ctx.blob(x), factors)
+    if len(x.shape) == 4 and all(_is_bilinear_double(m) for m in matrices.values()):
+        return _bilinear_double(ctx, ctx.blob(x))
     return apply_axis_matrices(ctx, ctx.blob(x), matrices, f"{op.arg(3, 'mode', 'nearest')} resizing matrix")
 
 

@@ -1,14 +1,19 @@
 """Resizing (interpolate / Upsample in every mode) and pixel (un)shuffle against real Caffe and OpenCV."""
+import json
+
 import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from helpers import Lambda, export_and_compare, layer_types, random_inputs
+from helpers import Lambda, export_and_compare, layer_types, random_inputs, relative_error
 from portability import assert_portable
 from pt2caffe.conversion import convert
 from pt2caffe.lowering.ops.resize import resize_matrix
 from pt2caffe.net.proto import read_prototxt
+from pt2caffe.runtimes.launch import run_mnn, run_opencv, run_pycaffe
+
+RUNNERS_ALL = {"pycaffe": run_pycaffe, "opencv": run_opencv, "mnn": run_mnn}
 
 CASES = {  # name: interpolate keyword arguments
     "nearest_x2": dict(scale_factor=2, mode="nearest"),
@@ -131,11 +136,32 @@ def test_pixel_shuffle_of_a_5d_tensor(tmp_path):
     assert layer_types(tmp_path).count("Permute") == 1
 
 
+BILINEAR_X2_LAYERS = ["Deconvolution"] + ["Pooling", "Pooling", "Power", "Pooling", "Eltwise"] * 2
+
+
 def test_bilinear_x2_64_channels(tmp_path):
-    """The size a decoder sees: six layers, no Permute, the matrices stay out × in per axis."""
+    """The size a decoder sees: the size-free form (no matrix: 64 × 2 × 2 weights of ¼)."""
     errors = export_and_compare(nn.Sequential(nn.Upsample(scale_factor=2, mode="bilinear")),
                                 random_inputs([(1, 64, 64, 64)]), tmp_path)
-    assert layer_types(tmp_path)[1:] == ["Reshape", "Convolution", "Reshape"] * 2
+    assert layer_types(tmp_path)[1:] == BILINEAR_X2_LAYERS
     assert_portable(tmp_path)
     assert max(errors.values()) < 1e-6
-    assert (tmp_path / "net.caffemodel").stat().st_size < 100_000  # two 128 × 64 matrices
+    assert (tmp_path / "net.caffemodel").stat().st_size < 2_000
+
+
+def test_bilinear_x2_is_one_net_at_every_size(tmp_path):
+    """Exported at 7×9, the same net is exact at other sizes (odd, even, 1, another batch) in pycaffe, OpenCV
+    and MNN, and the report says so."""
+    model = nn.Sequential(nn.Upsample(scale_factor=2, mode="bilinear"))
+    export_and_compare(model, random_inputs([(1, 3, 7, 9)]), tmp_path)
+    report = json.loads((tmp_path / "net.json").read_text())
+    assert report["input_sizes"][0]["free_axes"] == [0, 2, 3]
+    assert layer_types(tmp_path)[1:] == BILINEAR_X2_LAYERS
+    files = str(tmp_path / "net.prototxt"), str(tmp_path / "net.caffemodel")
+    for shape in [(2, 3, 5, 12), (1, 3, 1, 6), (1, 3, 16, 16)]:
+        x = torch.rand(shape) * 2 - 1
+        want = F.interpolate(x.double(), scale_factor=2, mode="bilinear", align_corners=False).numpy()
+        for runtime, run in RUNNERS_ALL.items():
+            (output,) = [entry["name"] for entry in report["outputs"]]
+            value = run(*files, {"data": x.numpy()}, [output])[output]
+            assert relative_error(value.reshape(want.shape), want) < 1e-6, (runtime, shape)

@@ -2,7 +2,8 @@
 the report's notes say which axis is unguarded and why."""
 from pt2caffe.net.builder import NetBuilder
 from pt2caffe.net.dialect import STOCK_SSD
-from pt2caffe.net.sizes import InputSizes, add_guards
+from pt2caffe.net.guards import add_guards
+from pt2caffe.net.sizes import InputSizes
 from pt2caffe.net.targets import TARGETS
 
 

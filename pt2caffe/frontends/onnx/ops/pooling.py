@@ -3,6 +3,7 @@ auto_pad, ceil_mode from opset 10, dilations from 10 for MaxPool and 19 for Aver
 from __future__ import annotations
 
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -27,9 +28,10 @@ def max_pool(ctx, x):
     if ctx.uses_beyond_first():
         raise ctx.fail("its Indices output is used: pooling indices have no Caffe counterpart here")
     rank, kernel, strides, dilations, pads, ceil = _window(ctx, x)
-    if any(b != e for b, e in pads) and any(d != 1 for d in dilations):
-        raise ctx.fail(f"asymmetric padding {pads} with dilations {dilations} is not supported")
-    x, padding = split_padding(x, pads, mode="replicate")  # the edge value: no window holds pad cells only
+    if all(d == 1 for d in dilations):  # the edge value: a window reaching into the padding holds the edge too
+        x, padding = split_padding(x, pads, mode="replicate")
+    else:  # float32's lowest, onnxruntime's start value of a max (finite: −inf × a 0 weight would be NaN)
+        x, padding = split_padding(x, pads, value=float(np.finfo(np.float32).min))
     if any(p * 2 > k for p, k in zip(padding, kernel)):
         raise ctx.fail(f"padding {padding} is more than half the kernel {kernel}")
     if rank == 1:  # as 2-D pooling over a height of 1 (the same windows)

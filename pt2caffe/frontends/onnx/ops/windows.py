@@ -23,12 +23,13 @@ def window_pads(ctx, spatial: list[int], kernel: list[int], strides: list[int], 
     return result
 
 
-def split_padding(x, pads: list[tuple[int, int]], mode: str = "constant"):
-    """(x padded explicitly where begin ≠ end, the symmetric padding left to the op): zeros, or the edge value
-    (``mode="replicate"``: for max pooling, where a window reaching into the padding also holds the edge)."""
+def split_padding(x, pads: list[tuple[int, int]], mode: str = "constant", value: float = 0.0):
+    """(x padded explicitly where begin ≠ end, the symmetric padding left to the op): ``value`` (zeros), or the
+    edge value (``mode="replicate"``: for max pooling, where a window reaching into the padding also holds the
+    edge)."""
     symmetric = [min(b, e) for b, e in pads]
     extra = [(b - s, e - s) for (b, e), s in zip(pads, symmetric)]
     if any(b or e for b, e in extra):
         flat = [p for b, e in reversed(extra) for p in (b, e)]
-        x = F.pad(x, flat, mode=mode)
+        x = F.pad(x, flat, mode=mode, value=value if mode == "constant" else None)
     return x, symmetric

@@ -56,12 +56,31 @@ def test_upsample_and_resize10(tmp_path, opset, mode):
     export_and_check(model_file(tmp_path / "m.onnx", [node], {"x": (1, 2, 5, 4)}, ["y"], inits, opset=opset), tmp_path)
 
 
-@pytest.mark.parametrize("attrs,reason", [
-    ({"mode": "linear", "antialias": 1}, "antialias=1 is not supported"),
-    ({"mode": "nearest", "keep_aspect_ratio_policy": "not_larger"}, "keep_aspect_ratio_policy other than stretch"),
-])
-def test_resize_variants_are_refused_naming_the_node(tmp_path, attrs, reason):
-    node = helper.make_node("Resize", ["x", "", "", "sizes"], ["y"], name="resize", **attrs)
-    path = model_file(tmp_path / "m.onnx", [node], {"x": (1, 2, 8, 8)}, ["y"], {"sizes": np.array([1, 2, 4, 6], I64)},
-                      opset=18)
-    assert reason in refusal(path)
+@pytest.mark.parametrize("policy,mode,axes,sizes", [
+    ("not_larger", "linear", [2, 3], [5, 20]), ("not_smaller", "nearest", [2, 3], [5, 20]),
+    ("not_larger", "cubic", [2, 3], [12, 7]), ("not_smaller", "linear", [3, 2], [9, 3])])
+def test_resize_keep_aspect_ratio(tmp_path, policy, mode, axes, sizes):
+    """Resize-18's keep_aspect_ratio_policy: one scale over the axes, against onnxruntime."""
+    node = helper.make_node("Resize", ["x", "", "", "sizes"], ["y"], mode=mode, keep_aspect_ratio_policy=policy,
+                            **({"axes": axes} if axes else {}))
+    path = model_file(tmp_path / "m.onnx", [node], {"x": (1, 2, 6, 8)}, ["y"], {"sizes": np.array(sizes, I64)}, opset=18)
+    export_and_check(path, tmp_path)
+
+
+@pytest.mark.parametrize("mode,coordinates,sizes,extra", [
+    ("linear", "half_pixel", [1, 2, 3, 5], {}), ("cubic", "pytorch_half_pixel", [1, 2, 5, 3], {"exclude_outside": 1}),
+    ("cubic", "asymmetric", [1, 2, 12, 4], {"cubic_coeff_a": -0.5}), ("linear", "align_corners", [1, 2, 16, 11], {})])
+def test_resize_antialias(tmp_path, mode, coordinates, sizes, extra):
+    """Resize-18 antialias=1 (the kernel stretched when downsampling), against onnxruntime."""
+    node = helper.make_node("Resize", ["x", "", "", "sizes"], ["y"], mode=mode, antialias=1,
+                            coordinate_transformation_mode=coordinates, **extra)
+    path = model_file(tmp_path / "m.onnx", [node], {"x": (1, 2, 8, 11)}, ["y"], {"sizes": np.array(sizes, I64)}, opset=18)
+    export_and_check(path, tmp_path)
+
+
+def test_resize_antialias_with_crop_is_refused_naming_the_node(tmp_path):
+    node = helper.make_node("Resize", ["x", "roi", "", "sizes"], ["y"], name="resize", mode="linear", antialias=1,
+                            coordinate_transformation_mode="tf_crop_and_resize")
+    inits = {"sizes": np.array([1, 2, 4, 6], I64), "roi": np.array([0, 0, 0.1, 0.1, 1, 1, 0.9, 0.9], F32)}
+    path = model_file(tmp_path / "m.onnx", [node], {"x": (1, 2, 8, 8)}, ["y"], inits, opset=18)
+    assert "antialias=1 with tf_crop_and_resize is not supported" in refusal(path)
