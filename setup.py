@@ -19,6 +19,8 @@ setup(
     extras_require={
         "onnx": ["onnxruntime"],  # check's independent reference for ONNX exports
         "test": ["pytest", "opencv-python-headless<5", "six", "mnn==3.6.1", "onnxruntime"],
+        # scripts/deploy_benchmark.py: the ONNX route (torch.onnx.export + onnxsim) in the same runtimes
+        "benchmark": ["onnxsim>=0.4", "opencv-python-headless<5", "mnn==3.6.1"],
     },
     entry_points={"console_scripts": ["pt2caffe = pt2caffe.__main__:entry"]},
 )

@@ -7,7 +7,7 @@ Per zoo model: pt2caffe's export with ``--target rknn`` through RKNN's ``load_ca
 ``torch.onnx.export`` through its ``load_onnx`` (the user's alternative). Both are compared with PyTorch's
 float32 output (max |a − b| / max |b|). RKNN computes in float16, so no tolerance applies: the ONNX route's
 error is the yardstick — the Caffe route should match it. Each RKNN run is a child process in the RKNN
-environment (scripts/rknn_worker.py); a model whose conversion takes longer than --timeout is reported so.
+environment (pt2caffe/runtimes/rknn_worker.py); a model whose conversion takes longer than --timeout is reported so.
 Not part of the test suite (install size and minutes per model: see README "Targets").
 """
 from __future__ import annotations
@@ -31,7 +31,7 @@ from pt2caffe.errors import Pt2CaffeError  # noqa: E402
 from pt2caffe.net.targets import TARGETS  # noqa: E402
 from tests import zoo  # noqa: E402
 
-WORKER = os.path.join(ROOT, "scripts", "rknn_worker.py")
+WORKER = os.path.join(ROOT, "pt2caffe", "runtimes", "rknn_worker.py")
 
 
 def rknn_python() -> str:
@@ -51,13 +51,15 @@ def run_rknn(request: dict, inputs: dict, work: str, timeout: float) -> tuple[li
         json.dump(request, handle)
     np.savez(paths[1], **inputs)
     try:
-        done = subprocess.run([rknn_python(), WORKER, *paths], capture_output=True, text=True, timeout=timeout)
+        # -I: not the worker's folder on sys.path (pt2caffe/runtimes/rknn.py would shadow the rknn package)
+        done = subprocess.run([rknn_python(), "-I", WORKER, *paths], cwd=work, capture_output=True, text=True,
+                              timeout=timeout)
     except subprocess.TimeoutExpired:
         return None, f"timeout ({timeout:.0f} s)"
     if done.returncode != 0:
         return None, (done.stderr.strip().splitlines() or ["failed"])[-1][:80]
     outputs = np.load(paths[2])
-    return [outputs[f"out{i}"] for i in range(len(outputs.files))], "ok"
+    return [outputs[f"out{i}"] for i in range(sum(key.startswith("out") for key in outputs.files))], "ok"
 
 
 def error(got: list | None, want: list[np.ndarray]) -> str:

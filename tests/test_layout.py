@@ -5,7 +5,9 @@ imports inside functions count too):
 * every module belongs to a stage of STAGES, and imports only its own stage or stages below it;
 * no import cycle between modules;
 * no module over MAX_LINES lines, unless its docstring has a line starting with ONE_IDEA saying why it
-  is one idea all the same.
+  is one idea all the same;
+* no two test files of one name: the tests mirror the package, and pytest imports a test file without
+  __init__.py by its base name, so a second file of that name stops the whole collection.
 
 STAGES lists the stages bottom-up, each as the module prefixes it holds. New work goes into the stage it
 belongs to (a front end under pt2caffe.frontends, target rules under pt2caffe.net); a new stage is a new
@@ -117,3 +119,11 @@ def test_long_modules_say_why_they_are_one_idea():
             for name, path in sorted(MODULES.items()) if name not in GENERATED
             and len(path.read_text(encoding="utf-8").splitlines()) > MAX_LINES and not says_why(path)]
     assert long == []
+
+
+def test_test_files_have_unique_names():
+    tests = Path(__file__).resolve().parent
+    seen = {}
+    for path in sorted(tests.rglob("test_*.py")):
+        seen.setdefault(path.name, []).append(str(path.relative_to(tests)))
+    assert [places for places in seen.values() if len(places) > 1] == []

@@ -18,6 +18,7 @@ from .run import run_caffe
 from .subject import CaffeNet, Subject, caffe_net, subject_of
 from .table import print_outcome, summary
 from .onnx_side import load_onnx, onnxruntime_outcome, trace_onnx_side
+from .rknn_route import apply_onnx_route
 from .torch_side import load_inputs_for, load_torch, trace_torch
 
 
@@ -72,6 +73,7 @@ def main(args) -> int:
     torch_side, caffe, input_note = run_both(subject, net, args, backend, progress, timings)
     with _timed(timings, "compare"):
         results = compare_all(torch_side, net, caffe, args, backend, progress)
+    route = apply_onnx_route(results, torch_side, subject, progress) if backend == "rknn" else None
     reference = None
     if subject.format == "onnx":  # the outputs against an independent engine too
         with _timed(timings, "onnxruntime"):
@@ -83,7 +85,7 @@ def main(args) -> int:
     verified = {result["blob"] for result in results if result["verdict"] == "ok"}
     outcome = {"ok": all(result["verdict"] in PASSING for result in results) and (ssd is None or ssd["ok"])
                and (reference is None or reference["ok"]),
-               "backend": backend, "ssd": ssd, "onnxruntime": reference,
+               "backend": backend, "ssd": ssd, "onnxruntime": reference, "rknn": route,
                "input": input_note, "prototxt": os.path.abspath(subject.prototxt),
                "caffemodel": os.path.abspath(subject.caffemodel), "atol": args.atol, "rtol": args.rtol,
                "first_divergence": first and dict(first, suspects=suspects(first["blob"], net, verified)),

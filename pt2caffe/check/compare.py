@@ -50,7 +50,9 @@ def compare_row(row: dict, net: CaffeNet, reference: np.ndarray, caffe: np.ndarr
     if layer is None:
         return dict(result, verdict="missing")
     if caffe is None:
-        fused = backend == "mnn" and not crashed and any(row["blob"] in other.bottom for other in net.proto.layer)
+        # MNN fuses layers away; RKNN returns the net's outputs only: a net output must come back from both
+        fused = backend in ("mnn", "rknn") and not crashed and any(row["blob"] in other.bottom
+                                                                   for other in net.proto.layer)
         return dict(result, verdict="not kept" if fused else "not run")
     result["caffe_shape"] = list(caffe.shape)
     if caffe.shape != reference.shape:

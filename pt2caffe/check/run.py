@@ -42,7 +42,24 @@ def run_caffe(subject: Subject, net: CaffeNet, feeds: dict, blobs: list[str], ba
         return CaffeRun(run_net(backend, subject.prototxt, subject.caffemodel, feeds, blobs,
                                 docker_image=docker_image))
     except Pt2CaffeError as error:
-        return _run_before_crash(subject, net, feeds, blobs, backend, docker_image, error, progress)
+        known = known_refusals(subject.report, backend)
+        try:
+            run = _run_before_crash(subject, net, feeds, blobs, backend, docker_image, error, progress)
+        except Pt2CaffeError as failure:
+            raise Pt2CaffeError(f"{failure}{known}", detail=failure.detail) from None
+        return CaffeRun(run.blobs, run.crash + known, run.crash_layer)
+
+
+def known_refusals(report: dict | None, backend: str) -> str:
+    """What the report's lint (NAME.json "lint", pt2caffe.net.targets) already lists as breaking ``backend``'s
+    rules, as a clause for the failure line ("" when nothing): a listed exception, not a new fault."""
+    listed = [entry for entry in (report or {}).get("lint") or [] if str(entry.get("rule", "")).startswith(f"{backend}.")]
+    if not listed:
+        return ""
+    first = listed[0]
+    more = f" and {len(listed) - 1} more" if len(listed) > 1 else ""
+    return (f" (a listed exception: the export's lint says layer '{first['layer']}' ({first['type']}){more} breaks "
+            f"{backend}'s rule {first['rule']}: {first['text']}; {first['source']})")
 
 
 def _run_before_crash(subject, net, feeds, blobs, backend, docker_image, error, progress) -> CaffeRun:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .detections import ssd_lines
 from .noise import NOISE_FACTOR
+from .rknn_route import ROUTE_FACTOR
 
 NEIGHBOURS = 2  # rows shown before and after the first divergence
 NAME_WIDTH = 36  # longer layer / module names are cut from the left (the tail is the specific part)
@@ -23,7 +24,7 @@ def _verdict_text(result: dict, first: dict | None) -> str:
     if result["verdict"] == "tie":
         return f"tie ({result['ties']['positions']} index flips between equal values)"
     text = {"ok": "ok", "fail": "FAIL", "missing": "MISSING", "not run": "not run",
-            "not kept": "not kept (fused)"}[result["verdict"]]
+            "not kept": "not kept (fused, or not an output)"}[result["verdict"]]
     return text + ("  <- first divergence" if result is first else "")
 
 
@@ -86,10 +87,13 @@ def summary(results: list[dict], args, crash: str | None, bad_weights: str = "")
     if counts["ok"] + counts["not kept"] + counts["tie"] == len(results):
         worst = max((r for r in results if r["verdict"] == "ok"), key=lambda r: r["rel"], default=None)
         tail = f"; worst: {worst['layer']} rel {worst['rel']:.1e}" if worst else ""
-        kept = f" ({counts['not kept']} more fused away by the runtime)" if counts["not kept"] else ""
+        kept = (f" ({counts['not kept']} more not returned by the runtime: fused away, or not net outputs)"
+                if counts["not kept"] else "")
         floored = sum("floor" in r for r in results)
         floor = (f"; {floored} of them within {NOISE_FACTOR}× the model's own float32 noise (the runtime's "
-                 "Winograd convolutions)" if floored else "")
+                 "Winograd convolutions)" if floored and getattr(args, "backend", None) != "rknn" else
+                 f"; {floored} of them within {ROUTE_FACTOR}× RKNN's own float16 error on the model's ONNX"
+                 if floored else "")
         return (f"OK: all {counts['ok'] + counts['tie']} blobs within tolerance ({tolerance}){floor}{kept}{tail}"
                 f"{tie_text(results)}")
     compared = counts["ok"] + counts["fail"] + counts["shape"]
@@ -121,7 +125,17 @@ def print_outcome(outcome: dict, results: list[dict], first: dict | None, args) 
         print("\n".join(ssd_lines(outcome["ssd"])))
     if outcome.get("onnxruntime"):
         print("\n".join(onnxruntime_lines(outcome["onnxruntime"])))
+    if outcome.get("rknn"):
+        print("\n".join(rknn_lines(outcome["rknn"])))
     print("time: " + ", ".join(f"{name} {seconds:.2f} s" for name, seconds in outcome["seconds"].items()))
+
+
+def rknn_lines(route: dict) -> list[str]:
+    """What check prints about the yardstick of RKNN's float16 (pt2caffe.check.rknn_route)."""
+    if "reason" in route:
+        return [route["reason"]]
+    return [f"RKNN on the model's ONNX: output {blob} rel {error:.1e} (the Caffe route passes within "
+            f"{ROUTE_FACTOR}× that)" for blob, error in route["onnx_route"].items()]
 
 
 def onnxruntime_lines(outcome: dict) -> list[str]:

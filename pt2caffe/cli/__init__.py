@@ -103,8 +103,9 @@ def _check_parser(commands) -> None:
     parser.add_argument("--caffemodel", help="the Caffe weights (default: from NAME.json)")
     parser.add_argument("--input", metavar="FILE.npy|IMAGE", help="input data (default: random, non-zero)")
     parser.add_argument("--backend", choices=BACKENDS,
-                        help="Caffe runtime: the reference pycaffe (default when built), OpenCV's dnn, "
-                             "or pycaffe inside the Docker image")
+                        help="Caffe runtime: the reference pycaffe (default when built), OpenCV's dnn, MNN, "
+                             "pycaffe inside the Docker image, or Rockchip's RKNN simulator (its outputs, judged "
+                             "against the model's ONNX through RKNN; scripts/install_rknn.sh)")
     parser.add_argument("--docker-image", default=DEFAULT_IMAGE, metavar="IMAGE",
                         help=f"image for --backend docker (default: {DEFAULT_IMAGE})")
     parser.add_argument("--atol", type=float, default=1e-5, help="absolute tolerance")

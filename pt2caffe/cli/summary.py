@@ -35,6 +35,15 @@ def size_suffix(shapes: list[tuple[int, ...]]) -> str:
     return "".join("_" + "x".join(map(str, shape)) for shape in shapes)
 
 
+def cost_line(cost: dict) -> str:
+    """One line of the report's "cost": bytes against the model's own, the estimated forward time per runtime."""
+    mib = 1 << 20
+    times = ", ".join(f"{runtime} {ms:,.1f} ms" for runtime, ms in cost["estimated_ms"].items())
+    return (f"cost: weights {cost['weight_bytes'] / mib:,.1f} MiB (model parameters {cost['parameter_bytes'] / mib:,.1f} "
+            f"MiB), blobs {cost['blob_bytes'] / mib:,.1f} MiB (model activations {cost['activation_bytes'] / mib:,.1f} "
+            f"MiB); estimated one-thread forward: {times}")
+
+
 def summarise(args, report: dict, outdir: str, prefix: str, progress: Progress) -> None:
     progress.clear()
     for output in report["outputs"]:
@@ -43,6 +52,7 @@ def summarise(args, report: dict, outdir: str, prefix: str, progress: Progress) 
         print(f"{origin}: {output['shape']} -> caffe blob {output['name']}")
     print(f"{len(report['layers'])} layers, {report['parameters']:,} weight values, target {report['target']}"
           + (f", {len(report['lint'])} lint finding(s) in NAME.json" if report.get("lint") else ", lint clean"))
+    print(cost_line(report["cost"]))
     for ext in ("prototxt", "caffemodel", "json"):
         print(f"wrote {os.path.join(outdir, report['files'][ext])}")
     for entry in report["input_sizes"]:

@@ -29,6 +29,7 @@ from ..net.probes import find_valid_sizes
 from ..net.sizes import InputSizes
 from ..net.targets import Target, Violation
 from ..net.targets.check import net_violations, refusal
+from .cost import cost_notes
 from .verify import verify_shapes
 
 
@@ -116,6 +117,7 @@ def convert_graphs(graph_of: Callable[[list, bool], Graph], example_inputs: list
     conversion.lint = net_violations(conversion.net)
     if conversion.lint and conversion.net.strict:
         raise Pt2CaffeError(refusal(conversion.net, conversion.lint[0]))
+    conversion.net.notes.extend(cost_notes(conversion.net, conversion.graph))
     return conversion
 
 

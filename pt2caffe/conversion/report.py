@@ -9,6 +9,7 @@ from ..errors import Pt2CaffeError
 
 from ..net.builder import NetBuilder
 from ..version import __version__
+from .cost import cost_section
 from .indices import index_info
 from .pipeline import Conversion
 
@@ -77,6 +78,7 @@ def report(conversion: Conversion, files: dict, provenance: dict | None = None) 
         "weights_used": sorted(used),
         "blobs": _compared_blobs(conversion),
         "parameters": net.parameter_count(),
+        "cost": cost_section(net, conversion.graph),
         "notes": net.notes,
         **({"ssd": conversion.ssd} if conversion.ssd else {}),
     }

@@ -8,7 +8,7 @@ Each form's ``emit(ctx)`` emits layers as handlers do and returns the op's blob(
 each form on trial (the builder is rewound after), lints its layers against the target
 (pt2caffe.net.targets), prices the legal ones with the target's cost (pt2caffe.net.cost), and emits
 the cheapest for real; ties go to the form offered first. No legal form: one line naming the op, its
-module and source line, the rule the first form breaks, and the target.
+module and source line, the rule the last form offered breaks, and the target.
 """
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ def choose(ctx, forms: tuple[Form, ...]):
     trials = [_trial(ctx, form) for form in forms]
     legal = [trial for trial in trials if trial.problem is None]
     if not legal and builder.strict:
-        raise ctx.fail(f"no form of it obeys target {builder.target.name}: {trials[0].problem}")
+        raise ctx.fail(f"no form of it obeys target {builder.target.name}: {trials[-1].problem}")
     if not legal:
         return forms[0].emit(ctx)  # the default target only reports (NAME.json "lint")
     best = min(legal, key=lambda trial: trial.price)
@@ -64,8 +64,11 @@ def _trial(ctx, form: Form) -> Trial:
         new = builder.layers[mark[0]:]
         violations = new_violations(builder, new)
         problem = violations[0].line(builder.target.name) if violations else None
-        return Trial(form, problem, cost(new, builder.target))
+        return Trial(form, problem, cost(new, builder.target, builder.writers))
     except Pt2CaffeError as error:
-        return Trial(form, str(error), float("inf"))
+        problem, nested = str(error), f"{ctx.fail('')}no form of it obeys target {builder.target.name}: "
+        while problem.startswith(nested):  # a nested choice refused: its problem, the op not named twice
+            problem = problem[len(nested):]
+        return Trial(form, problem, float("inf"))
     finally:
         builder.rewind(mark)

@@ -71,7 +71,7 @@ class OpContext:
         hint = f"{self.op.name}/{role}" if role else self.op.name
         shapes = top_shapes if top_shapes is not None else [shape if shape is not None else self.out_shape]
         tops = self.builder.layer(hint, layer_type, bottoms, shapes, params, weights,
-                                  module=self.op.module_path, source=self.op.source)
+                                  module=self.op.module_path, source=self.op.source, op=self.op.kind)
         return tops if top_shapes is not None else tops[0]
 
     def choose(self, *forms):

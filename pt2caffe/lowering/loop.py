@@ -10,16 +10,18 @@ from ..graph import Graph
 from ..net.builder import Blob, NetBuilder
 from . import ops  # noqa: F401  (registers every handler family)
 from .context import OpContext
+from .ops.layout_chain import fuse_layout_chains
 from .registry import HANDLERS
 
 
 def lower(graph: Graph, builder: NetBuilder, input_names: list[str]) -> dict[int, Blob]:
-    """Emit the net for ``graph``; return the blob of every traced value that has one."""
+    """Emit the net for ``graph``; return the blob of every traced value that has one. Runs of views and
+    transposes that only permute channels are lowered as one op (pt2caffe.lowering.ops.layout_chain)."""
     blobs: dict[int, Blob] = {}
     used = {value.index for op in graph.ops for value in op.inputs} | {value.index for value in graph.outputs}
     for name, value in zip(input_names, graph.inputs):
         blobs[value.index] = builder.input(name, value.shape)
-    for op in graph.ops:
+    for op in fuse_layout_chains(graph.ops, graph.outputs):
         handler = HANDLERS.get(op.kind)
         if handler is None:
             raise Pt2CaffeError(f"unsupported op {op.kind} in {op.where()}: pt2caffe has no lowering for it")

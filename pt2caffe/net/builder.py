@@ -36,6 +36,7 @@ class Layer:
     module: str = ""
     source: str = ""
     top_shapes: list[tuple[int, ...]] = field(default_factory=list)  # one per top, when known
+    op: str = ""  # the kind of the op whose lowering emitted it ("" for inputs, guards, appended heads)
 
 
 _INVALID = re.compile(r"[^A-Za-z0-9_./\-]")
@@ -89,7 +90,7 @@ class NetBuilder:
 
     def layer(self, hint: str, layer_type: str, bottoms: list[Blob], top_shapes: list[tuple[int, ...]],
               params: dict | None = None, weights: list[Weight] = (), *, module: str = "",
-              source: str = "") -> list[Blob]:
+              source: str = "", op: str = "") -> list[Blob]:
         """Append a layer and return its top blobs (one per entry of ``top_shapes``): the first is named
         like the layer, the others ``<layer>/1``, ``<layer>/2``, …"""
         params = params or {}
@@ -98,7 +99,7 @@ class NetBuilder:
         top_names = [name] + [self.unique_name(f"{name}/{i}") for i in range(1, len(top_shapes))]
         tops = [Blob(top, tuple(int(d) for d in shape)) for top, shape in zip(top_names, top_shapes)]
         self.layers.append(Layer(name, layer_type, [b.name for b in bottoms], [t.name for t in tops],
-                                 params, list(weights), module, source, [t.shape for t in tops]))
+                                 params, list(weights), module, source, [t.shape for t in tops], op))
         for top in tops:
             self.writers[top.name] = self.layers[-1]
         return tops

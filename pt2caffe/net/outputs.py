@@ -87,9 +87,10 @@ def _new_layer(net: NetBuilder, anchor: Layer, hint: str, layer_type: str, botto
     return layer
 
 
-def _view_dims(shape: tuple[int, ...]) -> list[int]:
-    """Reshape dims that restore ``shape`` from any view (batch inferred)."""
-    return [-1, *shape[1:]] if len(shape) > 1 else list(shape)
+def _view_dims(shape: tuple[int, ...], batch_kept: bool) -> list[int]:
+    """Reshape dims that restore ``shape`` from a view: the batch copied (``batch_kept``: the view kept it
+    on axis 0) or inferred."""
+    return [0 if batch_kept else -1, *shape[1:]] if len(shape) > 1 else list(shape)
 
 
 def _slice_without_unused(net: NetBuilder, layer: Layer, unused: set[str]) -> list[Layer]:
@@ -138,12 +139,13 @@ def _slice_without_unused(net: NetBuilder, layer: Layer, unused: set[str]) -> li
         produced.append(crop)
         current = crop.tops[0]
     if produced[0].type == "Reshape":
+        batch_kept = produced[0].params["reshape_param"]["shape"]["dim"][0] == 0
         for index, top in enumerate(layer.tops):
             if top not in unused:
                 view_name = kept_name if index == kept_index else parts[index]
+                dims = _view_dims(shapes[index], batch_kept)
                 produced.append(_new_layer(net, layer, f"{top}/unview", "Reshape", [view_name], shapes[index],
-                                           {"reshape_param": {"shape": {"dim": _view_dims(shapes[index])}}},
-                                           top=top))
+                                           {"reshape_param": {"shape": {"dim": dims}}}, top=top))
     for new in produced:
         if freed in new.tops:
             new.name = freed

@@ -10,6 +10,8 @@
   layers while converting (a Convolution absorbs its BatchNorm, Scale and ReLU), so only the
   blobs its converted graph still holds come back; check reports the others as "not kept".
 - ``docker``: the same ``run_pycaffe`` inside the project's image (:mod:`pt2caffe.runtimes.docker`).
+- ``rknn``: Rockchip's RKNN simulator (rknn-toolkit2 2.5.0, float16) in its own environment
+  (:mod:`pt2caffe.runtimes.rknn`); only the net's outputs come back.
 """
 from __future__ import annotations
 
@@ -20,8 +22,9 @@ from .docker import DEFAULT_IMAGE, run_docker
 from .launch import run_mnn, run_pycaffe
 from .opencv import run_opencv_blobs
 from .reference_caffe import caffe_home
+from .rknn import run_rknn
 
-BACKENDS = ("pycaffe", "opencv", "mnn", "docker")
+BACKENDS = ("pycaffe", "opencv", "mnn", "docker", "rknn")
 
 
 def default_backend() -> str:
@@ -40,7 +43,8 @@ def default_backend() -> str:
 
 def run_net(backend: str, prototxt: str, caffemodel: str | None, inputs: dict[str, np.ndarray],
             blobs: list[str], *, docker_image: str = DEFAULT_IMAGE) -> dict[str, np.ndarray]:
-    """The named blobs after one forward pass on ``inputs``, keyed by blob name (for "mnn", those it kept)."""
+    """The named blobs after one forward pass on ``inputs``, keyed by blob name (for "mnn", those it kept; for
+    "rknn", the net's outputs among them)."""
     if backend == "pycaffe":
         return run_pycaffe(prototxt, caffemodel, inputs, blobs)
     if backend == "opencv":
@@ -49,4 +53,6 @@ def run_net(backend: str, prototxt: str, caffemodel: str | None, inputs: dict[st
         return run_mnn(prototxt, caffemodel, inputs, blobs)
     if backend == "docker":
         return run_docker(prototxt, caffemodel, inputs, blobs, image=docker_image)
+    if backend == "rknn":
+        return run_rknn(prototxt, caffemodel, inputs, blobs)
     raise Pt2CaffeError(f"unknown backend {backend!r} (choose from {', '.join(BACKENDS)})")

@@ -46,11 +46,16 @@ FORMS = [
     Form("InnerProduct, axis 1", _one("InnerProduct", "inner_product_param { num_output: 3 }"), IMAGE,
          dict.fromkeys(RUNTIMES, YES), "Linear on (N, K)", {"out": [(3, 120), (3,)]}),
     Form("InnerProduct, axis 3", _one("InnerProduct", "inner_product_param { num_output: 3 axis: 3 }"), IMAGE,
-         dict.fromkeys(RUNTIMES, YES), "avoided (1×1 Convolution on a view)", {"out": [(3, 6), (3,)]}),
+         dict.fromkeys(RUNTIMES, YES), "avoided (InnerProduct on a (rows, K) view)", {"out": [(3, 6), (3,)]}),
     Form("InnerProduct after a Reshape of the batch axis", 'layer { name: "r" type: "Reshape" bottom: "data" '
          'top: "r" reshape_param { shape { dim: -1 dim: 6 } } }\n' + _one("InnerProduct", "inner_product_param { "
          "num_output: 3 }", ("r",)), IMAGE, {"pycaffe": YES, "opencv": YES, "mnn": "no: empty output"},
-         "avoided (1×1 Convolution on a (−1, K, 1, 1) view)", {"out": [(3, 6), (3,)]}),
+         "avoided (a Flatten between them)", {"out": [(3, 6), (3,)]}),
+    Form("InnerProduct after a Reshape of the batch axis and a Flatten", 'layer { name: "r" type: "Reshape" '
+         'bottom: "data" top: "r" reshape_param { shape { dim: -1 dim: 6 } } }\nlayer { name: "f" type: "Flatten" '
+         'bottom: "r" top: "f" }\n' + _one("InnerProduct", "inner_product_param { num_output: 3 }", ("f",)), IMAGE,
+         dict.fromkeys(RUNTIMES, YES), "Linear and matrices on the last axis of any rank: one GEMM",
+         {"out": [(3, 6), (3,)]}),
     Form("Scale, one bottom + weights (axis 1)", _one("Scale", "scale_param { bias_term: true }"), IMAGE,
          dict.fromkeys(RUNTIMES, YES), "BatchNorm affine, per-channel constants", {"out": [(4,), (4,)]}),
     Form("Scale, two bottoms", _one("Scale", "scale_param { axis: 0 }", ("data", "data2")),

@@ -99,6 +99,15 @@ def test_a_wrong_caffemodel_still_fails(tied, tmp_path, capsys, layer, where):
     assert code == 1, f"a caffemodel wrong {where} passed: {capsys.readouterr().out}"
 
 
+def test_a_runtime_that_cannot_run_the_net_names_the_listed_exception(tied, capsys):
+    """MNN's converter drops Pooling's mask top: check --backend mnn fails in one line that names the rule the
+    export's own lint listed, so the user sees a listed exception, not a new fault."""
+    code = main(["check", str(tied / "out" / "SegNet.json"), "--backend", "mnn"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and len(err) == 1, err
+    assert "a listed exception" in err[0] and "mnn.pooling_mask" in err[0] and "Pooling without its mask top" in err[0]
+
+
 class ThreadCounting(torch.nn.Module):
     """Pools (k, s as given) with indices and unpools; records the thread count of every run."""
 

@@ -245,5 +245,19 @@ def selection(rng, values):
                       1, (t.flatten(2)[..., 0] if t.dim() > 2 else t).argmax(1, keepdim=True), 1.0))
 
 
+def layout_chain(rng, values):
+    """A channel shuffle (ShuffleNet's view, transpose, view): the run becomes one layout_chain op."""
+    i = _source(rng, values, (4,))
+    if i is None:
+        return None
+    channels = values[i].shape[1]
+    groups = [g for g in range(2, channels) if channels % g == 0]
+    if not groups:
+        return None
+    g = _pick(rng, groups)
+    return _unary("layout_chain", f"channel_shuffle({{}}, {g})", i,
+                  lambda m, x: x.view(x.shape[0], g, -1, *x.shape[2:]).transpose(1, 2).contiguous().view(x.shape))
+
+
 MAKERS = {maker.__name__: maker for maker in (pooling, pooling3d, padding, resize, shape, indexing, matmul, attention,
-                                              recurrent, ssd, unpooling, sampling, selection)}
+                                              recurrent, ssd, unpooling, sampling, selection, layout_chain)}

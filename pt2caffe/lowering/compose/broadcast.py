@@ -54,9 +54,20 @@ def copy_blocks(ctx, x: Blob, axis: int, count: int, target: tuple[int, ...], *,
     """Each block x[i₀, …, i_axis−1, :, …, :] written ``count`` times in a row, viewed as ``target``.
 
     ``x`` is viewed as (outer, 1, block, 1) and a 1×1 Convolution with ``count`` outputs and weights
-    1 copies it (exact). Broadcasting size-1 axes and ``repeat`` are both this.
+    1 copies it (exact). Broadcasting size-1 axes and ``repeat`` are both this. Where the target refuses
+    views across the batch (NNIE, ncnn), x is viewed as (N, A, 1, block) and a depthwise Deconvolution of
+    ones with a (count, 1) kernel copies each row instead (exact too).
     """
     tag = role or f"copies/axis{axis}"
+    target = tuple(int(d) for d in target)
+    forms = [Form("channel copies", lambda ctx: _channel_copies(ctx, x, axis, count, target, tag, role))]
+    if axis >= 1 and not (len(x.shape) == 4 and axis == 1 and x.shape[1] == 1):
+        forms.append(Form("batch kept", lambda ctx: _row_copies(ctx, x, axis, count, target, tag, role)))
+    return ctx.choose(*forms)
+
+
+def _channel_copies(ctx, x: Blob, axis: int, count: int, target, tag: str, role) -> Blob:
+    """x viewed as (outer, 1, block, 1), a 1×1 Convolution of ones with ``count`` outputs."""
     outer, block = int(np.prod(x.shape[:axis])), int(np.prod(x.shape[axis:]))
     if len(x.shape) == 4 and axis == 1 and x.shape[1] == 1:  # (N, 1, H, W) is such a view already
         viewed = x
@@ -64,8 +75,20 @@ def copy_blocks(ctx, x: Blob, axis: int, count: int, target: tuple[int, ...], *,
         viewed = reshape(ctx, x, (outer, 1, block, 1), role=f"{tag}/as_channels")
     params = {"num_output": int(count), "bias_term": False, "kernel_size": [1]}
     ones = ctx.constant(np.ones((count, 1, 1, 1)), "copies: each block written count times")
-    target = tuple(int(d) for d in target)
     copied_shape = (outer, count) + viewed.shape[2:]
     copied = ctx.layer("Convolution", [viewed], {"convolution_param": params},
+                       role=role if copied_shape == target else f"{tag}/copies", shape=copied_shape, weights=[ones])
+    return reshape(ctx, copied, target, role=role)
+
+
+def _row_copies(ctx, x: Blob, axis: int, count: int, target, tag: str, role) -> Blob:
+    """The batch kept (NNIE, ncnn): x viewed as (N, A, 1, block) (A: the axes between the batch and ``axis``),
+    a depthwise Deconvolution of ones with a (count, 1) kernel writes each row ``count`` times."""
+    outer, block = int(np.prod(x.shape[1:axis])), int(np.prod(x.shape[axis:]))
+    viewed = reshape(ctx, x, (x.shape[0], outer, 1, block), role=f"{tag}/as_rows")
+    params = {"num_output": outer, "group": outer, "bias_term": False, **window((count, 1), repeated=True)}
+    ones = ctx.constant(np.ones((outer, 1, count, 1)), "copies: each row written count times")
+    copied_shape = (x.shape[0], outer, count, block)
+    copied = ctx.layer("Deconvolution", [viewed], {"convolution_param": params},
                        role=role if copied_shape == target else f"{tag}/copies", shape=copied_shape, weights=[ones])
     return reshape(ctx, copied, target, role=role)

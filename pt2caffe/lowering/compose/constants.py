@@ -12,6 +12,7 @@ import torch
 
 from ...graph import Const
 from ...net.builder import Blob, Weight
+from ..choice import Form
 from .layout import reshape
 
 
@@ -34,17 +35,34 @@ def constant_blob(ctx, reference: Blob, values: Weight, shape: tuple[int, ...], 
 
 
 def batch_seed(ctx, reference: Blob) -> Blob:
-    """(N, 1, 1, 1): the maximum of each row of ``reference`` (shared by every constant made from it)."""
+    """(N, 1, 1, 1): a finite number per row of ``reference`` (shared by every constant made from it): the
+    maximum of the row, or — where the target limits feature maps to 4096 (NNIE) and the row is longer — the
+    maximum of a zero 1×1 Convolution of the 4-D ``reference`` (0 for finite inputs)."""
     key = ("batch_seed", reference.name)
     if key not in ctx.builder.memo:
-        column = reference
-        if len(reference.shape) != 4 or reference.shape[1] != 1 or reference.shape[3] != 1:
-            count = int(np.prod(reference.shape[1:]))
-            column = ctx.layer("Reshape", [reference], {"reshape_param": {"shape": {"dim": [0, 1, -1, 1]}}},
-                               role="batch_seed/column", shape=(reference.shape[0], 1, count, 1))
-        ctx.builder.memo[key] = ctx.layer("Pooling", [column], {"pooling_param": {"pool": "MAX", "global_pooling": True}},
-                                          role="batch_seed", shape=(reference.shape[0], 1, 1, 1))
+        forms = [Form("row maximum", lambda ctx: _row_maximum(ctx, reference))]
+        if len(reference.shape) == 4 and reference.shape[1] > 1:
+            forms.append(Form("zero Convolution", lambda ctx: _zero_plane_maximum(ctx, reference)))
+        ctx.builder.memo[key] = ctx.choose(*forms)
     return ctx.builder.memo[key]
+
+
+def _row_maximum(ctx, reference: Blob) -> Blob:
+    column = reference
+    if len(reference.shape) != 4 or reference.shape[1] != 1 or reference.shape[3] != 1:
+        count = int(np.prod(reference.shape[1:]))
+        column = ctx.layer("Reshape", [reference], {"reshape_param": {"shape": {"dim": [0, 1, -1, 1]}}},
+                           role="batch_seed/column", shape=(reference.shape[0], 1, count, 1))
+    return ctx.layer("Pooling", [column], {"pooling_param": {"pool": "MAX", "global_pooling": True}},
+                     role="batch_seed", shape=(reference.shape[0], 1, 1, 1))
+
+
+def _zero_plane_maximum(ctx, reference: Blob) -> Blob:
+    params = {"num_output": 1, "bias_term": False, "kernel_size": [1]}
+    plane = ctx.layer("Convolution", [reference], {"convolution_param": params}, role="batch_seed/plane",
+                      shape=(reference.shape[0], 1) + reference.shape[2:],
+                      weights=[ctx.constant(np.zeros((1, reference.shape[1], 1, 1)), "zeros: a 0 per pixel")])
+    return _row_maximum(ctx, plane)
 
 
 def materialize(ctx, const: Const, references: list[Blob]) -> Blob:

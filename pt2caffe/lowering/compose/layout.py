@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...net.builder import Blob
+from ..choice import Form
 
 
 def reshape(ctx, x: Blob, shape: tuple[int, ...], *, role: str | None = None) -> Blob:
@@ -25,8 +26,14 @@ def reshape(ctx, x: Blob, shape: tuple[int, ...], *, role: str | None = None) ->
     dims = list(shape)
     if shape and x.shape and shape[0] == x.shape[0]:
         dims[0] = 0
-    if len(shape) != 2 or dims[0] == 0:
+    if len(shape) != 2:
         return ctx.layer("Reshape", [x], {"reshape_param": {"shape": {"dim": dims}}}, role=role, shape=shape)
+    if dims[0] == 0:  # (N, …) → (N, rest): NNIE takes only 4-D Reshapes, Flatten is the same view
+        return ctx.choose(
+            Form("Reshape", lambda ctx: ctx.layer("Reshape", [x], {"reshape_param": {"shape": {"dim": dims}}},
+                                                  role=role, shape=shape)),
+            Form("Flatten", lambda ctx: ctx.layer("Flatten", [x], {"flatten_param": {"axis": 1}}, role=role,
+                                                  shape=shape)))
     rows = ctx.layer("Reshape", [x], {"reshape_param": {"shape": {"dim": dims}}}, role=f"{role or 'reshape'}/rows",
                      shape=shape)
     return ctx.layer("Flatten", [rows], {"flatten_param": {"axis": 1}}, role=role, shape=shape)
@@ -80,7 +87,13 @@ def as_image(ctx, x: Blob, *, role: str | None = None) -> Blob:
 
 
 def reshape_any_batch(ctx, x: Blob, tail: tuple[int, ...], *, role: str | None = None) -> Blob:
-    """Reshape to (−1, *tail): the first axis absorbs (or gives back) the batch, whatever it is."""
+    """Reshape to (−1, *tail): the first axis absorbs (or gives back) the batch, whatever it is. When it
+    stays x's first axis, ``dim: 0`` says the same where the target needs it (NNIE: Reshape with dim 0 first)."""
     count = int(np.prod(x.shape)) // int(np.prod(tail))
-    return ctx.layer("Reshape", [x], {"reshape_param": {"shape": {"dim": [-1, *tail]}}}, role=role,
-                     shape=(count, *tail))
+
+    def view(first: int):
+        return lambda ctx: ctx.layer("Reshape", [x], {"reshape_param": {"shape": {"dim": [first, *tail]}}},
+                                     role=role, shape=(count, *tail))
+    if not x.shape or count != x.shape[0]:
+        return view(-1)(ctx)
+    return ctx.choose(Form("inferred first axis", view(-1)), Form("batch copied", view(0)))

@@ -13,6 +13,7 @@ import numpy as np
 
 from ...net.builder import Blob, Weight
 from ..choice import Form
+from .channels import block_on_channels
 from .layout import reshape_any_batch
 
 
@@ -24,10 +25,10 @@ def apply_axis_matrices(ctx, x: Blob, matrices: dict[int, np.ndarray], what: str
                         role: str | None = None) -> Blob:
     """Mix ``x`` along axes: y[.., i, ..] = Σ_j M[i, j]·x[.., j, ..] for each ``axis: M`` (M is out × in).
 
-    Each axis becomes the channels of a view: Reshape to (−1, in, rest, 1), a 1×1 Convolution with
-    weights (out, in, 1, 1), Reshape back (for the last axis, rest = 1: see ``inner_product``).
-    Caffe's Reshape shares memory, so no element is moved (a Permute is slow in Caffe), and no
-    InnerProduct on a spatial axis is needed (MNN gives empty outputs for it). When only the last
+    Each axis but the last becomes the channels of a view: Reshape to (−1, in, rest, 1), a 1×1 Convolution
+    with weights (out, in, 1, 1), Reshape back; the last axis is the columns of a (rows, in) view, one
+    InnerProduct (``inner_product``). Caffe's Reshape shares memory, so no element is moved (a Permute is
+    slow in Caffe), and no InnerProduct with axis ≠ 1 is needed (MNN gives empty outputs for it). When only the last
     two axes change and kron(M_rows, M_cols) is small, one such Convolution on both does it all.
     Otherwise the axes that shrink go first. An all-zero row of M yields ``fill`` (a bias of the
     layer, 0 elsewhere): what a padding constant needs, on the union of the borders. 0/1 matrices
@@ -96,15 +97,28 @@ def _apply_on_axis(ctx, x: Blob, axis: int, matrix: np.ndarray, what: str, fill:
     tag = role or f"axis{axis}"
     rest = int(np.prod(x.shape[axis + 1:]))
     out_shape = x.shape[:axis] + (matrix.shape[0],) + x.shape[axis + 1:]
-    as_channels = x if len(x.shape) == 4 and axis == 1 else reshape_any_batch(
-        ctx, x, (x.shape[axis], rest, 1), role=f"{tag}/as_channels")
     bias_term, weights = _matrix_weights(ctx, matrix, what, fill, matrix.shape + (1, 1))
     params = {"convolution_param": {"num_output": matrix.shape[0], "kernel_size": [1], "bias_term": bias_term}}
-    if as_channels is x:
+    if len(x.shape) == 4 and axis == 1:
         return ctx.layer("Convolution", [x], params, role=role, shape=out_shape, weights=weights)
-    mixed = ctx.layer("Convolution", [as_channels], params, role=f"{tag}/matrix",
-                      shape=as_channels.shape[:1] + (matrix.shape[0], rest, 1), weights=weights)
-    return reshape_any_batch(ctx, mixed, out_shape[1:], role=role)
+
+    def mix(ctx, blob):
+        return ctx.layer("Convolution", [blob], params, role=f"{tag}/matrix",
+                         shape=blob.shape[:1] + (matrix.shape[0],) + blob.shape[2:], weights=weights)
+
+    def folded(ctx):
+        return reshape_any_batch(ctx, mix(ctx, reshape_any_batch(ctx, x, (x.shape[axis], rest, 1),
+                                                                 role=f"{tag}/as_channels")), out_shape[1:], role=role)
+    return _batch_kept_too(ctx, folded, x, axis, axis + 1, mix, out_shape, role)
+
+
+def _batch_kept_too(ctx, folded, x: Blob, start: int, stop: int, apply, shape, role):
+    """``folded(ctx)`` (the block on the channels of a view folding the leading axes into the batch's), or
+    the same layers with the batch kept in place (compose.channels) where the target needs that."""
+    if start == 0:
+        return folded(ctx)
+    return ctx.choose(Form("batch-folding view", folded),
+                      Form("batch kept", lambda ctx: block_on_channels(ctx, x, start, stop, apply, shape, role=role)))
 
 
 def _inner_product(ctx, x: Blob, matrix: np.ndarray, axis: int, what: str, fill: float, *,
@@ -119,22 +133,38 @@ def inner_product(ctx, x: Blob, weights: list[Weight], num_output: int, *, axis:
     """y = x · Wᵀ (+ b) over x's axes from ``axis`` (default: the last), W (num_output, their element count).
 
     Output shape x.shape[:axis] + (num_output,), or ``shape`` (same element count, e.g. the two axes a
-    Kronecker matrix fills); a second weight is the bias. ``axis`` 1: one
-    InnerProduct. Caffe's InnerProduct takes any ``axis``, but MNN returns empty outputs for
-    axis ≠ 1 and also after a Reshape to (−1, count) (measured, MNN 3.6.1), so otherwise x is viewed
-    as (−1, count, 1, 1) (Reshape moves no data), a 1×1 Convolution with weights (num_output, count,
-    1, 1) contracts the channels, and the result is viewed back.
+    Kronecker matrix fills); a second weight is the bias. One InnerProduct on axis 1: for any other
+    ``axis`` (or rank) on the 2-D view (rows, count) of x — Reshape (−1, count), then a Flatten, which keeps
+    MNN 3.6.1's converter from merging that Reshape into the one it puts before an InnerProduct (it then
+    kept the old first axis: empty outputs, measured) — and the result viewed back. Caffe's InnerProduct
+    takes any ``axis``, but MNN returns empty outputs for axis ≠ 1. Not a 1×1 Convolution on a
+    (rows, count, 1, 1) view: OpenCV runs that as one GEMV per row, re-reading W each time (a (197, 192)
+    → 768 Linear: 9.0 ms, against 1.2 ms as one InnerProduct; MNN 0.6 ms either way; issue 21). Where the
+    target refuses views across the batch, a 1×1 Convolution on the block brought onto the channels.
     """
     axis = len(x.shape) - 1 if axis is None else axis
     out_shape = tuple(shape) if shape is not None else x.shape[:axis] + (int(num_output),)
+    params = {"inner_product_param": {"num_output": int(num_output), "bias_term": len(weights) > 1}}
     if axis == 1 and len(out_shape) == 2:
-        params = {"inner_product_param": {"num_output": int(num_output), "bias_term": len(weights) > 1}}
         return ctx.layer("InnerProduct", [x], params, role=role, shape=out_shape, weights=weights)
     tag = role or "inner_product"
     count = int(np.prod(x.shape[axis:]))
+    rows = int(np.prod(x.shape[:axis]))
     kernel = replace(weights[0], array=weights[0].array.reshape(int(num_output), count, 1, 1))
     params = {"convolution_param": {"num_output": int(num_output), "bias_term": len(weights) > 1, "kernel_size": [1]}}
-    rows = reshape_any_batch(ctx, x, (count, 1, 1), role=f"{tag}/rows")
-    product = ctx.layer("Convolution", [rows], params, role=f"{tag}/product",
-                        shape=rows.shape[:1] + (int(num_output), 1, 1), weights=[kernel, *weights[1:]])
-    return reshape_any_batch(ctx, product, out_shape[1:], role=role)
+
+    def product(ctx, blob):
+        return ctx.layer("Convolution", [blob], params, role=f"{tag}/product",
+                         shape=blob.shape[:1] + (int(num_output),) + blob.shape[2:], weights=[kernel, *weights[1:]])
+
+    def folded(ctx):
+        viewed = ctx.layer("Reshape", [x], {"reshape_param": {"shape": {"dim": [-1, count]}}}, role=f"{tag}/rows",
+                           shape=(rows, count))
+        viewed = ctx.layer("Flatten", [viewed], {"flatten_param": {"axis": 1}}, role=f"{tag}/flat",
+                           shape=(rows, count))
+        matrix = replace(weights[0], array=weights[0].array.reshape(int(num_output), count))
+        ip = {"inner_product_param": {"num_output": int(num_output), "bias_term": len(weights) > 1}}
+        flat = ctx.layer("InnerProduct", [viewed], ip, role=f"{tag}/product", shape=(rows, int(num_output)),
+                         weights=[matrix, *weights[1:]])
+        return reshape_any_batch(ctx, flat, out_shape[1:], role=role)
+    return _batch_kept_too(ctx, folded, x, axis, len(x.shape), product, out_shape, role)

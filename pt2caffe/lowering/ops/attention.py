@@ -54,8 +54,9 @@ def _combine(*masks) -> torch.Tensor | None:
 # --- F.scaled_dot_product_attention ----------------------------------------------------------------
 
 @handles("scaled_dot_product_attention",
-         lowering="batched products (Deconvolution ones ×2 + Eltwise PROD + 1×1 Convolution, scale folded in) "
-                  "for QKᵀ and PV, Scale (bias) for a constant/causal mask, Softmax on a (−1, S, 1, 1) view")
+         lowering="batched products (K on channels, chunked: copies of ones + Eltwise PROD + 1×1 Convolution, scale "
+                  "folded in) for K Qᵀ (scores transposed) and PV, Scale (bias) for a constant/causal mask, Softmax "
+                  "on axis 1 of a (T, S, L, 1) view")
 def scaled_dot_product_attention(op, ctx):
     query, key, value = op.arg(0, "query"), op.arg(1, "key"), op.arg(2, "value")
     mask, dropout, causal = op.arg(3, "attn_mask"), float(op.arg(4, "dropout_p", 0.0)), op.arg(5, "is_causal", False)
@@ -77,9 +78,10 @@ def scaled_dot_product_attention(op, ctx):
     q = reshape_leading(ctx, ctx.blob(query), (count, length, depth), role="q")
     k = reshape_leading(ctx, ctx.blob(key), (count, source, depth), role="k")
     v = reshape_leading(ctx, ctx.blob(value), (count, source, value.shape[-1]), role="v")
-    v_t = permute(ctx, v, [0, 2, 1], role="v_transposed")
+    q_t = permute(ctx, q, [0, 2, 1], role="q_transposed")
+    k_t = permute(ctx, k, [0, 2, 1], role="k_transposed")
     scale = 1.0 / math.sqrt(depth) if scale is None else float(scale)
-    out, _ = attend(ctx, q, k, v_t, scale=scale, mask=additive)
+    out, _ = attend(ctx, q_t, k_t, v, scale=scale, mask=additive)
     return reshape_leading(ctx, out, ctx.out_shape)
 
 
@@ -129,7 +131,7 @@ def _mha_mask(ctx, attn_mask, key_padding_mask, batch: int, heads: int, length: 
 
 
 @handles("multi_head_attention_forward",
-         lowering="nn.MultiheadAttention: in/out projections as 1×1 Convolutions on (−1, E, 1, 1) views (one "
+         lowering="nn.MultiheadAttention: in/out projections as InnerProducts on (rows, E) views (one "
                   "+ Slice when packed and q = k = v), Reshape/Permute per head, attention as "
                   "scaled_dot_product_attention, head-mean of the weights by a 1×1 Convolution")
 def multi_head_attention_forward(op, ctx):
@@ -217,7 +219,7 @@ _ENCODER_ARGS = ("src", "embed_dim", "num_heads", "qkv_weight", "qkv_bias", "pro
 
 @handles("_transformer_encoder_layer_fwd",
          lowering="TransformerEncoderLayer's fast path: self-attention as multi_head_attention_forward, "
-                  "LayerNorm as layer_norm, feed-forward as two 1×1 Convolutions with ReLU or GELU (erf), "
+                  "LayerNorm as layer_norm, feed-forward as two InnerProducts (rows views) with ReLU or GELU (erf), "
                   "Eltwise SUM residuals; norm_first both ways")
 def transformer_encoder_layer_fwd(op, ctx):
     """nn.TransformerEncoderLayer: x + SA(LN1(x)), then + FF(LN2(·)) (norm_first); else LN1(x + SA(x)), then

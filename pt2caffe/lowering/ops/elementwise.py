@@ -15,7 +15,7 @@ from ...errors import short
 from ...graph import Const, Value
 from ...net.builder import Blob
 from ..compose import (ELTWISE_MAX, ELTWISE_PROD, ELTWISE_SUM, NATURAL_LOG, absolute, add_constant, broadcast_to, clamp,
-                       eltwise, materialize, power, relu, reshape, scalar_of, scale_axes)
+                       eltwise, exponential, materialize, power, relu, reshape, scalar_of, scale_axes)
 from ..registry import handles
 
 _REVERSED = {"radd": "add", "rsub": "sub", "rmul": "mul", "rdiv": "div"}
@@ -147,7 +147,7 @@ def binary(op, ctx, kind: str | None = None):
     raise ctx.fail(f"unsupported operand {short(b)}")
 
 
-@handles("pow", lowering="Power (a traced tensor to a number); Exp (base) for torch.pow(number, tensor)")
+@handles("pow", lowering="Power (a traced tensor to a number); Exp (base) for torch.pow(number, tensor), as rpow")
 def pow_op(op, ctx):
     base, exponent = op.arg(0, "input"), op.arg(1, "exponent")
     if isinstance(exponent, Value) and scalar_of(base) is not None:  # torch.pow(2.0, x): as 2.0 ** x
@@ -160,10 +160,10 @@ def pow_op(op, ctx):
 def _number_to_the(ctx, base: float, exponent: Value):
     if base <= 0:
         raise ctx.fail("only a positive number raised to a traced tensor is supported")
-    return ctx.layer("Exp", [ctx.blob(exponent)], {"exp_param": {"base": base}})
+    return exponential(ctx, ctx.blob(exponent), base=base)
 
 
-@handles("rpow", lowering="Exp (base)")
+@handles("rpow", lowering="Exp (base); σ(x·ln base)/σ(−x·ln base) where the target refuses Exp (RKNN)")
 def rpow(op, ctx):
     base = scalar_of(op.arg(1, "other"))
     if base is None:
@@ -212,5 +212,11 @@ def _plain_layer(layer_type: str, params: dict | None = None):
 @handles("abs", lowering="AbsVal (ReLU(x) + ReLU(−x) where the target refuses AbsVal)")
 def abs_(op, ctx):
     return absolute(ctx, ctx.blob(op.arg(0, "input")))
-handles("exp", lowering="Exp")(_plain_layer("Exp"))
+
+
+@handles("exp", lowering="Exp; σ(x)/σ(−x) where the target refuses Exp (RKNN)")
+def exp(op, ctx):
+    return exponential(ctx, ctx.blob(op.arg(0, "input")))
+
+
 handles("log", lowering="Log (base e written out)")(_plain_layer("Log", NATURAL_LOG))

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from ...graph import Const
+from ..choice import Form
 from ..compose import (ELTWISE_SUM, broadcast_to, eltwise, keep_range, materialize, power, reshape, reshape_any_batch,
                        scalar_of, slice_parts)
 from ..registry import handles
@@ -104,20 +105,39 @@ def _one_hot_convolution(ctx, x, steps: dict[int, tuple[int, int, int]], role: s
 
 
 def _select_on_axis(ctx, x, axis: int, selection: tuple[int, int, int], role: str | None):
-    """Any axis: Reshape to (−1, 1, L, rest), a one-channel one-hot Convolution along the height, Reshape back."""
-    start, count, step = selection
+    """Any axis: Reshape to (−1, 1, L, rest), a one-channel one-hot Convolution along the height, Reshape back;
+    where the target refuses views across the batch (NNIE, ncnn), (N, A, L, rest) and a depthwise one."""
     tag = role or f"axis{axis}"
     rest = int(np.prod(x.shape[axis + 1:]))
-    column = reshape_any_batch(ctx, x, (1, x.shape[axis], rest), role=f"{tag}/as_height")
-    kernel, stride = _kernel(x.shape[axis], count, step)
-    weights = np.zeros((1, 1, kernel, 1))
-    weights[0, 0, start, 0] = 1.0
-    params = {"num_output": 1, "bias_term": False, "kernel_h": kernel, "kernel_w": 1, "stride_h": stride,
-              "stride_w": 1}
-    picked = ctx.layer("Convolution", [column], {"convolution_param": params}, role=f"{tag}/pick",
-                       shape=(column.shape[0], 1, count, rest),
-                       weights=[ctx.constant(weights, "one-hot strided selection kernel")])
-    return reshape_any_batch(ctx, picked, x.shape[1:axis] + (count,) + x.shape[axis + 1:], role=role)
+    shape = x.shape[:axis] + (selection[1],) + x.shape[axis + 1:]
+
+    def folded(ctx):
+        column = reshape_any_batch(ctx, x, (1, x.shape[axis], rest), role=f"{tag}/as_height")
+        picked = _pick_rows(ctx, column, selection, f"{tag}/pick")
+        return reshape_any_batch(ctx, picked, shape[1:], role=role)
+
+    def batch_kept(ctx):
+        view = (x.shape[0], int(np.prod(x.shape[1:axis])), x.shape[axis], rest)
+        rows = reshape(ctx, x, view, role=f"{tag}/as_height")
+        return reshape(ctx, _pick_rows(ctx, rows, selection, f"{tag}/pick"), shape, role=role)
+    if axis == 0:
+        return folded(ctx)
+    return ctx.choose(Form("batch-folding view", folded), Form("batch kept", batch_kept))
+
+
+def _pick_rows(ctx, x, selection: tuple[int, int, int], role: str):
+    """Rows start + i·step of the 4-D ``x``'s height: a depthwise one-hot Convolution with a (k, 1) kernel."""
+    start, count, step = selection
+    kernel, stride = _kernel(x.shape[2], count, step)
+    channels = x.shape[1]
+    weights = np.zeros((channels, 1, kernel, 1))
+    weights[:, 0, start, 0] = 1.0
+    group = {"group": channels} if channels > 1 else {}
+    params = {"num_output": channels, "bias_term": False, **group, "kernel_h": kernel, "kernel_w": 1,
+              "stride_h": stride, "stride_w": 1}
+    return ctx.layer("Convolution", [x], {"convolution_param": params}, role=role,
+                     shape=x.shape[:2] + (count, x.shape[3]),
+                     weights=[ctx.constant(weights, "one-hot strided selection kernel")])
 
 
 @handles("setitem", lowering="out of place: Slice around the assigned part + Concat; a number there is Power "

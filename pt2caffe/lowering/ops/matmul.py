@@ -1,13 +1,14 @@
 """Matrix products (matmul, mm, bmm, addmm, @, einsum).
 
 With one constant operand: InnerProduct computes x · Wᵀ. So x @ C (C of shape (K, M)) is
-``compose.inner_product`` with weight Cᵀ on x's last axis (an InnerProduct for 2-D x, else a 1×1
-Convolution on a (−1, K, 1, 1) view), and C @ x (C of shape (M, K), x of shape (..., K, L)) is
+``compose.inner_product`` with weight Cᵀ on x's last axis (one InnerProduct, on the (rows, K) view of x
+when x is not 2-D), and C @ x (C of shape (M, K), x of shape (..., K, L)) is
 computed transposed, (C @ x)ᵀ = xᵀ @ Cᵀ: Permute the last two axes, the product with weight C,
 Permute back.
 
 With two traced operands (attention, non-local blocks): the batched product of
-:mod:`pt2caffe.lowering.ops.products` (broadcast by Deconvolutions of ones, Eltwise PROD, sum over K);
+:mod:`pt2caffe.lowering.ops.products` (K on channels, chunks: copies by Deconvolution/Convolution of
+ones, Eltwise PROD, sum over K by a 1×1 Convolution);
 its cost is stated there. ``einsum`` with two traced operands is brought to that form by
 Permute and Reshape.
 """
@@ -22,8 +23,9 @@ from ..compose import inner_product, permute, reshape, scalar_of
 from ..registry import handles
 from .products import batched_product, reshape_leading
 
-TRACED_PRODUCT = ("two traced operands (T × (M, K) @ (K, N)): Deconvolution of ones ×2 (broadcast) + Eltwise PROD "
-                  "+ 1×1 Convolution of ones (sum over K), ≤ 1 Permute; memory 3·T·M·N·K floats")
+TRACED_PRODUCT = ("two traced operands (T × (M, K) @ (K, N)): K on the channel axis, in column chunks of about "
+                  "1 MiB: A repeated by a depthwise Deconvolution of ones, each B chunk by a 1×1 Convolution of ones, "
+                  "Eltwise PROD, a 1×1 Convolution sums over K, Concat; ≤ 2 Permutes; T·M·N·K floats of blobs")
 
 
 def _matrix(ctx, const: Const, const_on_left: bool) -> torch.Tensor:
@@ -103,7 +105,7 @@ def _traced_product(ctx, a: Value, b: Value):
 
 
 @handles("matmul", "rmatmul", "mm", "bmm",
-         lowering="InnerProduct (2-D) or 1×1 Convolution on a (−1, K, 1, 1) view, weight Cᵀ; Permute around it "
+         lowering="InnerProduct (on the (rows, K) view when not 2-D), weight Cᵀ; Permute around it "
                   "for C @ x; " + TRACED_PRODUCT)
 def matmul(op, ctx):
     names = ("input", "mat2") if op.kind in ("mm", "bmm") else ("input", "other")

@@ -3,15 +3,17 @@
 softmax(scale · Q Kᵀ + mask) V per batch and head (PyTorch's documented maths for
 ``scaled_dot_product_attention`` and ``MultiheadAttention``):
 
-- projections (in_proj, out_proj, an encoder layer's feed-forward): ``compose.inner_product`` (a 1×1
-  Convolution on a (−1, E, 1, 1) view). When query, key and value are one tensor, the packed
+- projections (in_proj, out_proj, an encoder layer's feed-forward): ``compose.inner_product`` (one
+  InnerProduct on the (rows, E) view). When query, key and value are one tensor, the packed
   in-projection is one product with 3E outputs and a Slice;
-- heads: Reshape to (·, ·, H, d) and one Permute per operand to (batch, H, ·, ·);
-- Q Kᵀ and P V: :func:`pt2caffe.lowering.ops.products.batched_product`, the scale folded into its sum
-  (costs there: three blobs of N·H·L·S·d floats per product);
+- heads: Reshape to (·, ·, H, d) and one Permute per operand to (batch, H, d, ·) for Q and K (d is the
+  products' channel axis), (batch, H, ·, d) for V;
+- K Qᵀ and P V: :func:`pt2caffe.lowering.ops.products.batched_product`, the scale folded into its sum
+  (costs there);
 - a constant mask (−∞ written as −1e30, so that no runtime meets inf·0; exp of either is 0 in
   float32): a one-bottom Scale (bias) on the (−1, L·S, 1, 1) view of the scores;
-- softmax over S: Softmax on the channel axis of a (−1, S, 1, 1) view;
+- softmax over S: the scores are made transposed (T, S, L), so Softmax on the channel axis of a
+  (T, S, L, 1) view, and the probabilities are the product with V's operand as they are;
 - averaged attention weights (need_weights): a 1×1 Convolution over the H heads with weights 1/H.
 """
 from __future__ import annotations
@@ -32,8 +34,8 @@ MASKED = -1e30  # stands for −inf in a mask: exp(MASKED − max) is 0 in float
 def linear_rows(ctx, x: Blob, weight: Const, bias: Const | None, role: str, start: int = 0,
                 stop: int | None = None, axis: int | None = None) -> Blob:
     """x @ W[start:stop]ᵀ + b[start:stop] over x's axes from ``axis`` (default: the last) for (out, in)
-    parameters ``weight``/``bias``: :func:`pt2caffe.lowering.compose.inner_product` (a 1×1 Convolution on a
-    (−1, in, 1, 1) view for rank > 2)."""
+    parameters ``weight``/``bias``: :func:`pt2caffe.lowering.compose.inner_product` (one InnerProduct, on the
+    (rows, in) view for rank > 2)."""
     stop = weight.shape[0] if stop is None else stop
     whole = (start, stop) == (0, weight.shape[0])
     weights = [ctx.weight(weight, weight.tensor[start:stop], None if whole else f"rows {start}:{stop}")]
@@ -42,38 +44,44 @@ def linear_rows(ctx, x: Blob, weight: Const, bias: Const | None, role: str, star
     return inner_product(ctx, x, weights, stop - start, axis=axis, role=role)
 
 
-def _additive_mask(ctx, scores: Blob, mask: torch.Tensor, role: str) -> Blob:
-    """scores (T, L, S) + a constant additive mask broadcastable to it (a Scale with bias)."""
-    count, length, source = scores.shape
-    full = torch.broadcast_to(mask.to(torch.float64), (count, length, source))
+def _additive_mask(ctx, scores_t: Blob, mask: torch.Tensor, role: str) -> Blob:
+    """scoresᵀ (T, S, L) + a constant additive mask broadcastable to the scores (T, L, S) (a Scale with bias)."""
+    count, source, length = scores_t.shape
+    full = torch.broadcast_to(mask.to(torch.float64), (count, length, source)).transpose(1, 2)
     full = torch.where(torch.isneginf(full), torch.full_like(full, MASKED), full)
     shared = bool((full == full[:1]).all())
     values = full[0].reshape(-1) if shared else full.reshape(-1)
     view = (count, length * source, 1, 1) if shared else (1, count * length * source, 1, 1)
-    blob = reshape_leading(ctx, scores, view, role=f"{role}/as_channels") if shared else ctx.layer(
-        "Reshape", [scores], {"reshape_param": {"shape": {"dim": list(view)}}}, role=f"{role}/as_channels", shape=view)
+    blob = reshape_leading(ctx, scores_t, view, role=f"{role}/as_channels") if shared else ctx.layer(
+        "Reshape", [scores_t], {"reshape_param": {"shape": {"dim": list(view)}}}, role=f"{role}/as_channels",
+        shape=view)
     ones = ctx.constant(np.ones(values.numel()), "unit scale")
-    bias = ctx.constant(values.numpy(), f"attention mask ({MASKED:g} for −inf / masked)")
-    return ctx.layer("Scale", [blob], {"scale_param": {"bias_term": True}}, weights=[ones, bias],
-                     role=role, shape=view)
+    bias = ctx.constant(values.numpy(), f"attention mask ({MASKED:g} for −inf / masked), transposed")
+    masked = ctx.layer("Scale", [blob], {"scale_param": {"bias_term": True}}, weights=[ones, bias],
+                       role=role, shape=view)
+    return ctx.layer("Reshape", [masked], {"reshape_param": {"shape": {"dim": [-1, source, length]}}},
+                     role=f"{role}/unview", shape=scores_t.shape)
 
 
-def attend(ctx, q: Blob, k: Blob, v_t: Blob, *, scale: float, mask: torch.Tensor | None,
+def attend(ctx, q_t: Blob, k_t: Blob, v: Blob, *, scale: float, mask: torch.Tensor | None,
            role: str = "attention") -> tuple[Blob, Blob]:
-    """softmax(scale · q kᵀ + mask) v for q (T, L, d), k (T, S, d) and vᵀ (T, dv, S).
+    """softmax(scale · q kᵀ + mask) v for qᵀ (T, d, L), kᵀ (T, d, S) and v (T, S, dv).
 
-    Returns (output (T, L, dv), probabilities (T, L, S)). ``mask`` is a float tensor broadcastable
-    to (T, L, S) (−inf allowed) or None.
+    The scores are made transposed, (T, S, L) = k qᵀ, so that the softmax over S is Caffe's own (axis 1
+    of a (T, S, L, 1) view, L spatial) and the probabilities are already the (T, K = S, M = L) operand of
+    the product with v: no Permute between the two products. Returns (output (T, L, dv), probabilitiesᵀ
+    (T, S, L)). ``mask`` is a float tensor broadcastable to (T, L, S) (−inf allowed) or None.
     """
-    count, length, source = q.shape[0], q.shape[1], k.shape[1]
-    scores = batched_product(ctx, q, k, a_k_last=True, b_k_last=True, scale=scale, role=f"{role}/scores")
+    count, source, length = q_t.shape[0], k_t.shape[2], q_t.shape[2]
+    scores_t = batched_product(ctx, k_t, q_t, a_k_last=False, b_k_last=False, scale=scale, role=f"{role}/scores")
     if mask is not None:
-        scores = _additive_mask(ctx, scores, mask, f"{role}/masked")
-    rows = reshape_leading(ctx, scores, (count * length, source, 1, 1), role=f"{role}/score_rows")
-    probs = ctx.layer("Softmax", [rows], {"softmax_param": {"axis": 1}}, role=f"{role}/softmax", shape=rows.shape)
-    probs = reshape_leading(ctx, probs, (count, length, source), role=f"{role}/weights")
-    out = batched_product(ctx, probs, v_t, a_k_last=True, b_k_last=True, role=f"{role}/output")
-    return out, probs
+        scores_t = _additive_mask(ctx, scores_t, mask, f"{role}/masked")
+    planes = reshape_leading(ctx, scores_t, (count, source, length, 1), role=f"{role}/score_planes")
+    probs_t = ctx.layer("Softmax", [planes], {"softmax_param": {"axis": 1}}, role=f"{role}/softmax",
+                        shape=planes.shape)
+    probs_t = reshape_leading(ctx, probs_t, (count, source, length), role=f"{role}/weights")
+    out = batched_product(ctx, probs_t, v, a_k_last=False, b_k_last=False, role=f"{role}/output")
+    return out, probs_t
 
 
 # Permute orders of a (A0, A1, H, d) view: to (batch, H, seq, d), to (batch, H, d, seq), and back.
@@ -118,21 +126,23 @@ def multi_head(ctx, query: Blob, key: Blob, value: Blob, *, heads: int, seq_firs
     q_layout, k_layout = query.shape[:2], key.shape[:2]
     q, k, v = _in_projections(ctx, query, key, value, in_weights, in_biases)
     depth = q.shape[-1] // heads
-    q = _split_heads(ctx, q, q_layout, heads, seq_first, False, "q")
-    k = _split_heads(ctx, k, k_layout, heads, seq_first, False, "k")
-    v_t = _split_heads(ctx, v, k_layout, heads, seq_first, True, "v")
-    out, probs = attend(ctx, q, k, v_t, scale=1.0 / math.sqrt(depth), mask=mask)
+    q_t = _split_heads(ctx, q, q_layout, heads, seq_first, True, "q")
+    k_t = _split_heads(ctx, k, k_layout, heads, seq_first, True, "k")
+    v = _split_heads(ctx, v, k_layout, heads, seq_first, False, "v")
+    out, probs_t = attend(ctx, q_t, k_t, v, scale=1.0 / math.sqrt(depth), mask=mask)
     batch, length = q_layout[::-1] if seq_first else q_layout
     out = reshape_leading(ctx, out, (batch, heads, length, depth), role="heads_out")
     out = permute(ctx, out, _FROM_HEADS[seq_first], role="merge_heads")
     out = linear_rows(ctx, out, out_weight, out_bias, "out_proj", axis=2)
-    return out, _attention_weights(ctx, probs, batch, heads, weights_wanted)
+    return out, _attention_weights(ctx, probs_t, batch, heads, weights_wanted)
 
 
-def _attention_weights(ctx, probs: Blob, batch: int, heads: int, wanted: str | None) -> Blob | None:
-    """The softmax weights (N·H, L, S) as (N, H, L, S), or averaged over heads (N, L, S) by a 1×1 Convolution."""
+def _attention_weights(ctx, probs_t: Blob, batch: int, heads: int, wanted: str | None) -> Blob | None:
+    """The softmax weights, given transposed (N·H, S, L), as (N, H, L, S), or averaged over heads (N, L, S) by
+    a 1×1 Convolution."""
     if wanted is None:
         return None
+    probs = permute(ctx, probs_t, [0, 2, 1], role="attention_weights_by_query")
     length, source = probs.shape[1:]
     per_head = reshape_leading(ctx, probs, (batch, heads, length, source), role="attention_weights_by_head")
     if wanted == "per_head":

@@ -18,7 +18,8 @@ import math
 
 import numpy as np
 
-from ..compose import ELTWISE_PROD, broadcast_to, eltwise, power, reshape, scale_axes
+from ..choice import Form
+from ..compose import ELTWISE_PROD, ELTWISE_SUM, broadcast_to, eltwise, power, reshape, scale_axes
 from ..registry import handles
 
 
@@ -68,14 +69,26 @@ def local_response_norm(op, ctx):
 def _standardize(ctx, x, eps: float, role: str | None):
     """(x − mean) / sqrt(var + eps) of every (a, b) slice of the 4-D blob ``x``, over its h × w values."""
     tag = role or "standardize"
-    centred = ctx.layer("MVN", [x], {"mvn_param": {"normalize_variance": False}}, role=f"{tag}/centre",
-                        shape=x.shape)
-    squared = power(ctx, centred, power=2.0, role=f"{tag}/square")
+    centred = ctx.choose(
+        Form("MVN", lambda ctx: ctx.layer("MVN", [x], {"mvn_param": {"normalize_variance": False}},
+                                          role=f"{tag}/centre", shape=x.shape)),
+        Form("mean by Pooling", lambda ctx: _centre_by_pooling(ctx, x, tag)))
+    squared = eltwise(ctx, [centred, centred], ELTWISE_PROD, role=f"{tag}/square")  # not Power: MNN's pow
     variance = ctx.layer("Pooling", [squared], {"pooling_param": {"pool": "AVE", "global_pooling": True}},
                          role=f"{tag}/variance", shape=x.shape[:2] + (1, 1))
     inverse = power(ctx, variance, power=-0.5, shift=eps, role=f"{tag}/inverse_std")
     spread = broadcast_to(ctx, inverse, x.shape, role=f"{tag}/spread")
     return eltwise(ctx, [centred, spread], ELTWISE_PROD, role=role)
+
+
+def _centre_by_pooling(ctx, x, tag: str):
+    """x − mean over each (a, b) slice's h × w values, where the target refuses MVN (RKNN loads it and computes
+    something else): global AVE Pooling (the mean: the sum divided by h·w, pooling_layer.cpp), repeated over
+    h × w (broadcast_to), subtracted by an Eltwise."""
+    mean = ctx.layer("Pooling", [x], {"pooling_param": {"pool": "AVE", "global_pooling": True}},
+                     role=f"{tag}/mean", shape=x.shape[:2] + (1, 1))
+    spread = broadcast_to(ctx, mean, x.shape, role=f"{tag}/mean_spread")
+    return eltwise(ctx, [x, spread], ELTWISE_SUM, coeffs=[1.0, -1.0], role=f"{tag}/centre")
 
 
 def _affine(ctx, y, weight, bias, axis: int):
@@ -95,8 +108,9 @@ def _normalize(ctx, x, view: tuple[int, ...], eps: float, weight, bias, param_ax
     return _affine(ctx, blob, weight, bias, param_axis) if affine else blob
 
 
-@handles("group_norm", lowering="Reshape (N, G, C/G, rest) + MVN (centre) + Power + Pooling AVE + Power "
-                                "(+eps, −½) + Deconvolution (repeat) + Eltwise PROD + Reshape + Scale (affine)")
+@handles("group_norm", lowering="Reshape (N, G, C/G, rest) + MVN (centre) + Eltwise PROD (square) + Pooling AVE "
+                                "+ Power (+eps, −½) + Deconvolution (repeat) + Eltwise PROD + Reshape + Scale "
+                                "(affine)")
 def group_norm(op, ctx):
     x, groups = op.arg(0, "input"), int(op.arg(1, "num_groups"))
     batch, channels = x.shape[0], x.shape[1]

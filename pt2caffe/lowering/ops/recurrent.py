@@ -16,8 +16,9 @@ Layout of a sequence (T steps, batch N, F features) inside the net, 2-D so that 
 InnerProduct has axis 1: time-major nets keep rows (T·N, F), step t = rows [t·N, (t+1)·N), cut
 with a Slice on axis 0; batch-first nets keep (N, T·F), step t = columns [t·F, (t+1)·F), cut with
 a Slice on axis 1. One InnerProduct per layer and direction projects all steps at once
-(W_ih x + b); each step then costs about 11 layers (LSTM), 12 (GRU) or 3 (RNN): the net grows
-linearly with T · layers · directions.
+(W_ih x + b); W_hh is stored once for all steps (an activation made once, multiplied per step:
+pt2caffe.lowering.ops.recurrent_weights, so the caffemodel holds each parameter once); each step then
+costs about 17 layers (LSTM), 18 (GRU) or 9 (RNN): the net grows linearly with T · layers · directions.
 """
 from __future__ import annotations
 
@@ -28,10 +29,12 @@ from ...net.builder import Blob
 from ..compose import reshape, slice_parts
 from ..registry import handles
 from .recurrent_steps import State, cell_weights, constant_rows, inner_product, step
+from .recurrent_weights import recurrent_product
 
 _SEQUENCE_LOWERING = (
     "unrolled over the traced length: one InnerProduct (axis 1) per layer and direction for W_ih x, then per "
-    "step InnerProduct + Eltwise + Slice + Sigmoid/TanH/ReLU; reverse direction by chaining the steps "
+    "step W_hh h (W_hh stored once, as an activation: 1×1 Convolution of ones + Eltwise PROD + InnerProduct of "
+    "ones) + Eltwise + Slice + Sigmoid/TanH/ReLU; reverse direction by chaining the steps "
     "backwards; Slice/Concat/Reshape/Flatten for layouts and h_n/c_n; constant initial states as a zero-weight "
     "InnerProduct's bias. Not Caffe's LSTM layer: it has no GRU, reverse or ReLU form and needs a cont input, "
     "OpenCV 4.14 rejects its blobs and MNN 3.6.1 cannot convert it (measured)")
@@ -73,7 +76,8 @@ def recurrent_sequence(op, ctx):
 
 
 @handles("lstm_cell", "gru_cell", "rnn_tanh_cell", "rnn_relu_cell",
-         lowering="one unrolled step (as lstm/gru/rnn): InnerProduct (axis 1) for W_ih x and W_hh h, Eltwise, "
+         lowering="one unrolled step (as lstm/gru/rnn): InnerProduct (axis 1) for W_ih x, W_hh h with W_hh stored "
+                  "once, Eltwise, "
                   "Slice, Sigmoid/TanH/ReLU; a zero hx drops its terms; a constant operand is a zero-weight "
                   "InnerProduct's bias")
 def recurrent_cell(op, ctx):
@@ -85,7 +89,7 @@ def recurrent_cell(op, ctx):
     parts = list(hx) if kind == "lstm" else [hx]
     like = next(ctx.blob(ref) for ref in [x, *parts] if isinstance(ref, Value))
     if isinstance(x, Value):
-        xp = inner_product(ctx, ctx.blob(x), cell.w_ih, cell.b_x, role="x")
+        xp = recurrent_product(ctx, ctx.blob(x), cell.w_ih, cell.b_x, role="x")
     else:
         xp = constant_rows(ctx, like, _constant_projection(cell, x), "W_ih x + b of a constant x", role="x")
     entries = [_state_entry(ctx, ref) for ref in parts]

@@ -11,8 +11,9 @@ sum and product follows ATen's CPU cells (aten/src/ATen/native/RNN.cpp: ``LSTMCe
     RNN   h' = tanh or relu(W_ih x + b_ih + W_hh h + b_hh)
 
 The input half ``W_ih x + b`` of every step arrives precomputed (``xp``, one InnerProduct over
-the whole sequence); a step adds the hidden half with an InnerProduct (axis 1) and finishes with
-Slice, Sigmoid, TanH, ReLU and Eltwise. A zero state (PyTorch's default)
+the whole sequence); a step adds the hidden half W_hh h with W_hh stored once in the net
+(:mod:`pt2caffe.lowering.ops.recurrent_weights`) and finishes with Slice, Sigmoid, TanH, ReLU and
+Eltwise. A zero state (PyTorch's default)
 drops the terms that multiply it, which is exact: they are zeros in PyTorch as well.
 """
 from __future__ import annotations
@@ -25,6 +26,7 @@ import torch
 from ...graph import Const
 from ...net.builder import Blob, Weight
 from ..compose import ELTWISE_PROD, ELTWISE_SUM, eltwise, relu, reshape, slice_parts
+from .recurrent_weights import recurrent_product
 
 GATE_COUNT = {"lstm": 4, "gru": 3, "rnn_tanh": 1, "rnn_relu": 1}
 
@@ -152,7 +154,7 @@ def _plus_hidden(ctx, cell: CellWeights, xp: Blob, h: Blob | None, tag: str) -> 
     """W_ih x + b + W_hh h (the LSTM's and the RNN's pre-activations); just ``xp`` when h is zero."""
     if h is None:
         return xp
-    hp = inner_product(ctx, h, cell.w_hh, None, role=f"{tag}/hidden")
+    hp = recurrent_product(ctx, h, cell.w_hh, None, role=f"{tag}/hidden")
     return eltwise(ctx, [xp, hp], ELTWISE_SUM, role=f"{tag}/gates")
 
 
@@ -171,7 +173,7 @@ def _lstm_step(ctx, cell: CellWeights, xp: Blob, state: State, tag: str) -> Stat
         c = eltwise(ctx, [kept, ig], ELTWISE_SUM, role=f"{tag}/c")
     h = eltwise(ctx, [o, _activation(ctx, "TanH", c, f"{tag}/tanh_c")], ELTWISE_PROD, role=f"{tag}/h")
     if cell.w_hr is not None:
-        h = inner_product(ctx, h, cell.w_hr, None, role=f"{tag}/h_proj")
+        h = recurrent_product(ctx, h, cell.w_hr, None, role=f"{tag}/h_proj")
     return State(h, c)
 
 
@@ -187,7 +189,7 @@ def _gru_step(ctx, cell: CellWeights, xp: Blob, state: State, tag: str) -> State
     if state.h is None:  # W_hh·0 + [0, 0, b_hn]: only b_hn is left (see _reset_product)
         rz_in, h_n = x_rz, None
     else:
-        hp = inner_product(ctx, state.h, cell.w_hh, _gru_hidden_bias(ctx, cell), role=f"{tag}/hidden")
+        hp = recurrent_product(ctx, state.h, cell.w_hh, _gru_hidden_bias(ctx, cell), role=f"{tag}/hidden")
         h_rz, h_n = slice_parts(ctx, hp, 1, [2 * size, size], role=f"{tag}/h_split")
         rz_in = eltwise(ctx, [x_rz, h_rz], ELTWISE_SUM, role=f"{tag}/rz_in")
     rz = _activation(ctx, "Sigmoid", rz_in, f"{tag}/rz")
@@ -215,15 +217,17 @@ def _gru_hidden_bias(ctx, cell: CellWeights) -> Weight | None:
 
 
 def _reset_product(ctx, cell: CellWeights, r: Blob, h_n: Blob | None, tag: str) -> Blob | None:
-    """r·(W_hn h + b_hn): Eltwise PROD with the hidden part; when h is zero, r·b_hn as an InnerProduct
-    with the diagonal matrix diag(b_hn) (exact: one nonzero product per output). Not a Scale layer:
-    MNN 3.6.1 computes a one-bottom Scale on (N, C) blobs wrongly (measured, 0.2 relative error)."""
+    """r·(W_hn h + b_hn): Eltwise PROD with the hidden part; when h is zero, r·b_hn as a Scale by b_hn on the
+    (N, H, 1, 1) view of r (MNN 3.6.1 computes a one-bottom Scale on a 2-D (N, C) blob wrongly, measured 0.2
+    relative error, but right on a 4-D one's channels); H weights, not an H × H diagonal matrix."""
     if h_n is not None:
         return eltwise(ctx, [r, h_n], ELTWISE_PROD, role=f"{tag}/reset")
     if cell.b_hn is None:
         return None
-    diagonal = Weight(np.diag(cell.b_hn.array), cell.b_hn.source, "diag(bias_hh n rows)")
-    return inner_product(ctx, r, diagonal, None, role=f"{tag}/reset")
+    planes = reshape(ctx, r, r.shape + (1, 1), role=f"{tag}/reset_planes")
+    scaled = ctx.layer("Scale", [planes], {"scale_param": {"bias_term": False}}, role=f"{tag}/reset_scale",
+                       shape=planes.shape, weights=[cell.b_hn])
+    return reshape(ctx, scaled, r.shape, role=f"{tag}/reset")
 
 
 def _rnn_step(ctx, cell: CellWeights, xp: Blob, state: State, tag: str) -> State:

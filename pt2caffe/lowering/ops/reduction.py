@@ -1,8 +1,9 @@
 """Reductions: mean/sum/max/min/amax/amin over any axes, as Pooling (no Reduction layer: OpenCV lacks it).
 
 The reduced axes are made adjacent (a Permute moves them to the end when they are not), the
-tensor is viewed as (A, 1, D, B) with the reduced block D as its height, and one D×1 Pooling
-collapses it: AVE for mean, AVE × D for sum (Power), MAX for max, −max(−x) for min. Mean over
+tensor is viewed as (A, 1, D, B) with the reduced block D as its height (or, for targets that refuse
+views across the batch, (N, A/N, D, B)), and one D×1 Pooling collapses it: AVE for mean, AVE × D for
+sum (Power), MAX for max, −max(−x) for min. Mean over
 H×W of a 4-D tensor is global average pooling. Caffe's AVE Pooling without padding divides the
 window's float sum by D (pooling_layer.cpp), as torch's mean does.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 import math
 
 from ...graph import Value
+from ..choice import Form
 from ..compose import normalize_dim, permute, power, reshape, window
 from ..registry import handles
 from .elementwise import binary
@@ -40,13 +42,22 @@ def _pool_over(ctx, x: Value, method: str, *, negate: bool = False):
         kept = [axis for axis in range(rank) if axis not in axes]
         blob = permute(ctx, blob, kept + axes, role="reduced_last")
         shape, axes = blob.shape, list(range(len(kept), rank))
-    outer, block, inner = (math.prod(shape[:axes[0]]), math.prod(shape[axes[0]:axes[-1] + 1]),
-                           math.prod(shape[axes[-1] + 1:]))
-    blob = reshape(ctx, blob, (outer, 1, block, inner), role="as_column")
+    block, inner = math.prod(shape[axes[0]:axes[-1] + 1]), math.prod(shape[axes[-1] + 1:])
+    views = [Form("column view", lambda ctx: _pool_view(ctx, blob, (math.prod(shape[:axes[0]]), 1, block, inner),
+                                                        method, negate))]
+    if axes[0] > 0:  # the batch kept on axis 0 (NNIE, ncnn): (N, A, block, inner)
+        views.append(Form("batch kept", lambda ctx: _pool_view(
+            ctx, blob, (shape[0], math.prod(shape[1:axes[0]]), block, inner), method, negate)))
+    return ctx.choose(*views), block
+
+
+def _pool_view(ctx, blob, view: tuple[int, ...], method: str, negate: bool):
+    """Pool the third axis of ``blob`` seen as the 4-D ``view`` (a Pooling window of (view[2], 1))."""
+    blob = reshape(ctx, blob, view, role="as_column")
     if negate:
         blob = power(ctx, blob, scale=-1.0, role="negate")
-    params = {"pool": method, **window((block, 1), repeated=False)}
-    return ctx.layer("Pooling", [blob], {"pooling_param": params}, shape=(outer, 1, 1, inner), role="pool"), block
+    params = {"pool": method, **window((view[2], 1), repeated=False)}
+    return ctx.layer("Pooling", [blob], {"pooling_param": params}, shape=view[:2] + (1, view[3]), role="pool")
 
 
 def _sum_or_mean(op, ctx, total: bool):

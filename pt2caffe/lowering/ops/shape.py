@@ -9,6 +9,7 @@ import math
 import torch
 
 from ...graph import Const
+from ..choice import Form
 from ..compose import broadcast_to, constant_blob, copy_blocks, normalize_dim, permute, reshape, slice_parts
 from ..registry import handles
 
@@ -47,21 +48,50 @@ def reshape_op(op, ctx):
     return reshape(ctx, x, out)
 
 
-@handles("permute", lowering="Permute")
-def permute_op(op, ctx):
-    x = op.arg(0, "input")
-    order = [normalize_dim(d, len(x.shape)) for d in _sizes(op.args[1:] or [op.kwargs["dims"]])]
-    return permute(ctx, ctx.blob(x), order)
-
-
-@handles("transpose", "swapaxes", "t", lowering="Permute")
-def transpose(op, ctx):
-    x = op.arg(0, "input")
-    rank = len(x.shape)
+def permute_order(op) -> list[int]:
+    """The axis order of a permute, transpose, swapaxes, t, .T or .mT op (output axis k is input axis order[k])."""
+    rank = len(op.arg(0, "input").shape)
+    if op.kind == "permute":
+        return [normalize_dim(d, rank) for d in _sizes(op.args[1:] or [op.kwargs["dims"]])]
+    if op.kind == "attr_T":
+        return list(range(rank))[::-1]
+    if op.kind == "attr_mT":
+        return _swapped(rank, -2, -1)
+    if rank < 2:
+        return list(range(rank))
     first, second = (0, 1) if op.kind == "t" else (op.arg(1, "dim0", op.kwargs.get("axis0")),
                                                    op.arg(2, "dim1", op.kwargs.get("axis1")))
-    order = _swapped(rank, first, second) if rank > 1 else list(range(rank))
-    return permute(ctx, ctx.blob(x), order)
+    return _swapped(rank, first, second)
+
+
+@handles("permute", "transpose", "swapaxes", "t", lowering="Permute; a shift of the axes after the batch also as one "
+                                                      "Permute (0, 2, 3, 1) between views (NNIE takes only that order)")
+def permute_op(op, ctx):
+    x, order = ctx.blob(op.arg(0, "input")), permute_order(op)
+    shift = _cyclic_shift(order)
+    if shift is None:
+        return permute(ctx, x, order)
+    return ctx.choose(Form("Permute", lambda ctx: permute(ctx, x, order)),
+                      Form("rotation", lambda ctx: _rotated(ctx, x, shift, tuple(x.shape[d] for d in order))))
+
+
+def _cyclic_shift(order: list[int]) -> int | None:
+    """k when ``order`` keeps axis 0 and turns the others (1 … r−1) by k places: (0, k+1, …, r−1, 1, …, k)."""
+    rest = order[1:]
+    if len(order) < 3 or order[0] != 0 or rest == sorted(rest):
+        return None
+    k = rest[0] - 1
+    return k if rest == list(range(k + 1, len(order))) + list(range(1, k + 1)) else None
+
+
+def _rotated(ctx, x, shift: int, shape: tuple[int, ...]):
+    """x's axes 1…k and k+1…r−1 as the two sides of an (N, A, B, 1) view, which Permute (0, 2, 3, 1) turns into
+    (N, B, 1, A): the axes shifted by k (a Reshape on either side moves no data)."""
+    first, rest = math.prod(x.shape[1:shift + 1]), math.prod(x.shape[shift + 1:])
+    view = reshape(ctx, x, (x.shape[0], first, rest, 1), role="sides")
+    turned = ctx.layer("Permute", [view], {"permute_param": {"order": [0, 2, 3, 1]}}, role="rotate",
+                       shape=(x.shape[0], rest, 1, first))
+    return reshape(ctx, turned, shape)
 
 
 def _swapped(rank: int, first: int, second: int) -> list[int]:
@@ -157,13 +187,5 @@ def constant(op, ctx):
     return reshape(ctx, row, tuple(const.shape))
 
 
-@handles("attr_T", lowering="Permute (all axes reversed)")
-def reversed_axes(op, ctx):
-    x = ctx.blob(op.arg(0, "input"))
-    return permute(ctx, x, list(range(len(x.shape)))[::-1])
-
-
-@handles("attr_mT", lowering="Permute (last two axes swapped)")
-def matrix_transpose(op, ctx):
-    x = ctx.blob(op.arg(0, "input"))
-    return permute(ctx, x, _swapped(len(x.shape), -2, -1))
+handles("attr_T", lowering="Permute (all axes reversed)")(permute_op)
+handles("attr_mT", lowering="Permute (last two axes swapped)")(permute_op)

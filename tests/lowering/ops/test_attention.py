@@ -154,7 +154,8 @@ GELU_POINTS = torch.cat([torch.linspace(-10, 10, 20001), torch.logspace(-30, 0, 
 @pytest.mark.parametrize("runtime", ["pycaffe", "opencv", "mnn"])
 def test_gelu_erf_is_exact_on_every_range(tmp_path, runtime):
     """|error| ≤ 1e-6 against float64 erf for |x| ≤ 10; relative ≤ 1e-6 for tiny |x| (down to 1e-30: below
-    float32's normal range OpenCV flushes subnormal results to 0); exact ReLU far out."""
+    float32's normal range OpenCV flushes subnormal results to 0); ReLU far out (to 1e-30: MNN's Sigmoid of
+    a large negative argument is about 1e-38, not 0: x·σ reached 1.6e-34 at x = −1e4, measured)."""
     model = Lambda(lambda s, x: F.gelu(x))
     report = write(convert(model, [GELU_POINTS]), str(tmp_path / "net"))
     name = report["outputs"][0]["name"]
@@ -167,7 +168,7 @@ def test_gelu_erf_is_exact_on_every_range(tmp_path, runtime):
     assert error[x.abs() <= 10].max() <= 1e-6
     tiny = (x.abs() < 1e-3) & (x.abs() >= 1e-30)
     assert (error[tiny] / exact[tiny].abs()).max() <= 1e-6
-    assert error[x.abs() > 10].max() == 0
+    assert error[x.abs() > 10].max() <= 1e-30
     assert relative_error(got.reshape(-1), F.gelu(GELU_POINTS).reshape(-1).numpy()) <= 1e-6
 
 

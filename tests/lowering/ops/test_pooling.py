@@ -108,10 +108,11 @@ def test_uneven_adaptive_pool_modules(tmp_path):
 
 
 def test_uneven_adaptive_max_layers(tmp_path):
-    """12 → 5 has windows of 3 and 4 along each axis: two Poolings per axis, one selection matrix."""
+    """12 → 5 has windows of 3 and 4 along each axis: two Poolings per axis, one selection matrix (both axes
+    at once: an InnerProduct on the (rows, H·W) view)."""
     export_and_compare(Lambda(lambda self, x: F.adaptive_max_pool2d(x, 5)), random_inputs([(1, 2, 12, 12)]), tmp_path)
     assert layer_types(tmp_path) == ["Input", "Pooling", "Pooling", "Concat", "Pooling", "Pooling", "Concat",
-                                     "Reshape", "Convolution", "Reshape"]
+                                     "Reshape", "Flatten", "InnerProduct", "Reshape"]
 
 
 @pytest.mark.parametrize("output", [2, 3, 6])

@@ -127,6 +127,21 @@ def test_layer_count_is_linear_in_steps():
     assert sixteen - eight == 2 * (eight - four)
 
 
+@pytest.mark.parametrize("kind,gates,directions", [("lstm", 4, 2), ("gru", 3, 1), ("cell_loop", 4, 1)])
+def test_recurrent_weights_are_stored_once(kind, gates, directions):
+    """W_hh stored once for all 16 steps (one blob of its size per direction), not once per step: the net's
+    weights are the parameters plus the ones that repeat h and sum the rows (G + H + 1 floats a step)."""
+    hidden = HIDDEN if kind == "cell_loop" else 64
+    module = {"lstm": lambda: nn.LSTM(16, 64, bidirectional=True), "gru": lambda: nn.GRU(16, 64),
+              "cell_loop": lambda: CellLoop("lstm", "none")}[kind]()
+    net = convert(module, random_inputs([(16, 1, FEATURES if kind == "cell_loop" else 16)]), probe_sizes=False).net
+    sizes = [w.array.size for layer in net.layers for w in layer.weights]
+    assert sum(size in (gates * hidden * hidden, gates * hidden * (hidden + 1)) for size in sizes) == directions
+    parameters = sum(p.numel() for p in module.parameters())
+    steps = 16 * directions * (2 if kind == "cell_loop" else 1)  # a cell also projects each x_t alone
+    assert sum(sizes) <= parameters + (gates + 1) * (hidden + FEATURES + 1) * steps
+
+
 CELLS = {"lstm": nn.LSTMCell, "gru": nn.GRUCell, "rnn_tanh": nn.RNNCell, "rnn_relu": nn.RNNCell}
 
 

@@ -62,25 +62,33 @@ def test_interpolate(tmp_path, name):
 
 @pytest.mark.parametrize("mode", ["nearest", "bilinear", "bicubic"])
 def test_interpolate_larger_map_goes_separable(tmp_path, mode):
-    """Above the Kronecker limit: per axis a 1×1 Convolution between Reshapes (no InnerProduct on W: MNN)."""
+    """Above the Kronecker limit: one matrix per axis, W first (it grows less): an InnerProduct on the
+    (rows, W) view (Reshape + Flatten), then H as the channels of a view, a 1×1 Convolution."""
     model = Lambda(lambda self, x: F.interpolate(x, size=(50, 45), mode=mode))
     export_and_compare(model, random_inputs([(1, 2, 33, 40)]), tmp_path)
-    assert layer_types(tmp_path)[1:] == ["Reshape", "Convolution", "Reshape"] * 2
+    assert layer_types(tmp_path)[1:] == ["Reshape", "Flatten", "InnerProduct", "Reshape", "Reshape", "Convolution",
+                                         "Reshape"]
     assert_portable(tmp_path)
 
 
-@pytest.mark.parametrize("size,first_view", [((16, 96), [-1, 64, 64, 1]), ((96, 16), [-1, 64, 1, 1])],
+ON_H = ["Reshape", "Convolution", "Reshape"]  # H as the channels of a (−1, H, W, 1) view
+ON_W = ["Reshape", "Flatten", "InnerProduct", "Reshape"]  # W as the columns of a (rows, W) view
+
+
+@pytest.mark.parametrize("size,first_view,types", [((16, 96), [-1, 64, 64, 1], ON_H + ON_W),
+                                                   ((96, 16), [-1, 64], ON_W + ON_H)],
                          ids=["height_shrinks", "width_shrinks"])
-def test_axis_that_shrinks_goes_first(tmp_path, size, first_view):
-    """The first matrix applied (a 1×1 Convolution with 16 outputs) shrinks its axis: H, seen as the
-    channels of a (−1, 64, W, 1) view, or W, the channels of (−1, 64, 1, 1)."""
+def test_axis_that_shrinks_goes_first(tmp_path, size, first_view, types):
+    """The first matrix applied (16 outputs) shrinks its axis: H, the channels of a (−1, 64, W, 1) view
+    (1×1 Convolution), or W, the columns of a (−1, 64) view (InnerProduct)."""
     model = Lambda(lambda self, x: F.interpolate(x, size=size, mode="bilinear"))
     export_and_compare(model, random_inputs([(2, 3, 64, 64)]), tmp_path)
     layers = [layer for layer in read_prototxt(str(tmp_path / "net.prototxt")).layer
               if "/size_guard_axis" not in layer.name]  # as layer_types: without the input-size guards
-    assert [layer.type for layer in layers[1:]] == ["Reshape", "Convolution", "Reshape"] * 2
+    assert [layer.type for layer in layers[1:]] == types
     assert list(layers[1].reshape_param.shape.dim) == first_view
-    assert layers[2].convolution_param.num_output == 16
+    first = next(layer for layer in layers if layer.type in ("Convolution", "InnerProduct"))
+    assert (first.convolution_param.num_output or first.inner_product_param.num_output) == 16
     assert_portable(tmp_path)
 
 
@@ -106,7 +114,7 @@ def test_nearest_integer_factor_is_one_deconvolution(tmp_path):
 def test_same_size_is_no_layer(tmp_path):
     model = Lambda(lambda self, x: F.interpolate(x, size=(6, 5), mode="bilinear") * 2)
     export_and_compare(model, random_inputs([(1, 3, 6, 5)]), tmp_path)
-    assert layer_types(tmp_path) == ["Input", "Power"]
+    assert layer_types(tmp_path) == ["Input", "Scale"]  # the ×2 (a Scale on 4-D blobs: MNN runs Power as pow)
 
 
 @pytest.mark.parametrize("shape,kwargs", [

@@ -92,6 +92,9 @@ CASES = [
          layer("Reshape", "reshape_param { shape { dim: 0 dim: 2 dim: 2500 dim: 1 } }"), (1, 10, 500, 1)),
     # Rockchip RKNN
     Case("rknn", "rknn.types", layer("AbsVal"), ABS_BY_RELUS),
+    Case("rknn", "rknn.product", layer("Eltwise", "eltwise_param { operation: PROD }", ("data", "data", "data")),
+         layer("Eltwise", "eltwise_param { operation: PROD }", ("data", "data"), "square")
+         + layer("Eltwise", "eltwise_param { operation: PROD }", ("square", "data"))),
     Case("rknn", "rknn.pooling_mask", 'layer { name: "p" type: "Pooling" bottom: "data" top: "p" top: "mask" '
          "pooling_param { pool: MAX kernel_size: 2 stride: 2 } }\n" + layer("Eltwise", "", ("p", "mask")),
          layer("Pooling", "pooling_param { pool: MAX kernel_size: 2 stride: 2 }")),

@@ -1,5 +1,5 @@
 """LSTM, GRU, RNN (opsets 7 and 14: layout) as torch's lstm/gru/rnn with ONNX's gate order and layouts; what
-torch's kernels lack (GRU's linear_before_reset=0, LSTM peepholes and clip) written out step by step."""
+torch's kernels lack (GRU's linear_before_reset=0, LSTM peepholes, clip and activations) written out step by step."""
 from __future__ import annotations
 
 from functools import partial
@@ -25,7 +25,7 @@ def _blocks(tensor, op_type: str):
 def _check(ctx, op_type: str, x, sequence_lens):
     directions = 2 if ctx.attr("direction", "forward") == "bidirectional" else 1
     activations = ctx.attr("activations")
-    if activations is not None:
+    if activations is not None and op_type != "LSTM":  # LSTM: any of _FUNCTIONS (written out)
         expected = _DEFAULT_ACTIVATIONS[op_type] * directions
         relu_rnn = op_type == "RNN" and activations == ["Relu"] * directions
         if [a.lower() for a in activations] != [a.lower() for a in expected] and not relu_rnn:
@@ -43,17 +43,50 @@ def _check(ctx, op_type: str, x, sequence_lens):
     return directions, batch_first
 
 
+# ONNX's RNN activation functions (LSTM/GRU/RNN spec, "activations"): lower-case name → (alpha, beta defaults,
+# function of (alpha, beta…, x)); alphas and betas are taken in order by the functions that have them
+_FUNCTIONS = {
+    "sigmoid": ((), torch.sigmoid), "tanh": ((), torch.tanh), "relu": ((), torch.relu),
+    "softsign": ((), lambda x: x / (torch.abs(x) + 1)), "softplus": ((), F.softplus),
+    "hardsigmoid": ((0.2, 0.5), lambda a, b, x: torch.clamp(a * x + b, 0.0, 1.0)),
+    "leakyrelu": ((0.01,), lambda a, x: F.leaky_relu(x, a)),
+    "elu": ((1.0,), lambda a, x: F.elu(x, a)),
+    "affine": ((1.0, 0.0), lambda a, b, x: a * x + b),
+    "scaledtanh": ((1.0, 1.0), lambda a, b, x: a * torch.tanh(b * x)),
+}
+
+
+def _activations(ctx, directions: int):
+    """The LSTM's (f, g, h) per direction from ``activations``, ``activation_alpha`` and ``activation_beta``;
+    None for the defaults (Sigmoid, Tanh, Tanh)."""
+    names = ctx.attr("activations")
+    if names is None or [n.lower() for n in names] == ["sigmoid", "tanh", "tanh"] * directions:
+        return None
+    if len(names) != 3 * directions:
+        raise ctx.fail(f"{len(names)} activations for {directions} direction(s): 3 each (f, g, h)")
+    parameters = [list(ctx.attr("activation_alpha") or []), list(ctx.attr("activation_beta") or [])]
+    functions = []
+    for name in names:
+        if name.lower() not in _FUNCTIONS:
+            raise ctx.fail(f"activation {name} is not supported (supported: {', '.join(_FUNCTIONS)})")
+        defaults, function = _FUNCTIONS[name.lower()]
+        values = [parameters[k].pop(0) if parameters[k] else default for k, default in enumerate(defaults)]
+        functions.append(partial(function, *values))
+    return [functions[3 * d:3 * d + 3] for d in range(directions)]
+
+
 def _lstm(ctx, peepholes, directions: int, hidden: int):
-    """torch.lstm, or the LSTM written out when the node has peepholes (P not all zero) or cell clipping."""
+    """torch.lstm, or the LSTM written out when the node has peepholes (P not all zero), cell clipping or other
+    activations than the defaults."""
     if peepholes is not None:
         if not torch.tensor(_input(ctx, peepholes, 7, "peephole weights (P)")).any():
             peepholes = None  # all zero (exporters that write every optional input): no peepholes
         elif tuple(peepholes.shape) != (directions, 3 * hidden):
             raise ctx.fail(f"peephole weights (P) of shape {list(peepholes.shape)}, not [{directions}, {3 * hidden}]")
-    clip = ctx.attr("clip")
-    if clip is None and peepholes is None:
+    clip, functions = ctx.attr("clip"), _activations(ctx, directions)
+    if clip is None and peepholes is None and functions is None:
         return torch.lstm
-    return partial(_written_out, _lstm_cell(peepholes, clip))
+    return partial(_written_out, _lstm_cell(peepholes, clip, functions))
 
 
 def _input(ctx, value, index: int, what: str):
@@ -95,9 +128,11 @@ def _run(ctx, op_type, x, w, r, b, sequence_lens, states, peepholes=None):
     time_axis = 1 if batch_first else 0
     if reverse:
         x = _reverse(x, time_axis)
-    fn = {"LSTM": _lstm(ctx, peepholes, directions, hidden),
-          "GRU": torch.gru if ctx.attr("linear_before_reset", 0) else partial(_written_out, _gru_reset_first)}.get(op_type)
-    if fn is None:
+    if op_type == "LSTM":
+        fn = _lstm(ctx, peepholes, directions, hidden)
+    elif op_type == "GRU":
+        fn = torch.gru if ctx.attr("linear_before_reset", 0) else partial(_written_out, _gru_reset_first)
+    else:
         relu = (ctx.attr("activations") or ["Tanh"])[0].lower() == "relu"
         fn = torch.rnn_relu if relu else torch.rnn_tanh
     hx = tuple(initial) if op_type == "LSTM" else initial[0]
@@ -158,19 +193,21 @@ def _gru_reset_first(direction, x_t, states, w_hh, b_hh):
     return (n + z * (h - n),)
 
 
-def _lstm_cell(peepholes, clip: float | None):
-    """An LSTM step with ONNX's peepholes P (per direction i, o, f: i and f see C_{t−1}, o sees C_t) and cell
-    clipping (every gate's input bounded to [−clip, clip] before its activation), as the ONNX LSTM spec writes
-    them; gates in torch's order i, f, g, o."""
+def _lstm_cell(peepholes, clip: float | None, functions=None):
+    """An LSTM step with ONNX's peepholes P (per direction i, o, f: i and f see C_{t−1}, o sees C_t), cell
+    clipping (every gate's input bounded to [−clip, clip] before its activation) and activations f, g, h per
+    direction (``functions``; None: sigmoid, tanh, tanh), as the ONNX LSTM spec writes them; gates in torch's
+    order i, f, g, o."""
     def bounded(value):
         return value if clip is None else torch.clamp(value, -clip, clip)
 
     def cell(direction, x_t, states, w_hh, b_hh):
         h, c = states
+        gate, candidate, output = functions[direction] if functions else (torch.sigmoid, torch.tanh, torch.tanh)
         i, f, g, o = (x_t + F.linear(h, w_hh, b_hh)).chunk(4, -1)
         p_i, p_o, p_f = peepholes[direction].chunk(3) if peepholes is not None else (0.0, 0.0, 0.0)
-        c = torch.sigmoid(bounded(f + p_f * c)) * c + torch.sigmoid(bounded(i + p_i * c)) * torch.tanh(bounded(g))
-        return torch.sigmoid(bounded(o + p_o * c)) * torch.tanh(c), c
+        c = gate(bounded(f + p_f * c)) * c + gate(bounded(i + p_i * c)) * candidate(bounded(g))
+        return gate(bounded(o + p_o * c)) * output(c), c
     return cell
 
 

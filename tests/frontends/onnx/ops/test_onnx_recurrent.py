@@ -95,11 +95,29 @@ def test_lstm_with_peepholes_and_clip_written_out(tmp_path, direction, layout, c
     export_and_check(path, tmp_path, reference=_time_major_twin(tmp_path, node, shape, outputs, inits) if layout else None)
 
 
+@pytest.mark.parametrize("direction,attrs", [
+    ("bidirectional", {"activations": ["HardSigmoid", "Tanh", "Tanh"] * 2, "activation_alpha": [0.2, 0.2],
+                       "activation_beta": [0.5, 0.5]}),  # Keras's LSTM before TF 2 (recurrent_activation hard_sigmoid)
+    ("forward", {"activations": ["Sigmoid", "LeakyRelu", "ScaledTanh"], "activation_alpha": [0.1, 0.8],
+                 "activation_beta": [1.2]}),
+    ("reverse", {"activations": ["Affine", "Softsign", "Elu"], "activation_alpha": [0.3, 0.7], "activation_beta": [0.4]}),
+    ("forward", {"activations": ["Sigmoid", "Softplus", "Relu"]}),
+])
+def test_lstm_activations_written_out(tmp_path, direction, attrs):
+    """Other activations than sigmoid/tanh (alphas and betas taken in order), against onnxruntime."""
+    directions = 2 if direction == "bidirectional" else 1
+    inits = {key: value for key, value in _weights("LSTM", directions).items() if key != "h0"}
+    node = helper.make_node("LSTM", ["x", "W", "R", "B"], ["Y", "Y_h", "Y_c"], hidden_size=HIDDEN, direction=direction,
+                            **attrs)
+    export_and_check(model_file(tmp_path / "m.onnx", [node], {"x": (STEPS, BATCH, FEATURES)}, ["Y", "Y_h", "Y_c"],
+                                inits, opset=14), tmp_path)
+
+
 @pytest.mark.parametrize("extra_inputs,inits,attrs,reason", [
     (["", "", "", "P"], {"P": np.full((1, 2 * HIDDEN), 0.5, np.float32)}, {}, "peephole weights (P) of shape [1, 6]"),
     (["lens"], {"lens": np.array([STEPS, 2], np.int32)}, {}, "shorter than the sequence"),
     ([], {}, {"input_forget": 1}, "input_forget=1"),
-    ([], {}, {"activations": ["Sigmoid", "Relu", "Tanh"]}, "activations ['Sigmoid', 'Relu', 'Tanh']"),
+    ([], {}, {"activations": ["Sigmoid", "ThresholdedRelu", "Tanh"]}, "activation ThresholdedRelu is not supported"),
 ])
 def test_lstm_variants_torch_lacks_are_refused_naming_the_node(tmp_path, extra_inputs, inits, attrs, reason):
     assert reason in refusal(_lstm_file(tmp_path, extra_inputs, inits, **attrs))
