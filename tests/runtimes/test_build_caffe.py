@@ -9,7 +9,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "build_caffe.sh"
 COMMIT = "4817bf8b4200b35ada8ed0dc378dceaf38c539e4"
-VENDORED = ROOT.parent / "shared" / "vendor" / "caffe-ssd-4817bf8b.tar.gz"
+# Where build_caffe.sh finds the source (scripts/lib.sh): $PT2CAFFE_CAFFE_SOURCE, else ../shared/vendor/ beside the checkout.
+VENDORED = Path(os.environ.get("PT2CAFFE_CAFFE_SOURCE") or ROOT.parent / "shared" / "vendor" / "caffe-ssd-4817bf8b.tar.gz")
 
 
 def build(env_extra: dict) -> subprocess.CompletedProcess:
