@@ -14,7 +14,7 @@ from ..runtimes.backends import default_backend
 from .compare import FAILING, PASSING, compare_all, suspects
 from .detections import ssd_blobs, ssd_outcome
 from .drawing import draw_report
-from .run import run_caffe
+from .run import known_refusals, run_caffe
 from .subject import CaffeNet, Subject, caffe_net, subject_of
 from .table import print_outcome, summary
 from .onnx_side import load_onnx, onnxruntime_outcome, trace_onnx_side
@@ -98,7 +98,8 @@ def main(args) -> int:
         verdict = outcome["verdict"] if not outcome["verdict"].startswith("OK") else \
             "FAIL: the outputs differ from onnxruntime's, see the onnxruntime lines above" if reference and \
             not reference["ok"] else "FAIL: the SSD head (priors or detections) is out of tolerance, see the SSD lines above"
-        print(f"pt2caffe: check failed: {one_line(verdict)}", file=sys.stderr)
+        known = "" if caffe.crash else known_refusals(subject.report, backend)  # a crash line names them already
+        print(f"pt2caffe: check failed: {one_line(verdict)}{known}", file=sys.stderr)
     if args.json:
         _write_json(args.json, outcome)
         print(f"wrote {args.json}")

@@ -1,5 +1,5 @@
 """The comparison: per blob max |Δ|, scale, ratio and cosine, the verdict within atol + rtol·scale (or the
-model's own float32 noise floor for OpenCV and MNN; index blobs tie-aware, pt2caffe.check.ties), and the
+model's own float32 noise floor, pt2caffe.check.noise; index blobs tie-aware, pt2caffe.check.ties), and the
 layers suspected of a divergence."""
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import math
 import numpy as np
 
 from ..console import Progress
-from .noise import NOISE_FACTOR, float32_noise
+from .noise import NOISE_FACTORS, float32_noise
 from .run import CaffeRun
 from .subject import CaffeNet
 from .ties import judge_index_rows
@@ -87,9 +87,9 @@ def compare_all(torch_side: TorchSide, net: CaffeNet, caffe: CaffeRun, args, bac
                              args.atol, args.rtol, backend, caffe.crash is not None)
         results.append(dict(result, index=index))
     progress.clear()
-    if backend in ("opencv", "mnn"):
-        _apply_noise_floor(results, torch_side, args, progress)
     _judge_ties(results, torch_side, net, caffe, args, backend, progress)
+    if backend in NOISE_FACTORS:  # after the ties: a float64 forward may pick other tied indices
+        _apply_noise_floor(results, torch_side, NOISE_FACTORS[backend], args, progress)
     return results
 
 
@@ -112,10 +112,16 @@ def _judge_ties(results: list[dict], torch_side: TorchSide, net: CaffeNet, caffe
                 results[position] = dict(redo, index=result["index"], reference="PyTorch on the runtime's indices")
 
 
-def _apply_noise_floor(results: list[dict], torch_side: TorchSide, args, progress: Progress) -> None:
-    """Blobs OpenCV or MNN miss by less than NOISE_FACTOR × the model's own float32 noise there pass,
-    marked with that ``floor`` (their Winograd convolutions round more: pt2caffe.check.noise)."""
-    failing = [result for result in results if result["verdict"] == "fail"]
+def _apply_noise_floor(results: list[dict], torch_side: TorchSide, factor: float, args, progress: Progress) -> None:
+    """Blobs the runtime misses by less than ``factor`` × the model's own float32 noise there pass, marked
+    with that ``floor`` (pt2caffe.check.noise: OpenCV's and MNN's Winograd convolutions round more; pycaffe
+    sums in another order). Index blobs (pooling masks, argmax) are left to the tie-aware judgement, and so
+    is every blob after an index blob whose indices differ: a float64 forward may pick other tied indices
+    there, so its difference is not rounding noise."""
+    flipped = [position for position, result in enumerate(results) if result.get("ties", {}).get("positions")]
+    end = flipped[0] if flipped else len(results)
+    failing = [result for result, row in zip(results[:end], torch_side.rows)
+               if result["verdict"] == "fail" and not row.get("index")]
     if not failing or torch_side.model is None:
         return
     progress.step("measuring the model's float32 noise (a float64 forward)")
@@ -124,6 +130,6 @@ def _apply_noise_floor(results: list[dict], torch_side: TorchSide, args, progres
                           {r["blob"]: (values[r["blob"]], torch_side.references[r["blob"]]) for r in failing})
     progress.clear()
     for result in failing:
-        floor = max(args.rtol, NOISE_FACTOR * noise.get(result["blob"], 0.0))
+        floor = max(args.rtol, factor * noise.get(result["blob"], 0.0))
         if result["max_abs"] <= args.atol + floor * result["scale"]:
             result.update(verdict="ok", floor=floor)

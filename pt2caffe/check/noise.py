@@ -2,8 +2,12 @@
 
 OpenCV and MNN compute k×k convolutions with Winograd transforms, which round far more than a direct
 float32 sum (measured on one 5×5 Convolution, 32 channels, 20×20: MNN 4.3e-4 and OpenCV 4e-7 relative,
-against a float32 noise of 6.3e-7: a ratio of about 700). Their results are therefore judged against
-``NOISE_FACTOR`` × that noise where they miss the plain tolerance, never against a blanket looser one.
+against a float32 noise of 6.3e-7: a ratio of about 700). pycaffe (in this machine's build or the Docker
+image) sums directly, in another order than PyTorch: where a model's float32 arithmetic is itself noisy
+(nearly cancelling sums, sharp softmaxes: SKNet-50 with pytorchcv's init misses 1e-4 by 1.5× while its own
+float32 forward is 9.5e-4 from a float64 one), the two float32 results differ by about that noise. Results
+are therefore judged against ``NOISE_FACTORS[backend]`` × that noise where they miss the plain tolerance,
+never against a blanket looser one.
 """
 from __future__ import annotations
 
@@ -16,6 +20,9 @@ from ..frontends.torch.trace import trace
 from ..lowering.registry import is_atomic
 
 NOISE_FACTOR = 1000  # × the float32-vs-float64 relative error: covers the measured ratio of ~700
+REFERENCE_NOISE_FACTOR = 10  # × that error for direct float32 sums (the random-graph tests' factor)
+NOISE_FACTORS = {"opencv": NOISE_FACTOR, "mnn": NOISE_FACTOR,
+                 "pycaffe": REFERENCE_NOISE_FACTOR, "docker": REFERENCE_NOISE_FACTOR}
 
 
 def relative_error(values: np.ndarray, reference: np.ndarray) -> float:

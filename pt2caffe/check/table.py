@@ -3,7 +3,7 @@ the first divergence in words, and the one-line verdict."""
 from __future__ import annotations
 
 from .detections import ssd_lines
-from .noise import NOISE_FACTOR
+from .noise import NOISE_FACTORS
 from .rknn_route import ROUTE_FACTOR
 
 NEIGHBOURS = 2  # rows shown before and after the first divergence
@@ -80,6 +80,16 @@ def tie_text(results: list[dict]) -> str:
             + (f"; {after} blobs after them compared with PyTorch run on Caffe's indices" if after else ""))
 
 
+def _floor_text(floored: int, backend: str) -> str:
+    """What the blobs judged against a noise floor were judged against (pt2caffe.check.noise, .rknn_route)."""
+    if not floored:
+        return ""
+    if backend == "rknn":
+        return f"; {floored} of them within {ROUTE_FACTOR}× RKNN's own float16 error on the model's ONNX"
+    why = "the runtime's Winograd convolutions" if backend in ("opencv", "mnn") else "sums in another order"
+    return f"; {floored} of them within {NOISE_FACTORS[backend]}× the model's own float32 noise ({why})"
+
+
 def summary(results: list[dict], args, crash: str | None, bad_weights: str = "") -> str:
     counts = {verdict: sum(r["verdict"] == verdict for r in results)
               for verdict in ("ok", "fail", "shape", "missing", "not run", "not kept", "tie")}
@@ -89,11 +99,7 @@ def summary(results: list[dict], args, crash: str | None, bad_weights: str = "")
         tail = f"; worst: {worst['layer']} rel {worst['rel']:.1e}" if worst else ""
         kept = (f" ({counts['not kept']} more not returned by the runtime: fused away, or not net outputs)"
                 if counts["not kept"] else "")
-        floored = sum("floor" in r for r in results)
-        floor = (f"; {floored} of them within {NOISE_FACTOR}× the model's own float32 noise (the runtime's "
-                 "Winograd convolutions)" if floored and getattr(args, "backend", None) != "rknn" else
-                 f"; {floored} of them within {ROUTE_FACTOR}× RKNN's own float16 error on the model's ONNX"
-                 if floored else "")
+        floor = _floor_text(sum("floor" in r for r in results), getattr(args, "backend", None) or "pycaffe")
         return (f"OK: all {counts['ok'] + counts['tie']} blobs within tolerance ({tolerance}){floor}{kept}{tail}"
                 f"{tie_text(results)}")
     compared = counts["ok"] + counts["fail"] + counts["shape"]

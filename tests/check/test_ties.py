@@ -100,8 +100,8 @@ def test_a_wrong_caffemodel_still_fails(tied, tmp_path, capsys, layer, where):
 
 
 def test_a_runtime_that_cannot_run_the_net_names_the_listed_exception(tied, capsys):
-    """MNN's converter drops Pooling's mask top: check --backend mnn fails in one line that names the rule the
-    export's own lint listed, so the user sees a listed exception, not a new fault."""
+    """MNN's converter drops Pooling's mask top: check --backend mnn fails (a crash, or wrong blobs) in one line
+    that names the rule the export's own lint listed, so the user sees a listed exception, not a new fault."""
     code = main(["check", str(tied / "out" / "SegNet.json"), "--backend", "mnn"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 1 and len(err) == 1, err
