@@ -17,6 +17,8 @@ A cell called once per step in a Python loop stores its W_ih and bias once the s
 """
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 
 from ...net.builder import Blob, Weight
@@ -37,13 +39,15 @@ def _stored_once(ctx, weight: Weight, bias: Weight | None, like: Blob) -> tuple[
     """([W | b] (N, G, H (+1), 1), the ones it was made from) for the (G, H) ``weight`` and optional (G,)
     ``bias``, made once per weight, bias and batch from the batch seed of ``like`` (N, ·): the values as the
     weights of an InnerProduct whose input is 1. The same state_dict tensors (and transforms) read again — a
-    cell called in a Python loop, one op per step — get the same blob."""
+    cell called in a Python loop, one op per step — get the same blob; the values are part of the key, since
+    one source can hold several matrices (an ONNX bidirectional LSTM's directions are slices of one R)."""
     parts = [weight] + ([bias] if bias is not None else [])
     origin = tuple((part.source, part.transform) if part.source else id(part) for part in parts)
-    key = ("stored_once", origin, weight.array.shape, like.shape[0])
+    matrix = weight.array if bias is None else np.concatenate([weight.array, bias.array.reshape(-1, 1)], 1)
+    matrix = np.ascontiguousarray(matrix, dtype=np.float32)
+    key = ("stored_once", origin, hashlib.sha256(matrix.tobytes()).hexdigest(), matrix.shape, like.shape[0])
     one = _one(ctx, like)
     if key not in ctx.builder.memo:
-        matrix = weight.array if bias is None else np.concatenate([weight.array, bias.array.reshape(-1, 1)], 1)
         gates, width = matrix.shape
         what = "as the weights of an InnerProduct on 1" + (", bias as the last column" if bias is not None else "")
         values = Weight(np.ascontiguousarray(matrix.reshape(gates * width, 1)),
