@@ -108,3 +108,5 @@ def read_prototxt(path: str) -> caffe_pb2.NetParameter:
         raise Pt2CaffeError(f"cannot read {path}: {error.strerror}") from None
     except text_format.ParseError as error:
         raise Pt2CaffeError(f"{path}:{error}") from None
+    except UnicodeDecodeError:
+        raise Pt2CaffeError(f"{path} is not a prototxt (not UTF-8 text: a caffemodel given in its place?)") from None

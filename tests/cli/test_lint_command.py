@@ -2,6 +2,7 @@
 exit 1 when any; a clean net exits 0; what ``run --target`` refuses is one line naming op, source line, rule
 and target."""
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -50,3 +51,23 @@ def test_lint_of_a_net_caffe_refuses_names_the_layer(tmp_path, capsys):
     assert main(["lint", str(path), "--target", "rknn"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "layer 'sum' (Eltwise)" in err[0], err
+
+
+@pytest.mark.parametrize("target", ["nnie", "rknn", "ncnn", "portable"])
+def test_lint_of_an_ssd_net_with_run_time_sized_tops(target, capsys):
+    """DetectionOutput's top has a count known only at run time (None in net/shapes): every rule still judges
+    the net, and nnie names PriorBox's 3-axis tops."""
+    net = Path(__file__).parents[1] / "data" / "caffe_nets" / "ssd300_vgg16.prototxt"
+    code = main(["lint", str(net), "--target", target])
+    out = capsys.readouterr().out
+    assert code in (0, 1) and "violation(s) of target" in out.splitlines()[-1]
+    if target == "nnie":
+        assert code == 1 and any("(PriorBox)" in line and "2 or 4 axes" in line for line in out.splitlines())
+
+
+def test_lint_of_a_caffemodel_given_as_the_prototxt_is_one_line(tmp_path, capsys):
+    binary = tmp_path / "net.caffemodel"
+    binary.write_bytes(b"\n\x05\xfa\xfb\xfc\x00\x12")
+    assert main(["lint", str(binary), "--target", "nnie"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "is not a prototxt (not UTF-8 text" in err[0], err

@@ -139,7 +139,8 @@ def max_extent(rule_id: str, limit: int, *, source: str) -> Rule:
 
     def check(site: Site) -> str | None:
         for name, shape in zip(site.layer.top, site.tops):
-            if shape is not None and len(shape) == 4 and max(shape[2:]) > limit:
+            extents = [extent for extent in (shape or ())[2:] if extent is not None]  # None: known only at run time
+            if shape is not None and len(shape) == 4 and extents and max(extents) > limit:
                 return f"top {name} is {shape[2]}×{shape[3]}"
         return None
     return Rule(rule_id, f"feature maps at most {limit} high and wide", source, check)
