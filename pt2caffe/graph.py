@@ -25,6 +25,10 @@ class Value:
     producer: "Op | None"
     tensor: torch.Tensor | None = None  # a snapshot, kept when the trace captures
 
+    def __repr__(self) -> str:  # not the dataclass's: it would print the producer's whole upstream graph
+        made = f" from {self.producer.kind} at {self.producer.source}" if self.producer else ""
+        return f"Value(#{self.index}, {tuple(self.shape)}, {self.dtype}{made})"
+
 
 @dataclass(eq=False)
 class Const:
@@ -44,6 +48,9 @@ class Const:
 
     def describe(self) -> str:
         return self.derivation or (self.keys[0] if self.keys else "constant")
+
+    def __repr__(self) -> str:
+        return f"Const({self.describe()}, {self.shape})"
 
 
 @dataclass(eq=False)
@@ -72,6 +79,9 @@ class Op:
     def where(self) -> str:
         module = self.module_path or "<model>"
         return f"{module} ({self.source})"
+
+    def __repr__(self) -> str:  # short: a traceback shows ops as arguments, and their tensors can be large
+        return f"Op({self.kind}, {self.where()}, {len(self.inputs)} inputs, {len(self.outputs)} outputs)"
 
 
 @dataclass
