@@ -156,8 +156,8 @@ def _regroup(op, ctx, split_dims: tuple[int, ...], order: tuple[int, ...]):
     return reshape(ctx, moved, ctx.out_shape)
 
 
-@handles("pixel_shuffle", lowering="Deconvolution (group C, kernel = stride = r, one-hot weights); a 6-D view "
-         "+ Permute + Reshape where the target allows it or the input is not 4-D")
+@handles("pixel_shuffle", lowering="the cheaper of a 6-D view + Permute + Reshape and a Deconvolution "
+         "(group C, kernel = stride = r, one-hot weights) that the target allows (the view alone above 4-D)")
 def pixel_shuffle(op, ctx):
     factor = int(op.arg(1, "upscale_factor"))
     channels, height, width = op.arg(0, "input").shape[-3:]
@@ -168,8 +168,8 @@ def pixel_shuffle(op, ctx):
     return ctx.choose(Form("one-hot Deconvolution", lambda ctx: _one_hot(op, ctx, factor, "Deconvolution")), view)
 
 
-@handles("pixel_unshuffle", lowering="Convolution (group C, kernel = stride = r, one-hot weights); a 6-D view "
-         "+ Permute + Reshape where the target allows it or the input is not 4-D")
+@handles("pixel_unshuffle", lowering="the cheaper of a 6-D view + Permute + Reshape and a Convolution "
+         "(group C, kernel = stride = r, one-hot weights) that the target allows (the view alone above 4-D)")
 def pixel_unshuffle(op, ctx):
     factor = int(op.arg(1, "downscale_factor"))
     channels, height, width = op.arg(0, "input").shape[-3:]
