@@ -14,12 +14,12 @@ from .basic import (ELTWISE_MAX, ELTWISE_PROD, ELTWISE_SUM, NATURAL_LOG, absolut
 from .broadcast import broadcast_to, copy_blocks
 from .constants import batch_seed, constant_blob, materialize
 from .exponential import elu, exponential, log_sum_exp
-from .layout import as_image, keep_range, permute, reshape, reshape_any_batch, slice_parts
+from .layout import as_image, concat, keep_range, permute, reshape, reshape_any_batch, slice_parts
 from .matrices import apply_axis_matrices, inner_product
 from .selection import first_maximum, one_hot
 
 __all__ = ["ELTWISE_MAX", "ELTWISE_PROD", "ELTWISE_SUM", "NATURAL_LOG", "absolute", "add_constant", "affine",
-           "apply_axis_matrices", "as_image", "as_planes", "batch_seed", "broadcast_to", "clamp", "constant_blob",
+           "apply_axis_matrices", "as_image", "as_planes", "batch_seed", "broadcast_to", "clamp", "concat", "constant_blob",
            "copy_blocks", "eltwise", "elu", "exponential", "first_maximum", "inner_product", "keep_range",
            "log_sum_exp", "materialize", "normalize_dim", "one_hot", "pair", "permute", "power", "relu", "reshape",
            "reshape_any_batch", "scalar_of", "scale_axes", "slice_parts", "unplanes", "window"]

@@ -97,3 +97,12 @@ def reshape_any_batch(ctx, x: Blob, tail: tuple[int, ...], *, role: str | None =
     if not x.shape or count != x.shape[0]:
         return view(-1)(ctx)
     return ctx.choose(Form("inferred first axis", view(-1)), Form("batch copied", view(0)))
+
+
+def concat(ctx, parts: list[Blob], axis: int, role: str) -> Blob:
+    """``parts`` joined along ``axis`` (Concat); a single part is returned as it is."""
+    if len(parts) == 1:
+        return parts[0]
+    shape = list(parts[0].shape)
+    shape[axis] = sum(part.shape[axis] for part in parts)
+    return ctx.layer("Concat", parts, {"concat_param": {"axis": axis}}, role=role, shape=tuple(shape))

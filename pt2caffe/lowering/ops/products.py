@@ -34,7 +34,7 @@ import numpy as np
 
 from ...net.builder import Blob
 from ..choice import Form
-from ..compose import permute
+from ..compose import concat, permute
 
 CHUNK_BYTES = 1 << 20  # one chunk's terms: the L2 of the machine measured (1 MiB per core)
 MIN_CHUNK = 8  # fewer lines per chunk cost more in per-layer overhead than the cache saves (measured: 2 vs 8)
@@ -74,7 +74,7 @@ def _rows(ctx, a_km: Blob, b_kn: Blob, scale: float, tag: str, by_scale: bool) -
             terms = ctx.layer("Eltwise", [_repeat_last(ctx, part, width, f"{tag}/{i}/a_repeated"), repeated],
                               {"eltwise_param": {"operation": "PROD"}}, role=f"{tag}/{i}/terms", shape=repeated.shape)
         parts.append(_sum_channels(ctx, terms, scale, f"{tag}/{i}/sum"))
-    return _concat(ctx, parts, 2, f"{tag}/rows")
+    return concat(ctx, parts, 2, f"{tag}/rows")
 
 
 def _columns(ctx, a_km: Blob, b_kn: Blob, scale: float, tag: str) -> Blob:
@@ -88,7 +88,7 @@ def _columns(ctx, a_km: Blob, b_kn: Blob, scale: float, tag: str) -> Blob:
                           {"eltwise_param": {"operation": "PROD"}}, role=f"{tag}/{i}/terms",
                           shape=(count, depth, rows, part.shape[2]))
         parts.append(_sum_channels(ctx, terms, scale, f"{tag}/{i}/sum"))
-    return _concat(ctx, parts, 3, f"{tag}/columns")
+    return concat(ctx, parts, 3, f"{tag}/columns")
 
 
 def _chunks(total: int, per_line: int) -> list[int]:
@@ -148,13 +148,6 @@ def _sum_channels(ctx, x: Blob, scale: float, role: str) -> Blob:
     return ctx.layer("Convolution", [x], {"convolution_param": params}, weights=[weight], role=role,
                      shape=(x.shape[0], 1) + x.shape[2:])
 
-
-def _concat(ctx, parts: list[Blob], axis: int, role: str) -> Blob:
-    if len(parts) == 1:
-        return parts[0]
-    shape = list(parts[0].shape)
-    shape[axis] = sum(part.shape[axis] for part in parts)
-    return ctx.layer("Concat", parts, {"concat_param": {"axis": axis}}, role=role, shape=tuple(shape))
 
 
 def _view(ctx, x: Blob, shape: tuple[int, ...], role: str | None) -> Blob:

@@ -26,7 +26,7 @@ import numpy as np
 
 from ...graph import Const, Value
 from ...net.builder import Blob
-from ..compose import reshape, slice_parts
+from ..compose import concat, reshape, slice_parts
 from ..registry import handles
 from .recurrent_steps import State, cell_weights, constant_rows, inner_product, step
 from .recurrent_weights import recurrent_product
@@ -181,9 +181,9 @@ class _Layout:
     def assemble(self, ctx, outputs: list[list[Blob]], tag: str) -> Blob:
         """Per direction T blobs (N, H) → (T·N, D·H) time-major, (N, T·D·H) batch-first."""
         if self.batch_first:
-            return _concat(ctx, [hs[t] for t in range(self.steps) for hs in outputs], 1, f"{tag}/out")
-        per_direction = [_concat(ctx, hs, 0, f"{tag}/out_d{d}") for d, hs in enumerate(outputs)]
-        return _concat(ctx, per_direction, 1, f"{tag}/out")
+            return concat(ctx, [hs[t] for t in range(self.steps) for hs in outputs], 1, f"{tag}/out")
+        per_direction = [concat(ctx, hs, 0, f"{tag}/out_d{d}") for d, hs in enumerate(outputs)]
+        return concat(ctx, per_direction, 1, f"{tag}/out")
 
     def rows(self, ctx, sequence: Blob, tag: str) -> Blob:
         """A layer's assembled output as the next layer's rows (one sample-step per row)."""
@@ -204,13 +204,6 @@ def _run_direction(ctx, cell, layout: _Layout, rows: Blob, entries: list, tag: s
     return hs, state
 
 
-def _concat(ctx, blobs: list[Blob], axis: int, role: str) -> Blob:
-    if len(blobs) == 1:
-        return blobs[0]
-    shape = list(blobs[0].shape)
-    shape[axis] = sum(blob.shape[axis] for blob in blobs)
-    return ctx.layer("Concat", blobs, {"concat_param": {"axis": axis}}, role=role, shape=tuple(shape))
-
 
 def _sequence_output(ctx, layout: _Layout, outputs: list[list[Blob]], op) -> Blob | None:
     """The last layer's h at every step as ``output`` (T, N, D·H) or (N, T, D·H); None when nothing reads it."""
@@ -223,4 +216,4 @@ def _stacked(ctx, finals: list[Blob], op, index: int, role: str) -> Blob | None:
     """h_n or c_n (layers·directions, N, size) from the final states; None when nothing reads it."""
     if not ctx.is_used(index):
         return None
-    return reshape(ctx, _concat(ctx, finals, 0, f"{role}/rows"), op.outputs[index].shape, role=role)
+    return reshape(ctx, concat(ctx, finals, 0, f"{role}/rows"), op.outputs[index].shape, role=role)
