@@ -36,8 +36,10 @@ GATES = {  # (x shape, gate shape, layers that repeat the gate to x's shape)
     "spatial_attention": ((2, 4, 5, 6), (2, 1, 5, 6), ["Convolution"]),
     "per_row": ((2, 4, 5, 6), (2, 4, 5, 1), ["Deconvolution"]),
     "per_sample": ((2, 4, 5, 6), (2, 1, 1, 1), ["Convolution", "Reshape"]),
-    "shared_over_batch": ((2, 4, 5, 6), (4, 1, 1), ["Reshape"] + ["Reshape", "Convolution", "Reshape"] * 2),
-    "rank_3": ((2, 3, 7), (2, 3, 1), ["Reshape", "Convolution", "Reshape"]),
+    # a copy along the last axis: the cheaper of a Deconvolution and a 1×1 Convolution of ones (net/cost.py)
+    "shared_over_batch": ((2, 4, 5, 6), (4, 1, 1), ["Reshape", "Reshape", "Convolution", "Reshape", "Deconvolution",
+                                                    "Reshape"]),
+    "rank_3": ((2, 3, 7), (2, 3, 1), ["Reshape", "Deconvolution", "Reshape"]),
 }
 
 
