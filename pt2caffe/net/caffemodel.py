@@ -46,9 +46,22 @@ def _blob_head(array: np.ndarray) -> bytes:
     Made from the shape alone: sizes are known before any weight is touched.
     """
     shape = caffe_pb2.BlobShape(dim=list(array.shape)).SerializeToString()
-    nbytes = array.size * 4
-    body_head = _key(_BLOB_SHAPE_FIELD) + _varint(len(shape)) + shape + _key(_BLOB_DATA_FIELD) + _varint(nbytes)
-    return _key(_LAYER_BLOBS_FIELD) + _varint(len(body_head) + nbytes) + body_head
+    body_head = _key(_BLOB_SHAPE_FIELD) + _varint(len(shape)) + shape + _data_head(array.size)
+    return _key(_LAYER_BLOBS_FIELD) + _varint(len(body_head) + array.size * 4) + body_head
+
+
+def _data_head(count: int) -> bytes:
+    """The key and length of BlobProto.data holding ``count`` packed float32 values."""
+    return _key(_BLOB_DATA_FIELD) + _varint(count * 4)
+
+
+def set_blob_data(blob: caffe_pb2.BlobProto, array: np.ndarray) -> None:
+    """Replace ``blob.data`` with ``array``'s values (any shape, as float32) in bulk: one packed field merged by
+    protobuf's C parser. Assigning a list or array to the repeated field converts element by element (2M floats:
+    0.1–0.4 s; merged: under 0.01 s, measured with protobuf's upb backend)."""
+    values = np.ascontiguousarray(array, dtype="<f4")
+    blob.ClearField("data")
+    blob.MergeFromString(_data_head(values.size) + values.tobytes())
 
 
 def caffemodel_pieces(net: NetBuilder, proto: caffe_pb2.NetParameter, export_id: str = "") -> list:

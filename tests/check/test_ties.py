@@ -15,6 +15,7 @@ import torch
 from pt2caffe.cli import main
 from pt2caffe.frontends.torch.loading import load_module
 from pt2caffe.net import caffe_pb2
+from pt2caffe.net.caffemodel import set_blob_data
 from zoo import randomize
 
 MODEL_PY = textwrap.dedent('''
@@ -92,7 +93,7 @@ def test_a_wrong_caffemodel_still_fails(tied, tmp_path, capsys, layer, where):
     model = caffe_pb2.NetParameter()
     model.ParseFromString((tied / "out" / "SegNet.caffemodel").read_bytes())
     blob = next(found for found in model.layer if found.name == layer).blobs[0]
-    blob.data[:] = [value * 1.01 for value in blob.data]  # 1 % off: far beyond any tie
+    set_blob_data(blob, np.asarray(blob.data, np.float32) * 1.01)  # 1 % off: far beyond any tie
     (tmp_path / "wrong.caffemodel").write_bytes(model.SerializeToString())
     code = main(["check", str(tied / "out" / "SegNet.json"), "--input", str(tied / "grey.npy"),
                       "--caffemodel", str(tmp_path / "wrong.caffemodel")])

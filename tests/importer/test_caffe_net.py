@@ -9,6 +9,7 @@ import pytest
 from pt2caffe.errors import Pt2CaffeError
 from pt2caffe.importer.caffe_net import plain_name, read_net
 from pt2caffe.net import caffe_pb2
+from pt2caffe.net.caffemodel import set_blob_data
 
 NET = '''
 name: "t"
@@ -28,14 +29,14 @@ def _caffemodel(path, legacy=False):
     for shape in ((4, 3, 3, 3), (4,)):
         blob = conv.blobs.add()
         blob.shape.dim.extend(shape)
-        blob.data.extend(np.arange(np.prod(shape), dtype=np.float32))
+        set_blob_data(blob, np.arange(np.prod(shape)))
     fc = model.layer.add(name="fc", type="InnerProduct")
     blob = fc.blobs.add()
     if legacy:
         blob.num, blob.channels, blob.height, blob.width = 1, 1, 2, 144
     else:
         blob.shape.dim.extend((2, 144))
-    blob.data.extend(np.ones(288, dtype=np.float32))
+    set_blob_data(blob, np.ones(288))
     path.write_bytes(model.SerializeToString())
     return str(path)
 
