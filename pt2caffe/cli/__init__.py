@@ -28,12 +28,16 @@ def _shape_argument(text: str) -> str:
     return text
 
 
+def _entry_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--entry", default="build_model", help="function in MODEL.py that returns the nn.Module")
+
+
 def _common_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--input-shape", action="append", metavar="[NAME=]N,C,H,W", type=_shape_argument,
                         help="shape of one model input; repeat for several inputs (default: INPUT_SHAPE in MODEL.py, "
                              "or an ONNX file's declared dims; NAME= picks an ONNX input by name); for 'run', more "
                              "groups of one shape per input write one net per group")
-    parser.add_argument("--entry", default="build_model", help="function in MODEL.py that returns the nn.Module")
+    _entry_argument(parser)
     parser.add_argument("--unsafe-pickle", action="store_true",
                         help="allow WEIGHTS.pth to be a whole pickled model (runs code from the file: trust it)")
     parser.add_argument("--non-strict", action="store_true",
@@ -139,7 +143,7 @@ def _import_parser(commands) -> None:
     parser.add_argument("caffemodel", metavar="NET.caffemodel")
     parser.add_argument("model", metavar="MODEL.py")
     parser.add_argument("-o", "--output", required=True, metavar="OUT.pth", help="the state_dict to write")
-    parser.add_argument("--entry", default="build_model", help="function in MODEL.py that returns the nn.Module")
+    _entry_argument(parser)
     parser.add_argument("--input-shape", action="append", metavar="N,C,H,W", type=_shape_argument,
                         help="shape of one model input; repeat for several inputs (default: INPUT_SHAPE in MODEL.py)")
     parser.add_argument("--map", metavar="MAP.txt",

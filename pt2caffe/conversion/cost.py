@@ -2,7 +2,9 @@
 lowering makes the net more than twice the model's parameters or activations (pt2caffe.net.footprint)."""
 from __future__ import annotations
 
-from ..graph import Const, Graph
+import math
+
+from ..graph import Const, Graph, leaves
 from ..lowering.registry import HANDLERS
 from ..net.builder import NetBuilder
 from ..net.footprint import blowup_notes, cost_report
@@ -16,34 +18,16 @@ def family_of(kind: str) -> str:
     return handler.family if handler is not None else kind
 
 
-def _constants(value):
-    if isinstance(value, Const):
-        yield value
-    elif isinstance(value, (list, tuple)):
-        for item in value:
-            yield from _constants(item)
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from _constants(item)
-
-
 def model_bytes(graph: Graph) -> tuple[int, int]:
     """(parameter bytes, activation bytes) of the traced model, as float32: every state_dict tensor an op
     read once (a constant named by one key), and every tensor an op computed."""
     sizes: dict[str, int] = {}
     for op in graph.ops:
-        for const in _constants((op.args, op.kwargs)):
+        for const in (leaf for leaf in leaves((op.args, op.kwargs)) if isinstance(leaf, Const)):
             if len(const.keys) == 1:
                 sizes.setdefault(const.keys[0], const.tensor.numel())
-    activations = sum(_count(value.shape) for value in graph.values if value.producer is not None)
+    activations = sum(math.prod(int(size) for size in value.shape) for value in graph.values if value.producer is not None)
     return sum(sizes.values()) * FLOAT_BYTES, activations * FLOAT_BYTES
-
-
-def _count(shape) -> int:
-    count = 1
-    for size in shape:
-        count *= int(size)
-    return count
 
 
 def cost_section(net: NetBuilder, graph: Graph) -> dict:
