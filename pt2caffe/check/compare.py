@@ -8,7 +8,7 @@ import math
 import numpy as np
 
 from ..console import Progress
-from .noise import NOISE_FACTORS, float32_noise
+from .noise import NOISE_FLOORS, float32_noise
 from .run import CaffeRun
 from .subject import CaffeNet
 from .ties import judge_index_rows
@@ -88,8 +88,8 @@ def compare_all(torch_side: TorchSide, net: CaffeNet, caffe: CaffeRun, args, bac
         results.append(dict(result, index=index))
     progress.clear()
     _judge_ties(results, torch_side, net, caffe, args, backend, progress)
-    if backend in NOISE_FACTORS:  # after the ties: a float64 forward may pick other tied indices
-        _apply_noise_floor(results, torch_side, NOISE_FACTORS[backend], args, progress)
+    if backend in NOISE_FLOORS:  # after the ties: a float64 forward may pick other tied indices
+        _apply_noise_floor(results, torch_side, NOISE_FLOORS[backend][0], args, progress)
     return results
 
 

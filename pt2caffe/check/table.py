@@ -3,7 +3,7 @@ the first divergence in words, and the one-line verdict."""
 from __future__ import annotations
 
 from .detections import ssd_lines
-from .noise import NOISE_FACTORS
+from .noise import NOISE_FLOORS
 from .rknn_route import ROUTE_FACTOR
 
 NEIGHBOURS = 2  # rows shown before and after the first divergence
@@ -86,8 +86,8 @@ def _floor_text(floored: int, backend: str) -> str:
         return ""
     if backend == "rknn":
         return f"; {floored} of them within {ROUTE_FACTOR}× RKNN's own float16 error on the model's ONNX"
-    why = "the runtime's Winograd convolutions" if backend in ("opencv", "mnn") else "sums in another order"
-    return f"; {floored} of them within {NOISE_FACTORS[backend]}× the model's own float32 noise ({why})"
+    factor, why = NOISE_FLOORS[backend]
+    return f"; {floored} of them within {factor}× the model's own float32 noise ({why})"
 
 
 def summary(results: list[dict], args, crash: str | None, bad_weights: str = "") -> str:
