@@ -43,11 +43,11 @@ def _stored_once(ctx, weight: Weight, bias: Weight | None, like: Blob) -> tuple[
     one source can hold several matrices (an ONNX bidirectional LSTM's directions are slices of one R)."""
     parts = [weight] + ([bias] if bias is not None else [])
     origin = tuple((part.source, part.transform) if part.source else id(part) for part in parts)
-    matrix = weight.array if bias is None else np.concatenate([weight.array, bias.array.reshape(-1, 1)], 1)
-    matrix = np.ascontiguousarray(matrix, dtype=np.float32)
-    key = ("stored_once", origin, hashlib.sha256(matrix.tobytes()).hexdigest(), matrix.shape, like.shape[0])
+    values = tuple(hashlib.sha256(np.ascontiguousarray(part.array)).hexdigest() for part in parts)
+    key = ("stored_once", origin, values, weight.array.shape, like.shape[0])
     one = _one(ctx, like)
     if key not in ctx.builder.memo:
+        matrix = weight.array if bias is None else np.concatenate([weight.array, bias.array.reshape(-1, 1)], 1)
         gates, width = matrix.shape
         what = "as the weights of an InnerProduct on 1" + (", bias as the last column" if bias is not None else "")
         values = Weight(np.ascontiguousarray(matrix.reshape(gates * width, 1)),
