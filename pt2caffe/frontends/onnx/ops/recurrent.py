@@ -159,8 +159,8 @@ def gru(ctx, x, w, r, b=None, sequence_lens=None, initial_h=None):
 
 
 def _written_out(cell, x, hx, params, has_bias, _layers, _dropout, _train, bidirectional, batch_first):
-    """``cell(direction, projected x_t, states, w_hh, b_hh) -> states`` over the time steps (the second direction
-    backwards) with torch functions, for what torch's own kernels do not compute; same arguments and results as
+    """``cell(direction, w_hh, b_hh)`` gives one direction's ``step(projected x_t, states) -> states``, run over
+    the time steps (the second direction backwards) with torch functions, for what torch's own kernels do not compute; same arguments and results as
     ``torch.lstm`` / ``torch.gru`` (states (h, c) or h, gates in torch's order)."""
     sequence = x.transpose(0, 1) if batch_first else x
     steps = sequence.shape[0]
@@ -171,9 +171,10 @@ def _written_out(cell, x, hx, params, has_bias, _layers, _dropout, _train, bidir
         w_ih, w_hh, *biases = params[direction * per_direction:(direction + 1) * per_direction]
         b_ih, b_hh = biases if biases else (None, None)
         projected = F.linear(sequence, w_ih, b_ih)
+        step = cell(direction, w_hh, b_hh)
         states, hidden = tuple(state[direction] for state in hx), [None] * steps
         for t in (reversed(range(steps)) if direction else range(steps)):
-            states = cell(direction, projected[t], states, w_hh, b_hh)
+            states = step(projected[t], states)
             hidden[t] = states[0]
         outputs.append(torch.stack(hidden, 0))
         finals.append(states)
@@ -181,33 +182,39 @@ def _written_out(cell, x, hx, params, has_bias, _layers, _dropout, _train, bidir
     return (y.transpose(0, 1) if batch_first else y, *(torch.stack(state, 0) for state in zip(*finals)))
 
 
-def _gru_reset_first(direction, x_t, states, w_hh, b_hh):
-    """A GRU step with ONNX's default linear_before_reset=0, h̃ = tanh(W_h·x + R_h·(r ⊙ h) + b) (torch's own GRU
+def _gru_reset_first(_direction, w_hh, b_hh):
+    """GRU steps with ONNX's default linear_before_reset=0, h̃ = tanh(W_h·x + R_h·(r ⊙ h) + b) (torch's own GRU
     multiplies after the matrix: linear_before_reset=1); gates in torch's order r, z, n."""
-    (h,) = states
     recurrent = list(zip(w_hh.chunk(3, 0), b_hh.chunk(3, 0) if b_hh is not None else (None,) * 3))
-    x_r, x_z, x_n = x_t.chunk(3, -1)
-    r = torch.sigmoid(x_r + F.linear(h, *recurrent[0]))
-    z = torch.sigmoid(x_z + F.linear(h, *recurrent[1]))
-    n = torch.tanh(x_n + F.linear(r * h, *recurrent[2]))
-    return (n + z * (h - n),)
+
+    def step(x_t, states):
+        (h,) = states
+        x_r, x_z, x_n = x_t.chunk(3, -1)
+        r = torch.sigmoid(x_r + F.linear(h, *recurrent[0]))
+        z = torch.sigmoid(x_z + F.linear(h, *recurrent[1]))
+        n = torch.tanh(x_n + F.linear(r * h, *recurrent[2]))
+        return (n + z * (h - n),)
+    return step
 
 
 def _lstm_cell(peepholes, clip: float | None, functions=None):
-    """An LSTM step with ONNX's peepholes P (per direction i, o, f: i and f see C_{t−1}, o sees C_t), cell
+    """LSTM steps with ONNX's peepholes P (per direction i, o, f: i and f see C_{t−1}, o sees C_t), cell
     clipping (every gate's input bounded to [−clip, clip] before its activation) and activations f, g, h per
     direction (``functions``; None: sigmoid, tanh, tanh), as the ONNX LSTM spec writes them; gates in torch's
     order i, f, g, o."""
     def bounded(value):
         return value if clip is None else torch.clamp(value, -clip, clip)
 
-    def cell(direction, x_t, states, w_hh, b_hh):
-        h, c = states
+    def cell(direction, w_hh, b_hh):
         gate, candidate, output = functions[direction] if functions else (torch.sigmoid, torch.tanh, torch.tanh)
-        i, f, g, o = (x_t + F.linear(h, w_hh, b_hh)).chunk(4, -1)
         p_i, p_o, p_f = peepholes[direction].chunk(3) if peepholes is not None else (0.0, 0.0, 0.0)
-        c = gate(bounded(f + p_f * c)) * c + gate(bounded(i + p_i * c)) * candidate(bounded(g))
-        return gate(bounded(o + p_o * c)) * output(c), c
+
+        def step(x_t, states):
+            h, c = states
+            i, f, g, o = (x_t + F.linear(h, w_hh, b_hh)).chunk(4, -1)
+            c = gate(bounded(f + p_f * c)) * c + gate(bounded(i + p_i * c)) * candidate(bounded(g))
+            return gate(bounded(o + p_o * c)) * output(c), c
+        return step
     return cell
 
 
