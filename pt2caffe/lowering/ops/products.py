@@ -34,7 +34,7 @@ import numpy as np
 
 from ...net.builder import Blob
 from ..choice import Form
-from ..compose import concat, permute
+from ..compose import concat, permute, slice_parts
 
 CHUNK_BYTES = 1 << 20  # one chunk's terms: the L2 of the machine measured (1 MiB per core)
 MIN_CHUNK = 8  # fewer lines per chunk cost more in per-layer overhead than the cache saves (measured: 2 vs 8)
@@ -54,7 +54,7 @@ def batched_product(ctx, a: Blob, b: Blob, *, a_k_last: bool = True, b_k_last: b
     summed = ctx.choose(Form("columns", lambda ctx: _columns(ctx, a_km, b_kn, scale, tag)),
                         Form("rows, two-bottom Scale", lambda ctx: _rows(ctx, a_km, b_kn, scale, tag, True)),
                         Form("rows, Deconvolution copies", lambda ctx: _rows(ctx, a_km, b_kn, scale, tag, False)))
-    return _view(ctx, summed, (a_km.shape[0], a_km.shape[2], b_kn.shape[2]), role)
+    return reshape_leading(ctx, summed, (a_km.shape[0], a_km.shape[2], b_kn.shape[2]), role=role)
 
 
 def _rows(ctx, a_km: Blob, b_kn: Blob, scale: float, tag: str, by_scale: bool) -> Blob:
@@ -65,7 +65,7 @@ def _rows(ctx, a_km: Blob, b_kn: Blob, scale: float, tag: str, by_scale: bool) -
     repeat = _repeat_rows if by_scale else _repeat_between
     wide = {m: repeat(ctx, b_kn, m, f"{tag}/b_repeated{m}") for m in sorted(set(sizes), reverse=True)}
     parts = []
-    for i, part in enumerate(_cut(ctx, a_km, sizes, f"{tag}/a_rows")):
+    for i, part in enumerate(slice_parts(ctx, a_km, 2, sizes, role=f"{tag}/a_rows")):
         repeated = wide[part.shape[2]]
         if by_scale:
             terms = ctx.layer("Scale", [repeated, part], {"scale_param": {"axis": 0}}, role=f"{tag}/{i}/terms",
@@ -83,7 +83,7 @@ def _columns(ctx, a_km: Blob, b_kn: Blob, scale: float, tag: str) -> Blob:
     sizes = _chunks(b_kn.shape[2], count * depth * rows)
     wide = {n: _repeat_last(ctx, a_km, n, f"{tag}/a_repeated{n}") for n in sorted(set(sizes), reverse=True)}
     parts = []
-    for i, part in enumerate(_cut(ctx, b_kn, sizes, f"{tag}/b_columns")):
+    for i, part in enumerate(slice_parts(ctx, b_kn, 2, sizes, role=f"{tag}/b_columns")):
         terms = ctx.layer("Eltwise", [wide[part.shape[2]], _repeat_rows(ctx, part, rows, f"{tag}/{i}/b_repeated")],
                           {"eltwise_param": {"operation": "PROD"}}, role=f"{tag}/{i}/terms",
                           shape=(count, depth, rows, part.shape[2]))
@@ -97,20 +97,11 @@ def _chunks(total: int, per_line: int) -> list[int]:
     return [size] * (total // size) + ([total % size] if total % size else [])
 
 
-def _cut(ctx, x: Blob, sizes: list[int], role: str) -> list[Blob]:
-    """x (T, K, L) cut along its last axis into parts of ``sizes``."""
-    if len(sizes) == 1:
-        return [x]
-    points = [int(p) for p in np.cumsum(sizes)[:-1]]
-    shapes = [x.shape[:2] + (size,) for size in sizes]
-    return ctx.layer("Slice", [x], {"slice_param": {"axis": 2, "slice_point": points}}, role=role, top_shapes=shapes)
-
-
 def _repeat_last(ctx, x: Blob, times: int, role: str) -> Blob:
     """(T, K, M) → (T, K, M, times), each value repeated along a new last axis: a depthwise Deconvolution
     of ones, kernel 1 × ``times``, on the (T, K, M, 1) view (out[.., m, j] = x[.., m]·1)."""
     count, depth, rows = x.shape
-    column = _view(ctx, x, (count, depth, rows, 1), f"{role}/as_column")
+    column = reshape_leading(ctx, x, (count, depth, rows, 1), role=f"{role}/as_column")
     ones = ctx.constant(np.ones((depth, 1, 1, times)), "ones: repeats each value (broadcast)")
     params = {"num_output": depth, "group": depth, "bias_term": False, "kernel_h": 1, "kernel_w": times}
     return ctx.layer("Deconvolution", [column], {"convolution_param": params}, weights=[ones], role=role,
@@ -121,12 +112,12 @@ def _repeat_rows(ctx, x: Blob, times: int, role: str) -> Blob:
     """(T, K, n) → (T, K, times, n), the whole row repeated: a 1×1 Convolution of ones with ``times``
     outputs on the (T·K, 1, n, 1) view (its output (T·K, times, n, 1) is the same memory)."""
     count, depth, width = x.shape
-    planes = _view(ctx, x, (count * depth, 1, width, 1), f"{role}/as_planes")
+    planes = reshape_leading(ctx, x, (count * depth, 1, width, 1), role=f"{role}/as_planes")
     ones = ctx.constant(np.ones((times, 1, 1, 1)), "ones: repeats each row (broadcast)")
     params = {"num_output": times, "bias_term": False, "kernel_size": [1]}
     copies = ctx.layer("Convolution", [planes], {"convolution_param": params}, weights=[ones],
                        role=f"{role}/copies", shape=(count * depth, times, width, 1))
-    return _view(ctx, copies, (count, depth, times, width), role)
+    return reshape_leading(ctx, copies, (count, depth, times, width), role=role)
 
 
 def _repeat_between(ctx, x: Blob, times: int, role: str) -> Blob:
@@ -134,7 +125,7 @@ def _repeat_between(ctx, x: Blob, times: int, role: str) -> Blob:
     on the (T, K, 1, n) view: the channels stay K, so MNN copies nothing between layouts (its NC4HW4 blobs
     are copied whenever a Reshape changes the channel axis: 55 of 154 ms of a ViT-tiny, measured)."""
     count, depth, width = x.shape
-    row = _view(ctx, x, (count, depth, 1, width), f"{role}/as_row")
+    row = reshape_leading(ctx, x, (count, depth, 1, width), role=f"{role}/as_row")
     ones = ctx.constant(np.ones((depth, 1, times, 1)), "ones: repeats each row (broadcast)")
     params = {"num_output": depth, "group": depth, "bias_term": False, "kernel_h": times, "kernel_w": 1}
     return ctx.layer("Deconvolution", [row], {"convolution_param": params}, weights=[ones], role=role,
@@ -148,11 +139,6 @@ def _sum_channels(ctx, x: Blob, scale: float, role: str) -> Blob:
     return ctx.layer("Convolution", [x], {"convolution_param": params}, weights=[weight], role=role,
                      shape=(x.shape[0], 1) + x.shape[2:])
 
-
-
-def _view(ctx, x: Blob, shape: tuple[int, ...], role: str | None) -> Blob:
-    """Reshape to ``shape`` with the leading axis inferred (−1); no layer when it already is."""
-    return reshape_leading(ctx, x, shape, role=role)
 
 
 def reshape_leading(ctx, x: Blob, shape: tuple[int, ...], *, role: str | None = None) -> Blob:

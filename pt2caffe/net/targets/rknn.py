@@ -7,7 +7,7 @@ Toolkit2"); rockchip-linux/rknn-toolkit2#138 (DetectionOutput); and measurements
 from __future__ import annotations
 
 from .. import caffe_pb2
-from .rules import field_rule, layer_types
+from .rules import field_rule, layer_types, pooling_mask
 from .target import Target
 
 DOC = "airockchip/rknn-toolkit2 doc/RKNNToolKit2_OP_Support (Caffe OPs)"
@@ -32,15 +32,10 @@ def _product(layer, site):
     return None
 
 
-def _mask(layer, site):
-    return "its argmax mask (second top)" if len(layer.top) > 1 else None
-
-
 TARGET = Target("rknn", "Rockchip RKNN (rknn-toolkit2 2.5.0 load_caffe)", (
     layer_types("rknn.types", allowed=LISTED, refused=REFUSED, source=DOC + " + simulator (measured)"),
     field_rule("rknn.product", "Eltwise", "Eltwise PROD of two bottoms", _product,
                source="simulator (measured): a three-bottom PROD becomes an ONNX Mul of three inputs, which its "
                       "graph optimiser rejects (INVALID_GRAPH)"),
-    field_rule("rknn.pooling_mask", "Pooling", "Pooling without its mask top", _mask,
-               source="simulator (measured): the converted graph is invalid"),
+    pooling_mask("rknn.pooling_mask", source="simulator (measured): the converted graph is invalid"),
 ), checked_by="rknn")

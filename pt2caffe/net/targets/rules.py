@@ -104,6 +104,13 @@ def field_rule(rule_id: str, layer_type: str, text: str, broken: Callable[[caffe
     return Rule(rule_id, text, source, check)
 
 
+def pooling_mask(rule_id: str, *, source: str) -> Rule:
+    """No Pooling with its argmax mask as a second top (a runtime that drops or cannot build it)."""
+    return field_rule(rule_id, "Pooling", "Pooling without its mask top",
+                      lambda layer, site: "its argmax mask (second top)" if len(layer.top) > 1 else None,
+                      source=source)
+
+
 def window_values(layer: caffe_pb2.LayerParameter) -> dict[str, list[int]]:
     """kernel/stride/pad/dilation values a Convolution, Deconvolution or Pooling layer sets (caffe.proto
     spells them as repeated fields for convolutions, single ones for pooling, or as _h/_w pairs)."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 
-from .rules import axis_of, field_rule, layer_types
+from .rules import axis_of, field_rule, layer_types, pooling_mask
 from .target import Target
 
 MEASURED = "measured: pt2caffe.runtimes.forms (tests/runtimes/test_forms.py)"
@@ -42,10 +42,6 @@ def _inner_product_after_batch_reshape(layer, site):
         if dims and dims[0] != 0:
             return f"reads {source.name}, a Reshape to {dims} (axis 0 not copied)"
     return None
-
-
-def _pooling_mask(layer, site):
-    return "its argmax mask (second top)" if len(layer.top) > 1 else None
 
 
 # MNN 3.6.1 computes a Softmax whose axis has fewer than 8 entries and more than 8 positions after it without
@@ -86,8 +82,7 @@ MNN_RULES = (
                source=MEASURED + ": the forward fails"),
     field_rule("mnn.inner_product", "InnerProduct", "InnerProduct not right after a Reshape of the batch axis",
                _inner_product_after_batch_reshape, source=MEASURED + ": empty output"),
-    field_rule("mnn.pooling_mask", "Pooling", "Pooling without its mask top", _pooling_mask,
-               source=MEASURED + ": empty output"),
+    pooling_mask("mnn.pooling_mask", source=MEASURED + ": empty output"),
     field_rule("mnn.softmax", "Softmax", "Softmax over the last axis, or over 8+ entries, or with ≤ 8 positions after "
                "its axis", _softmax_without_maximum,
                source=MEASURED + ": large logits saturate (no max subtraction)"),
