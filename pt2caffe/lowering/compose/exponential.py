@@ -21,8 +21,8 @@ import math
 
 from ...net.builder import Blob
 from ..choice import Form
-from .basic import ELTWISE_PROD, ELTWISE_SUM, eltwise, power
-from .layout import slice_parts
+from .basic import ELTWISE_PROD, ELTWISE_SUM, eltwise, power, relu
+from .layout import concat, slice_parts
 
 
 def exponential(ctx, x: Blob, *, base: float | None = None, role: str | None = None) -> Blob:
@@ -47,9 +47,8 @@ def elu(ctx, x: Blob, alpha: float, *, role: str | None = None) -> Blob:
     ReLU(x) + α·e^min(x, 0) − α, with min(x, 0) = −ReLU(−x) (exact) and the exponential above."""
     def composed(ctx):
         tag = role or "elu"
-        positive = ctx.layer("ReLU", [x], role=f"{tag}/positive_part", shape=x.shape)
-        flipped = ctx.layer("ReLU", [power(ctx, x, scale=-1.0, role=f"{tag}/negated")], role=f"{tag}/negative_part",
-                            shape=x.shape)
+        positive = relu(ctx, x, role=f"{tag}/positive_part")
+        flipped = relu(ctx, power(ctx, x, scale=-1.0, role=f"{tag}/negated"), role=f"{tag}/negative_part")
         decay = exponential(ctx, power(ctx, flipped, scale=-1.0, role=f"{tag}/minimum"), role=f"{tag}/exp")
         tail = power(ctx, decay, scale=alpha, shift=-alpha, role=f"{tag}/tail")
         return eltwise(ctx, [positive, tail], ELTWISE_SUM, role=role)
@@ -73,8 +72,6 @@ def log_sum_exp(ctx, x: Blob, axis: int, *, role: str = "logsumexp") -> Blob:
         softplus = ctx.layer("BNLL", [gap], role=f"{tag}/softplus{step}", shape=gap.shape)
         merged = eltwise(ctx, [parts[0], softplus], ELTWISE_SUM, role=f"{tag}/merged{step}")
         if len(parts) == 3:
-            shape = merged.shape[:axis] + (half + 1,) + merged.shape[axis + 1:]
-            merged = ctx.layer("Concat", [merged, parts[2]], {"concat_param": {"axis": axis}},
-                               role=f"{tag}/carried{step}", shape=shape)
+            merged = concat(ctx, [merged, parts[2]], axis, f"{tag}/carried{step}")
         x, step = merged, step + 1
     return x

@@ -239,11 +239,17 @@ def gelu(op, ctx):
     return sigmoid_gate(ctx, x, GELU_TANH_Q if tanh_form else GELU_ERF_Q)
 
 
+def _softmax_axis(op) -> int:
+    """The axis of a (log_)softmax: ``dim``, or without one torch's implicit dim (0 for 0-, 1- and 3-D inputs,
+    else 1)."""
+    dim, rank = op.arg(1, "dim"), len(op.arg(0, "input").shape)
+    return normalize_dim(int(dim), rank) if dim is not None else 0 if rank in (0, 1, 3) else 1
+
+
 def _softmax(op, ctx, role=None):
-    """Softmax over ``dim``; without one, over torch's implicit dim (0 for 0-, 1- and 3-D inputs, else 1)."""
-    x, dim = op.arg(0, "input"), op.arg(1, "dim")
+    """Softmax over _softmax_axis(op)."""
+    x, axis = op.arg(0, "input"), _softmax_axis(op)
     rank = len(x.shape)
-    axis = normalize_dim(int(dim), rank) if dim is not None else 0 if rank in (0, 1, 3) else 1
     if rank == 1:  # MNN 3.6.1 miscomputes (or aborts on) a Softmax over a 1-D blob: run it on a (1, N) view
         row = reshape(ctx, ctx.blob(x), (1,) + tuple(x.shape), role=f"{role or 'softmax'}/row")
         values = ctx.layer("Softmax", [row], {"softmax_param": {"axis": 1}}, role=f"{role or 'softmax'}/on_row",
@@ -286,9 +292,6 @@ def log_softmax(op, ctx):
 
 def _minus_log_sum_exp(ctx):
     """x − logsumexp(x) over the softmax axis (compose.log_sum_exp, then broadcast back and subtracted)."""
-    x, dim = ctx.op.arg(0, "input"), ctx.op.arg(1, "dim")
-    rank = len(x.shape)
-    axis = normalize_dim(int(dim), rank) if dim is not None else 0 if rank in (0, 1, 3) else 1
-    blob = ctx.blob(x)
+    axis, blob = _softmax_axis(ctx.op), ctx.blob(ctx.op.arg(0, "input"))
     total = broadcast_to(ctx, log_sum_exp(ctx, blob, axis), blob.shape, role="logsumexp/spread")
     return eltwise(ctx, [blob, total], ELTWISE_SUM, coeffs=[1.0, -1.0])

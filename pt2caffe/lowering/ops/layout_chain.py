@@ -22,7 +22,7 @@ import numpy as np
 
 from ...graph import Op, Value
 from ..choice import Form
-from ..compose import slice_parts
+from ..compose import concat, slice_parts
 from ..context import OpContext
 from ..registry import HANDLERS, handles
 from .shape import permute_order
@@ -138,4 +138,4 @@ def _by_slices(ctx, x, order: list[int]):
     sizes = [stop - start for start, stop in zip(starts, starts[1:] + [len(order)])]
     pieces = dict(zip(starts, slice_parts(ctx, x, 1, sizes, role="pieces")))
     ordered = [pieces[order[k]] for k in range(len(order)) if k == 0 or order[k] != order[k - 1] + 1]
-    return ctx.layer("Concat", ordered, {"concat_param": {"axis": 1}})
+    return concat(ctx, ordered, 1, None)
