@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from ..conversion.report import source_path
 from ..errors import Pt2CaffeError, short
+from ..frontends.onnx.inputs import refuse_torch_options
 from ..frontends.torch.shapes import parse_shape
 from ..net.caffemodel import read_export_id
 from ..net.proto import prototxt_export_id, read_prototxt
@@ -102,9 +103,7 @@ def _onnx_model(sources: list[str], args) -> Subject:
     NAME.json; the mapping is made in memory, at --input-shape or the file's declared dims."""
     if len(sources) != 1:
         raise Pt2CaffeError(f"check {sources[0]} takes no weights file: an ONNX file holds its weights")
-    for option, text in (("unsafe_pickle", "--unsafe-pickle"), ("non_strict", "--non-strict")):
-        if getattr(args, option, False):
-            raise Pt2CaffeError(f"{text} is for PyTorch models: check MODEL.onnx takes none")
+    refuse_torch_options(args, "check")
     if not (args.prototxt and args.caffemodel):
         raise Pt2CaffeError("check MODEL.onnx needs --prototxt and --caffemodel (or give NAME.json)")
     return _existing(Subject(sources[0], None, args.entry, args.input_shape, False, False, args.prototxt,

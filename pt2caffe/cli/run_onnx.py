@@ -8,15 +8,14 @@ from ..console import Progress
 from ..conversion.onnx_export import convert_onnx, default_name, provenance
 from ..conversion.writing import write
 from ..errors import Pt2CaffeError
-from ..frontends.onnx.inputs import InputSpec, input_specs, shapes_to_trace
+from ..frontends.onnx.inputs import TORCH_OPTIONS, InputSpec, input_specs, refuse_torch_options, shapes_to_trace
 from ..frontends.onnx.interpreter import OnnxModule
 from ..frontends.onnx.model_file import read
 from ..frontends.torch.shapes import random_inputs
 from ..net.targets import TARGETS
 from .summary import size_suffix
 
-TORCH_ONLY = (("weights", "WEIGHTS.pth (an ONNX file holds its weights)"), ("unsafe_pickle", "--unsafe-pickle"),
-              ("non_strict", "--non-strict"))
+TORCH_ONLY = (("weights", "WEIGHTS.pth (an ONNX file holds its weights)"),) + TORCH_OPTIONS
 
 
 def shape_sets(path: str, specs: list[InputSpec], given: list[str] | None) -> list[list[tuple[int, ...]]]:
@@ -33,9 +32,7 @@ def shape_sets(path: str, specs: list[InputSpec], given: list[str] | None) -> li
 
 def export_onnx(args, progress: Progress, ssd_config) -> list[tuple[dict, str, str]]:
     """Export ``args.model`` (.onnx) once per shape set; (report, outdir, prefix) of each."""
-    for option, text in TORCH_ONLY:
-        if getattr(args, option, None):
-            raise Pt2CaffeError(f"{text} is for PyTorch models: run MODEL.onnx takes none")
+    refuse_torch_options(args, "run", TORCH_ONLY)
     progress.step(f"reading {args.model}")
     source = read(args.model)
     module = OnnxModule(source).eval()

@@ -26,6 +26,17 @@ class InputSpec:
 _FLOATS = {onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE, onnx.TensorProto.FLOAT16, onnx.TensorProto.BFLOAT16}
 
 
+TORCH_OPTIONS = (("unsafe_pickle", "--unsafe-pickle"), ("non_strict", "--non-strict"))
+
+
+def refuse_torch_options(args, command: str, options=TORCH_OPTIONS) -> None:
+    """One line for the first of ``options`` ((attribute, how the user wrote it)) set in ``args``: they load
+    PyTorch checkpoints, and an ONNX file holds its own weights. Raises Pt2CaffeError."""
+    for option, text in options:
+        if getattr(args, option, None):
+            raise Pt2CaffeError(f"{text} is for PyTorch models: {command} MODEL.onnx takes none")
+
+
 def input_specs(model: onnx.ModelProto) -> list[InputSpec]:
     """The graph inputs that are not initializers (IR < 4 files list initializers among the inputs too)."""
     initializers = {tensor.name for tensor in model.graph.initializer}
