@@ -40,3 +40,11 @@ class Progress:
         self.stream.write("\r" + text.ljust(self._shown) + ("\r" if not text else ""))
         self.stream.flush()
         self._shown = len(text)
+
+
+def print_note(text: str, progress: Progress | None = None) -> None:
+    """``pt2caffe: note: TEXT`` on stderr (after clearing ``progress``'s status line): something the user should
+    know that does not stop the command."""
+    if progress is not None:
+        progress.clear()
+    print(f"pt2caffe: note: {text}", file=sys.stderr)

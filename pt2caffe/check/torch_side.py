@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from ..console import Progress
+from ..console import Progress, print_note
 from ..conversion.pipeline import convert
 from ..conversion.report import report as conversion_report
 from ..conversion.writing import non_finite
@@ -35,8 +35,11 @@ class TorchSide:
 def load_torch(subject: Subject, progress: Progress):
     """The PyTorch model with its weights, and its input shapes."""
     progress.step(f"loading {subject.model}")
-    return load(subject.model, subject.weights, entry=subject.entry, shapes=subject.input_shapes,
-                unsafe_pickle=subject.unsafe_pickle, strict=not subject.non_strict)
+    model, shapes, notes = load(subject.model, subject.weights, entry=subject.entry, shapes=subject.input_shapes,
+                                unsafe_pickle=subject.unsafe_pickle, strict=not subject.non_strict)
+    for note in notes:
+        print_note(note, progress)
+    return model, shapes
 
 
 def load_inputs_for(subject: Subject, input_path: str | None, net: CaffeNet, shapes: list[tuple[int, ...]]):

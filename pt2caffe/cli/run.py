@@ -5,7 +5,7 @@ import functools
 import inspect
 import os
 
-from ..console import Progress
+from ..console import Progress, print_note
 from ..conversion.pipeline import convert
 from ..conversion.report import portable_paths
 from ..conversion.writing import write
@@ -77,8 +77,10 @@ def main(args) -> int:
         if args.weights is None:
             raise Pt2CaffeError(f"run {args.model} needs WEIGHTS.pth (or give an ONNX file, MODEL.onnx)")
         progress.step(f"loading {args.model} and {args.weights}")
-        model, shapes = load(args.model, args.weights, entry=args.entry, shapes=args.input_shape,
-                             unsafe_pickle=args.unsafe_pickle, strict=not args.non_strict)
+        model, shapes, notes = load(args.model, args.weights, entry=args.entry, shapes=args.input_shape,
+                                    unsafe_pickle=args.unsafe_pickle, strict=not args.non_strict)
+        for note in notes:
+            print_note(note, progress)
         sets = shape_sets(model, shapes)
         for shape_set in sets:
             suffix = size_suffix(shape_set) if len(sets) > 1 else ""

@@ -2,9 +2,8 @@
 from __future__ import annotations
 
 import os
-import sys
 
-from ..console import Progress
+from ..console import Progress, print_note
 from ..errors import Pt2CaffeError, short
 from ..net.sizes import InputSizes
 
@@ -59,7 +58,7 @@ def summarise(args, report: dict, outdir: str, prefix: str, progress: Progress) 
         sizes = InputSizes.from_report(entry)
         print(f"valid input sizes: {sizes.describe()}" + (f"\n  {sizes.why()}" if sizes.reasons else ""))
     for note in report["notes"]:
-        print(f"pt2caffe: note: {note}", file=sys.stderr)
+        print_note(note)
     if args.graph:
         from ..check.drawing import draw_report
         for path in draw_report(report, prefix, formats=args.graph_format):

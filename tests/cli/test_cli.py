@@ -142,8 +142,10 @@ def test_mismatched_weights_list_keys(project, capsys):
     expect_one_line_error(["run", project / "model.py", project / "bad.pth"], capsys,
                           "missing fc.bias", "unexpected extra.weight")
     assert outputs_in(project) == []
-    code, _, _ = run_cli(["run", project / "model.py", project / "bad.pth", "--non-strict"], capsys)
+    code, _, err = run_cli(["run", project / "model.py", project / "bad.pth", "--non-strict"], capsys)
     assert code == 0
+    assert "pt2caffe: note: --non-strict: 1 of" in err and "keep the values the model's constructor gave them" in err \
+        and "fc.bias" in err  # never silent about weights left at their initial values
 
 
 def test_wrong_weight_shape(project, capsys):

@@ -148,7 +148,10 @@ def _listing(keys) -> str:
     return shown + (f" and {len(keys) - 6} more" if len(keys) > 6 else "")
 
 
-def apply_weights(model: nn.Module, state: dict, path: str, *, strict: bool = True) -> None:
+def apply_weights(model: nn.Module, state: dict, path: str, *, strict: bool = True) -> list[str]:
+    """Load ``state`` into ``model``: every key must match unless ``strict`` is False (--non-strict), shapes
+    always. Returns notes: under --non-strict, the model's keys the file lacks, which keep the values the
+    model's constructor gave them (random, unless it sets them). Raises Pt2CaffeError."""
     expected = model.state_dict()
     missing = set(expected) - set(state)
     unexpected = set(state) - set(expected)
@@ -162,13 +165,21 @@ def apply_weights(model: nn.Module, state: dict, path: str, *, strict: bool = Tr
     if wrong:
         raise Pt2CaffeError(f"weights {path} have wrong shapes: {'; '.join(sorted(wrong)[:4])}")
     model.load_state_dict({k: v for k, v in state.items() if k in expected}, strict=False)
+    if not missing:
+        return []
+    return [f"--non-strict: {len(missing)} of {len(expected)} model keys are not in {path} and keep the values "
+            f"the model's constructor gave them (random, unless it sets them; a later run draws others): "
+            f"{_listing(missing)}"]
 
 
 def load(model_path: str, weights_path: str | None, *, entry: str = "build_model",
          shapes: list[str] | None = None, unsafe_pickle: bool = False, strict: bool = True):
-    """The model with its weights and its input shapes, as the CLI and ``check`` need them."""
+    """The model with its weights, its input shapes, and the notes of apply_weights, as the CLI and ``check``
+    need them."""
     module = load_module(model_path)
     model = build_model(module, model_path, entry)
+    notes = []
     if weights_path is not None:
-        apply_weights(model, load_weights(weights_path, unsafe_pickle=unsafe_pickle), weights_path, strict=strict)
-    return model.eval(), input_shapes(module, model_path, shapes)
+        notes = apply_weights(model, load_weights(weights_path, unsafe_pickle=unsafe_pickle), weights_path,
+                              strict=strict)
+    return model.eval(), input_shapes(module, model_path, shapes), notes
