@@ -109,6 +109,21 @@ def test_pickled_model_needs_opt_in(project, capsys):
     assert outputs_in(project) == []
 
 
+def test_pickled_model_from_an_unimportable_module_names_the_module(project, capsys):
+    """torch.save(model) pickles the class by module name: loaded elsewhere, the module is missing, not the file
+    corrupt."""
+    (project / "netdef.py").write_text("import torch\n\nclass Tiny(torch.nn.Module):\n"
+                                       "    def __init__(self):\n        super().__init__()\n"
+                                       "        self.conv = torch.nn.Conv2d(3, 4, 3)\n")
+    saver = ("import sys, torch; sys.path.insert(0, sys.argv[1]); import netdef; "
+             "torch.save(netdef.Tiny(), sys.argv[2])")
+    subprocess.run([sys.executable, "-c", saver, str(project), str(project / "whole.pth")], check=True)
+    (project / "netdef.py").unlink()
+    line = expect_one_line_error(["run", project / "model.py", project / "whole.pth", "--unsafe-pickle"], capsys,
+                                 "needs module 'netdef'", "PYTHONPATH")
+    assert "corrupt" not in line
+
+
 def expect_one_line_error(args, capsys, *fragments):
     code, out, err = run_cli(args, capsys)
     assert code == 1

@@ -136,6 +136,10 @@ def load_weights(path: str, *, unsafe_pickle: bool = False) -> dict:
         if refusal:
             raise Pt2CaffeError(f"cannot load weights {path} with weights_only: {one_line(refusal, 300)} (a whole "
                                 "pickled model needs --unsafe-pickle, only for files you trust)", detail) from None
+        if isinstance(error, ModuleNotFoundError):  # the pickle names a class from a module not importable here
+            raise Pt2CaffeError(f"cannot load weights {path}: the pickled model needs module {error.name!r}, which "
+                                "is not importable here (run from the repository that defines it, or set "
+                                "PYTHONPATH)", detail) from None
         first = next((line for line in ANSI_ESCAPE.sub("", str(error)).splitlines() if line.strip()), type(error).__name__)
         raise Pt2CaffeError(f"cannot load weights {path}: not a valid PyTorch checkpoint (truncated or corrupt?): "
                             f"{type(error).__name__}: {one_line(first, 300)}", detail) from None
